@@ -1,0 +1,81 @@
+// The `javascriptd` command. `serve` (the default) runs the daemon, configured
+// from the environment (see SETTINGS in config.ts, also printed by --help).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, SETTINGS } from './config.js';
+import { Daemon } from './daemon.js';
+import { createLogger } from './log.js';
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h', description: 'show this help' },
+  version: { type: 'boolean', short: 'v', description: 'print the version' },
+} as const;
+
+function usage(): string {
+  const options = Object.entries(OPTIONS).map(([name, o]) => `  -${o.short}, --${name.padEnd(10)} ${o.description}`);
+  const settings = SETTINGS.map((s) => {
+    const fallback = (s.schema as { default?: unknown }).default;
+    return `  ${s.env.padEnd(15)} ${s.help}${fallback === undefined ? '' : ` [${String(fallback)}]`}`;
+  });
+  return [
+    'Usage: javascriptd [serve] [options]',
+    '',
+    'Runs the javascriptd daemon: runtime.execute over Duplex or JSON-RPC 2.0 on a WebSocket.',
+    '',
+    'Options:',
+    ...options,
+    '',
+    'Settings (environment variables):',
+    ...settings,
+    '',
+  ].join('\n');
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function serve(): Promise<void> {
+  const config = loadConfig(process.env);
+  const log = createLogger(config);
+  const daemon = await Daemon.start(config, log);
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'signal received');
+    daemon.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  if (values.help) return void process.stdout.write(usage());
+  if (values.version) return void process.stdout.write(`${version()}\n`);
+  const command = positionals[0] ?? 'serve';
+  if (command !== 'serve' || positionals.length > 1) throw new UsageError(`unknown command: ${positionals.join(' ')}`);
+  await serve();
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof ConfigError) process.stderr.write(`javascriptd: ${error.message}\n`);
+  else if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+    process.stderr.write(`javascriptd: ${error.message}\n\n${usage()}`);
+  } else process.stderr.write(`javascriptd: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(error instanceof ConfigError || error instanceof UsageError ? 2 : 1);
+});

@@ -1,0 +1,106 @@
+// Every error a caller can receive is made here, so codes and messages stay in one place.
+
+export const ErrorCode = {
+  /** The script threw, rejected, or its result could not be serialized. */
+  Exception: 1000,
+  /** `call` does not name a function. */
+  NotImplemented: 1001,
+  /** The execution did not finish within its time limit. */
+  Timeout: 1002,
+  /** The isolate ran out of its memory limit. */
+  MemoryLimit: 1003,
+  /** The queue or the connection's in-flight bound is full. */
+  Busy: 1004,
+  /** The result is larger than RESULT_LIMIT. */
+  ResultTooLarge: 1005,
+  /** The daemon is shutting down and takes no new work. */
+  ShuttingDown: 1006,
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  Internal: -32603,
+} as const;
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface WireError {
+  code: ErrorCodeValue;
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+/** A coded error that is sent to the caller as `error` in the reply. */
+export class RpcError extends Error {
+  readonly code: ErrorCodeValue;
+  readonly data: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCodeValue, message: string, data?: Record<string, unknown>) {
+    super(message);
+    this.name = 'RpcError';
+    this.code = code;
+    this.data = data;
+  }
+
+  toWire(): WireError {
+    return this.data === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, data: this.data };
+  }
+}
+
+/** What a script threw, as read inside the isolate (or copied out by isolated-vm). */
+export interface Thrown {
+  name: string;
+  message: string;
+  stack: string;
+}
+
+export function exception(thrown: Thrown, console: string[]): RpcError {
+  const message = thrown.message === '' ? thrown.name : `${thrown.name}: ${thrown.message}`;
+  return new RpcError(ErrorCode.Exception, message, { name: thrown.name, stack: thrown.stack, console });
+}
+
+export function notImplemented(call: string, console: string[]): RpcError {
+  return new RpcError(ErrorCode.NotImplemented, 'Not implemented', { call, console });
+}
+
+export function timeout(limitMs: number, console: string[], reason: string): RpcError {
+  return new RpcError(ErrorCode.Timeout, 'Timeout', { timeout: limitMs, reason, console });
+}
+
+export function memoryLimit(limitMb: number, console: string[]): RpcError {
+  return new RpcError(ErrorCode.MemoryLimit, 'Memory limit exceeded', { limit: limitMb, console });
+}
+
+export function busy(reason: string): RpcError {
+  return new RpcError(ErrorCode.Busy, 'Busy', { reason });
+}
+
+export function resultTooLarge(size: number, limit: number, console: string[]): RpcError {
+  return new RpcError(ErrorCode.ResultTooLarge, 'Result too large', { size, limit, console });
+}
+
+export function shuttingDown(): RpcError {
+  return new RpcError(ErrorCode.ShuttingDown, 'Shutting down');
+}
+
+export function parseError(detail: string): RpcError {
+  return new RpcError(ErrorCode.ParseError, 'Parse error', { detail });
+}
+
+export function invalidRequest(detail: string): RpcError {
+  return new RpcError(ErrorCode.InvalidRequest, 'Invalid request', { detail });
+}
+
+export function methodNotFound(method: string): RpcError {
+  return new RpcError(ErrorCode.MethodNotFound, 'Method not found', { method });
+}
+
+export function invalidParams(errors: unknown[]): RpcError {
+  return new RpcError(ErrorCode.InvalidParams, 'Invalid params', { errors });
+}
+
+export function internal(): RpcError {
+  return new RpcError(ErrorCode.Internal, 'Internal error');
+}

@@ -1,0 +1,42 @@
+// What the two wire dialects (Duplex and JSON-RPC 2.0) have in common: turning a
+// frame into a request, and a result or error into a reply frame.
+import type { RpcError } from '../errors.js';
+
+export type RequestId = string | number;
+
+/** Where a reply goes. `id` null is JSON-RPC's "could not tell which request". */
+export interface ReplyTarget {
+  id: RequestId | null;
+  ext?: unknown;
+}
+
+export type Incoming =
+  /** `target` undefined: a notification, executed but never answered. */
+  | { kind: 'request'; target: ReplyTarget | undefined; method: string; params: unknown }
+  /** `target` undefined: the frame cannot be answered and is dropped with a warning. */
+  | { kind: 'invalid'; target: ReplyTarget | undefined; error: RpcError }
+  | { kind: 'ignore' };
+
+export interface Dialect {
+  readonly name: string;
+  parse(frame: string): Incoming;
+  result(target: ReplyTarget, result: unknown): string;
+  error(target: ReplyTarget, error: RpcError): string;
+}
+
+export function isRequestId(value: unknown): value is RequestId {
+  return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** JSON.parse that reports failure as undefined plus the parser's message. */
+export function parseJson(frame: string): { ok: true; value: unknown } | { ok: false; reason: string } {
+  try {
+    return { ok: true, value: JSON.parse(frame) };
+  } catch (error) {
+    return { ok: false, reason: error instanceof Error ? error.message : 'unparsable' };
+  }
+}

@@ -1,0 +1,43 @@
+// The `script` argument of runtime.execute: its ajv schema and its normalised form.
+import Ajv from 'ajv';
+import * as errors from '../errors.js';
+import type { ExecutionRequest } from '../sandbox/sandbox.js';
+
+/** What runtime.execute accepts. Nulls and empty strings mean "not given", as old Go clients send them. */
+export interface Script {
+  code: string;
+  globals?: Record<string, unknown> | null;
+  call?: string | null;
+  caller?: string | null;
+  timeout?: number | null;
+}
+
+export type ParseScript = (params: unknown) => ExecutionRequest;
+
+/** Builds the validator once; `maxTimeoutMs` bounds what a script may ask for. */
+export function scriptParser(defaultTimeoutMs: number, maxTimeoutMs: number): ParseScript {
+  const schema = {
+    type: 'object',
+    required: ['code'],
+    properties: {
+      code: { type: 'string' },
+      globals: { type: ['object', 'null'] },
+      call: { type: ['string', 'null'] },
+      caller: { type: ['string', 'null'] },
+      timeout: { type: ['number', 'null'], exclusiveMinimum: 0, maximum: maxTimeoutMs },
+    },
+  };
+  const validate = new Ajv({ allErrors: true }).compile<Script>(schema);
+  return (params) => {
+    // JSON-RPC clients may pass the script positionally.
+    const script = Array.isArray(params) && params.length === 1 ? params[0] : params;
+    if (!validate(script)) throw errors.invalidParams(validate.errors ?? []);
+    return {
+      code: script.code,
+      globals: script.globals ?? undefined,
+      call: script.call || undefined,
+      caller: script.caller || undefined,
+      timeoutMs: Math.ceil(script.timeout ?? defaultTimeoutMs),
+    };
+  };
+}

@@ -1,0 +1,39 @@
+// The one interface the runtime uses to run scripts. isolated-vm is behind it
+// (isolate-pool.ts); another engine can replace it without touching the runtime.
+
+export interface ExecutionRequest {
+  code: string;
+  /** Own keys become globals of the fresh context. */
+  globals: Record<string, unknown> | undefined;
+  call: string | undefined;
+  caller: string | undefined;
+  timeoutMs: number;
+}
+
+export interface ExecutionResult {
+  value: unknown;
+  console: string[];
+  /** Duration of the execution in ms. */
+  time: number;
+}
+
+export interface SandboxLimits {
+  memoryLimitMb: number;
+  consoleLimitBytes: number;
+  resultLimitBytes: number;
+}
+
+export interface Running {
+  /** The script's result; rejects with an RpcError. */
+  result: Promise<ExecutionResult>;
+  /** Resolves once nothing of the execution runs any more and its slot is free. */
+  done: Promise<void>;
+}
+
+export interface Sandbox {
+  /** Executions that may run at once. */
+  readonly capacity: number;
+  /** Starts an execution; the caller never has more than `capacity` running. */
+  start(request: ExecutionRequest): Running;
+  close(): Promise<void>;
+}

@@ -1,0 +1,76 @@
+// The listening socket: HTTP (or HTTPS with TLS_CERT/TLS_KEY) for /healthz, and
+// WebSocket upgrades, refused with 401 before any WebSocket exists when the
+// secret does not match.
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { Config } from '../config.js';
+import { SECRET_HEADER, secretCheck } from './secret.js';
+
+export interface TransportHandlers {
+  onConnection(ws: WebSocket, request: IncomingMessage): void;
+  /** false while draining: health checks fail and upgrades are refused. */
+  accepting(): boolean;
+}
+
+export interface Transport {
+  readonly url: string;
+  readonly address: AddressInfo;
+  /** Stops listening; resolves when every socket is closed. */
+  close(): Promise<void>;
+}
+
+export async function listen(config: Config, handlers: TransportHandlers): Promise<Transport> {
+  const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
+  const server: Server = tls
+    ? createHttpsServer({ cert: readFileSync(config.tlsCert as string), key: readFileSync(config.tlsKey as string) })
+    : createHttpServer();
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes });
+  const authorized = config.secret === undefined ? () => true : secretCheck(config.secret);
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.url === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      const ok = handlers.accepting();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: ok ? 'ok' : 'draining' }));
+      return;
+    }
+    res.writeHead(req.url === '/' ? 426 : 404, { 'content-type': 'text/plain' });
+    res.end(req.url === '/' ? 'javascriptd speaks Duplex or JSON-RPC 2.0 over WebSocket\n' : 'not found\n');
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    if (!handlers.accepting()) return refuse(socket, 503, 'Service Unavailable', 'shutting down');
+    if (!authorized(req.headers[SECRET_HEADER])) return refuse(socket, 401, 'Unauthorized', `missing or wrong ${SECRET_HEADER}`);
+    wss.handleUpgrade(req, socket, head, (ws) => handlers.onConnection(ws, req));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  return {
+    url: `${tls ? 'wss' : 'ws'}://${host}:${address.port}/`,
+    address,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const ws of wss.clients) ws.terminate();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function refuse(socket: Duplex, status: number, statusText: string, body: string): void {
+  socket.end(`HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
