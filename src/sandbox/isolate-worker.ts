@@ -62,58 +62,70 @@ export class IsolateWorker {
     }
     const isolate = this.isolate;
     const handles: { release(): void }[] = [];
+    const steps = this.steps(isolate, request, execution, deadline, calls, handles).catch((thrown: unknown) =>
+      execution.fail(this.classify(thrown, request, execution)),
+    );
+    // The outcome can be known while a call still runs (cb called, then a loop): don't wait for it.
+    await execution.outcome;
+    await this.settleCalls(calls);
+    await steps;
+    for (const handle of handles.reverse()) {
+      try {
+        handle.release();
+      } catch {
+        // Handles of a disposed isolate are already gone.
+      }
+    }
+    await this.ensureIsolate();
+  }
+
+  /** The calls into the isolate that make one execution: context, prelude, script, start. */
+  private async steps(
+    isolate: ivm.Isolate,
+    request: ExecutionRequest,
+    execution: Execution,
+    deadline: Deadline,
+    calls: CallTracker,
+    handles: { release(): void }[],
+  ): Promise<void> {
     const keep = <T extends { release(): void }>(handle: T): T => {
       handles.push(handle);
       return handle;
     };
-    const fail = (thrown: unknown) => execution.fail(this.classify(thrown, request, execution));
     // After each call: a script that has not finished and has nothing left to run never will.
     const stalled = () => {
       if (!execution.isFinished && execution.pendingTimers === 0 && calls.size === 0) {
         execution.fail(errors.timeout(request.timeoutMs, execution.console.lines(), 'the script returned without calling cb and has nothing pending'));
       }
     };
-    const enterOptions = () => ({ timeout: deadline.remainingMs() });
-    try {
-      const context = keep(await calls.track(isolate.createContext()));
-      if (execution.isFinished) return;
-      const setup = keep(await calls.track(this.prelude.run(context, { reference: true, timeout: deadline.remainingMs() })));
-      const globalsJson = request.globals === undefined ? null : JSON.stringify(request.globals);
-      const lineLimit = Math.max(1, this.limits.consoleLimitBytes);
-      const enter = keep(
-        await calls.track(
-          setup.apply(undefined, [execution.callback, globalsJson, lineLimit], {
-            result: { reference: true },
-            timeout: deadline.remainingMs(),
-          }) as Promise<ivm.Reference>,
-        ),
-      );
-      if (execution.isFinished) return;
-      const script = keep(await calls.track(isolate.compileScript(request.code, { filename: 'script.js' })));
-      if (execution.isFinished) return;
-      const completion = keep(await calls.track(script.run(context, { reference: true, timeout: deadline.remainingMs() })));
-      if (execution.isFinished) return;
-      execution.onTimer = (id) => {
-        calls.track(enter.apply(undefined, ['fire', id], enterOptions())).then(stalled, fail);
-      };
+    const fail = (thrown: unknown) => execution.fail(this.classify(thrown, request, execution));
+    const context = keep(await calls.track(isolate.createContext()));
+    if (execution.isFinished) return;
+    const setup = keep(await calls.track(this.prelude.run(context, { reference: true, timeout: deadline.remainingMs() })));
+    const globalsJson = request.globals === undefined ? null : JSON.stringify(request.globals);
+    const lineLimit = Math.max(1, this.limits.consoleLimitBytes);
+    const enter = keep(
       await calls.track(
-        enter.apply(undefined, ['start', completion.derefInto(), request.call ?? null, request.caller ?? null], enterOptions()),
-      );
-      stalled();
-    } catch (thrown) {
-      fail(thrown);
-    } finally {
-      await execution.outcome;
-      await this.settleCalls(calls);
-      for (const handle of handles.reverse()) {
-        try {
-          handle.release();
-        } catch {
-          // Handles of a disposed isolate are already gone.
-        }
-      }
-      await this.ensureIsolate();
-    }
+        setup.apply(undefined, [execution.callback, globalsJson, lineLimit], {
+          result: { reference: true },
+          timeout: deadline.remainingMs(),
+        }) as Promise<ivm.Reference>,
+      ),
+    );
+    if (execution.isFinished) return;
+    const script = keep(await calls.track(isolate.compileScript(request.code, { filename: 'script.js' })));
+    if (execution.isFinished) return;
+    const completion = keep(await calls.track(script.run(context, { reference: true, timeout: deadline.remainingMs() })));
+    if (execution.isFinished) return;
+    execution.onTimer = (id) => {
+      calls.track(enter.apply(undefined, ['fire', id], { timeout: deadline.remainingMs() })).then(stalled, fail);
+    };
+    await calls.track(
+      enter.apply(undefined, ['start', completion.derefInto(), request.call ?? null, request.caller ?? null], {
+        timeout: deadline.remainingMs(),
+      }),
+    );
+    stalled();
   }
 
   /** Replaces a disposed isolate; false if no new one could be made. */

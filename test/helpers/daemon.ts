@@ -1,0 +1,62 @@
+// Starts the real daemon (dist/src/cli.js) as a child process on a free loopback port.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const CLI = join(__dirname, '..', '..', 'src', 'cli.js');
+
+export interface LogLine {
+  msg?: string;
+  level?: number;
+  [key: string]: unknown;
+}
+
+export interface RunningDaemon {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  /** Every stdout and stderr line so far. */
+  output: string[];
+  logs(): LogLine[];
+  /** Sends `signal` and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function startDaemon(env: Record<string, string> = {}): Promise<RunningDaemon> {
+  const child = spawn(process.execPath, ['--no-node-snapshot', CLI, 'serve'], {
+    env: { PATH: process.env.PATH, PORT: '0', POOL_SIZE: '2', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      output.push(line);
+      const entry = parse(line);
+      if (entry?.msg === 'listening') resolve(String(entry.url));
+    });
+    exited.then(([code]) => reject(new Error(`daemon exited with ${code} before listening:\n${output.join('\n')}`)));
+  });
+  return {
+    url,
+    port: Number(new URL(url).port),
+    process: child,
+    output,
+    logs: () => output.map(parse).filter((entry): entry is LogLine => entry !== undefined),
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const [code] = await exited;
+      return code;
+    },
+  };
+}
+
+function parse(line: string): LogLine | undefined {
+  try {
+    return JSON.parse(line) as LogLine;
+  } catch {
+    return undefined;
+  }
+}

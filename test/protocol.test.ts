@@ -1,0 +1,216 @@
+// The wire protocol: Duplex SIMPLEX/1.0 framing, JSON-RPC 2.0, malformed frames.
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { TestClient } from './helpers/client.js';
+
+describe('wire protocol', () => {
+  let daemon: RunningDaemon;
+
+  before(async () => {
+    daemon = await startDaemon({ MAX_FRAME: '65536' });
+  });
+  after(async () => {
+    await daemon?.stop();
+  });
+
+  describe('Duplex', () => {
+    let client: TestClient;
+    beforeEach(async () => {
+      client = await TestClient.connect(daemon.url);
+    });
+    afterEach(async () => {
+      await client.close();
+    });
+
+    it('answers the handshake with +OK and a request with the exact reply shape', async () => {
+      client.send('{"type":"req","method":"runtime.execute","id":7,"payload":{"code":"function run(cb) { console.log(\\"hi\\"); cb(\\"done\\") }","call":"run"}}');
+      const frame = JSON.parse(await client.next()) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(frame), ['type', 'id', 'payload']);
+      assert.equal(frame.type, 'rep');
+      assert.equal(frame.id, 7);
+      const payload = frame.payload as Record<string, unknown>;
+      assert.deepEqual(Object.keys(payload), ['value', 'console', 'time']);
+      assert.equal(payload.value, 'done');
+      assert.deepEqual(payload.console, ['hi']);
+      assert.equal(typeof payload.time, 'number');
+    });
+
+    it('sends errors as {type, id, error: {code, message, data}}', async () => {
+      client.send({ type: 'req', method: 'runtime.execute', id: 'abc', payload: { code: 'throw new Error("x")' } });
+      const frame = JSON.parse(await client.next()) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(frame), ['type', 'id', 'error']);
+      assert.equal(frame.id, 'abc');
+      assert.deepEqual(Object.keys(frame.error as object), ['code', 'message', 'data']);
+    });
+
+    it('tolerates more and ext, and sends ext back', async () => {
+      const reply = await client.execute({ code: '1' }, { more: false, ext: { trace: 'abc' } });
+      assert.equal(reply.payload?.value, 1);
+      assert.deepEqual(reply.ext, { trace: 'abc' });
+    });
+
+    it('sends no reply to a request without id, but runs it', async () => {
+      client.send({ type: 'req', method: 'runtime.execute', payload: { code: 'console.log("side effect")' } });
+      assert.equal(await client.silentFor(500), true);
+      const logged = daemon.logs().some((line) => line.msg === 'execution' && line.outcome === 'ok');
+      assert.ok(logged, 'the execution without id should still run');
+    });
+
+    it('answers 40 requests in flight on one connection, matched by id, in any order', async () => {
+      const replies = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          client.execute({ code: `function h(cb) { setTimeout(() => cb(${i}), ${(40 - i) % 7}); }`, call: 'h' }),
+        ),
+      );
+      assert.deepEqual(
+        replies.map((r) => r.payload?.value),
+        Array.from({ length: 40 }, (_, i) => i),
+      );
+    });
+
+    it('answers -32601 for an unknown method', async () => {
+      client.send({ type: 'req', method: 'runtime.nope', id: 1, payload: {} });
+      const frame = JSON.parse(await client.next()) as { id: number; error: { code: number; data: unknown } };
+      assert.equal(frame.id, 1);
+      assert.equal(frame.error.code, -32601);
+      assert.deepEqual(frame.error.data, { method: 'runtime.nope' });
+    });
+
+    it('answers -32602 with ajv findings for an invalid script', async () => {
+      client.send({ type: 'req', method: 'runtime.execute', id: 2, payload: { code: 42, timeout: -1 } });
+      const frame = JSON.parse(await client.next()) as { error: { code: number; data: { errors: { instancePath: string }[] } } };
+      assert.equal(frame.error.code, -32602);
+      const paths = frame.error.data.errors.map((e) => e.instancePath).sort();
+      assert.deepEqual(paths, ['/code', '/timeout']);
+    });
+
+    it('accepts the null and empty fields old Go clients send', async () => {
+      const reply = await client.execute({ code: '"go"', globals: null, call: '', caller: '', timeout: null });
+      assert.equal(reply.payload?.value, 'go');
+    });
+
+    it('answers -32600 for a message that is not a request', async () => {
+      client.send({ type: 'bogus', id: 3 });
+      const frame = JSON.parse(await client.next()) as { id: number; error: { code: number } };
+      assert.equal(frame.id, 3);
+      assert.equal(frame.error.code, -32600);
+    });
+
+    it('drops unanswerable frames with a warning and keeps the connection', async () => {
+      for (const frame of ['not json', '[1,2]', '{"type":"req","method":"runtime.execute","id":{"x":1}}', '{"type":"rep","id":1,"payload":1}', '']) {
+        client.send(frame);
+      }
+      assert.equal(await client.silentFor(300), true);
+      assert.equal((await client.execute({ code: '"still here"' })).payload?.value, 'still here');
+      assert.ok(daemon.logs().some((line) => line.msg === 'dropped a frame that cannot be answered'));
+    });
+
+    it('closes only the connection that sends a frame over MAX_FRAME', async () => {
+      const other = await TestClient.connect(daemon.url);
+      client.send({ type: 'req', method: 'runtime.execute', id: 1, payload: { code: `"${'x'.repeat(70000)}"` } });
+      const { code } = await client.closed;
+      assert.equal(code, 1009);
+      assert.equal((await other.execute({ code: '"unaffected"' })).payload?.value, 'unaffected');
+      await other.close();
+    });
+  });
+
+  describe('handshake', () => {
+    it('closes with a clear reason when the first frame is neither handshake nor JSON-RPC', async () => {
+      const client = await TestClient.connect(daemon.url, { handshake: 'hello' });
+      const { code, reason } = await client.closed;
+      assert.equal(code, 1002);
+      assert.equal(reason, 'expected the handshake SIMPLEX/1.0;json or a JSON-RPC 2.0 request');
+    });
+
+    it('closes with a clear reason for another codec or version', async () => {
+      const client = await TestClient.connect(daemon.url, { handshake: 'SIMPLEX/1.0;msgpack' });
+      const { code, reason } = await client.closed;
+      assert.equal(code, 1002);
+      assert.equal(reason, 'unsupported handshake; this server speaks SIMPLEX/1.0;json');
+    });
+  });
+
+  describe('JSON-RPC 2.0', () => {
+    let client: TestClient;
+    beforeEach(async () => {
+      client = await TestClient.connect(daemon.url, { handshake: false });
+    });
+    afterEach(async () => {
+      await client.close();
+    });
+
+    it('speaks JSON-RPC when the first frame is a JSON-RPC request', async () => {
+      client.send({ jsonrpc: '2.0', method: 'runtime.execute', params: { code: 'function h(cb) { cb(6 * 7) }', call: 'h' }, id: 1 });
+      const frame = JSON.parse(await client.next()) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(frame), ['jsonrpc', 'id', 'result']);
+      assert.equal(frame.id, 1);
+      assert.equal((frame.result as { value: number }).value, 42);
+    });
+
+    it('accepts positional params and answers errors with the same codes', async () => {
+      client.send({ jsonrpc: '2.0', method: 'runtime.execute', params: [{ code: '1', call: 'missing' }], id: 'a' });
+      const frame = JSON.parse(await client.next()) as { id: string; error: { code: number } };
+      assert.equal(frame.id, 'a');
+      assert.equal(frame.error.code, 1001);
+    });
+
+    it('does not answer notifications', async () => {
+      client.send({ jsonrpc: '2.0', method: 'runtime.execute', params: { code: '1' } });
+      client.send({ jsonrpc: '2.0', method: 'runtime.execute', params: { code: 'throw 1' } });
+      assert.equal(await client.silentFor(400), true);
+    });
+
+    it('refuses batches, unparsable frames and invalid requests with id null', async () => {
+      client.send({ jsonrpc: '2.0', method: 'runtime.execute', params: { code: '1' }, id: 0 });
+      await client.next();
+      client.send([{ jsonrpc: '2.0', method: 'runtime.execute', params: { code: '1' }, id: 1 }]);
+      client.send('{oops');
+      client.send({ jsonrpc: '1.0', method: 'runtime.execute', id: 5 });
+      const frames = [await client.next(), await client.next(), await client.next()].map((f) => JSON.parse(f) as { id: unknown; error: { code: number; data: { detail: string } } });
+      assert.deepEqual(
+        frames.map((f) => [f.id, f.error.code]),
+        [
+          [null, -32600],
+          [null, -32700],
+          [5, -32600],
+        ],
+      );
+      assert.equal(frames[0].error.data.detail, 'batch requests are not supported');
+    });
+
+    it('answers -32601 and -32602 like Duplex', async () => {
+      client.send({ jsonrpc: '2.0', method: 'other', id: 1 });
+      client.send({ jsonrpc: '2.0', method: 'runtime.execute', params: { nocode: true }, id: 2 });
+      const codes = [await client.next(), await client.next()].map((f) => (JSON.parse(f) as { error: { code: number } }).error.code).sort((a, b) => a - b);
+      assert.deepEqual(codes, [-32602, -32601]);
+    });
+
+    it('speaks JSON-RPC when the first frame is a batch, and refuses it', async () => {
+      const batch = await TestClient.connect(daemon.url, { handshake: false });
+      batch.send([{ jsonrpc: '2.0', method: 'runtime.execute', params: { code: '1' }, id: 1 }]);
+      const frame = JSON.parse(await batch.next()) as { jsonrpc: string; error: { code: number } };
+      assert.equal(frame.jsonrpc, '2.0');
+      assert.equal(frame.error.code, -32600);
+      await batch.close();
+    });
+  });
+
+  describe('HTTP', () => {
+    it('answers GET /healthz with 200 and other paths without a WebSocket', async () => {
+      const base = daemon.url.replace('ws://', 'http://');
+      const health = await fetch(new URL('/healthz', base));
+      assert.equal(health.status, 200);
+      assert.deepEqual(await health.json(), { status: 'ok' });
+      assert.equal((await fetch(base)).status, 426);
+      assert.equal((await fetch(new URL('/elsewhere', base))).status, 404);
+    });
+
+    it('accepts a plain ws client that never handshakes until it sends', async () => {
+      const ws = new WebSocket(daemon.url);
+      await new Promise((resolve) => ws.once('open', resolve));
+      ws.close();
+    });
+  });
+});
