@@ -8,7 +8,7 @@ import { Connection } from './protocol/connection.js';
 import { Runtime } from './runtime/runtime.js';
 import { Scheduler } from './runtime/scheduler.js';
 import { scriptParser } from './runtime/script.js';
-import { IsolatePool } from './sandbox/isolate-pool.js';
+import { ProcessPool } from './sandbox/process-pool.js';
 import type { Sandbox } from './sandbox/sandbox.js';
 import { listen, type Transport } from './transport/server.js';
 
@@ -27,7 +27,11 @@ export class Daemon {
   ) {}
 
   static async start(config: Config, log: Logger): Promise<Daemon> {
-    const sandbox = await IsolatePool.create(config.poolSize, config, log);
+    const sandbox = await ProcessPool.create(config.poolSize, {
+      limits: { memoryLimitMb: config.memoryLimitMb, consoleLimitBytes: config.consoleLimitBytes, resultLimitBytes: config.resultLimitBytes },
+      logLevel: config.logLevel,
+      noLogs: config.noLogs,
+    }, log);
     const scheduler = new Scheduler(sandbox, config.queueLimit);
     const runtime = new Runtime(scheduler, scriptParser(config.timeoutMs, config.maxTimeoutMs), log);
     const daemon = new Daemon(config, log, sandbox, scheduler, runtime);

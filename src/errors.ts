@@ -104,3 +104,13 @@ export function invalidParams(errors: unknown[]): RpcError {
 export function internal(): RpcError {
   return new RpcError(ErrorCode.Internal, 'Internal error');
 }
+
+/** The process hosting an execution's isolate went away before it answered. */
+export function sandboxLost(reason: string): RpcError {
+  return new RpcError(ErrorCode.Internal, 'Internal error', { reason });
+}
+
+/** Rebuilds an error that crossed a process boundary in its wire form. */
+export function fromWire(wire: WireError): RpcError {
+  return new RpcError(wire.code, wire.message, wire.data);
+}

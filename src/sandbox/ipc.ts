@@ -1,0 +1,18 @@
+// Messages between the daemon and a sandbox process (over Node's IPC channel).
+import type { WireError } from '../errors.js';
+import type { ExecutionRequest, ExecutionResult, SandboxLimits } from './sandbox.js';
+
+export interface ExecutorOptions {
+  limits: SandboxLimits;
+  logLevel: string;
+  noLogs: boolean;
+}
+
+export type ToExecutor = { kind: 'run'; id: number; request: ExecutionRequest };
+
+export type FromExecutor =
+  | { kind: 'ready' }
+  | { kind: 'result'; id: number; result: ExecutionResult }
+  | { kind: 'error'; id: number; error: WireError }
+  /** Nothing of execution `id` runs any more; the process takes the next one. */
+  | { kind: 'done'; id: number };
