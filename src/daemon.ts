@@ -69,10 +69,11 @@ export class Daemon {
 
   private announce(): void {
     const { config, log } = this;
+    if (config.secret === undefined) {
+      if (isLoopback(this.transport.address.address)) log.warn('no SECRET is set: listening on loopback only (set HOST to listen elsewhere)');
+      else log.warn('no SECRET is set: anyone who can reach this address can run code');
+    }
     log.info({ url: this.url, poolSize: config.poolSize, tls: config.tlsCert !== undefined }, 'listening');
-    if (config.secret !== undefined) return;
-    if (isLoopback(this.transport.address.address)) log.warn('no SECRET is set: listening on loopback only (set HOST to listen elsewhere)');
-    else log.warn('no SECRET is set: anyone who can reach this address can run code');
   }
 }
 

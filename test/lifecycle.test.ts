@@ -1,0 +1,137 @@
+// Start-up, settings, sandbox process failures and graceful shutdown.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import WebSocket from 'ws';
+import { CLI, type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { TestClient } from './helpers/client.js';
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, ['--no-node-snapshot', CLI, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: 20000 });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function sandboxPids(daemon: RunningDaemon): number[] {
+  return execFileSync('pgrep', ['-P', String(daemon.process.pid)]).toString().trim().split('\n').map(Number);
+}
+
+describe('lifecycle', () => {
+  describe('settings', () => {
+    it('refuses bad settings at start-up, listing every problem', () => {
+      const run = cli(['serve'], { PORT: 'eighty', MEMORY_LIMIT: '1', TLS_CERT: '/x.pem', LOG_LEVEL: 'loud' });
+      assert.equal(run.status, 2);
+      assert.match(run.stderr, /invalid settings:/);
+      for (const problem of ['PORT must be integer', 'MEMORY_LIMIT must be >= 8', 'TLS_CERT needs TLS_KEY', 'LOG_LEVEL must be equal to one of the allowed values']) {
+        assert.ok(run.stderr.includes(problem), `missing "${problem}" in:\n${run.stderr}`);
+      }
+    });
+
+    it('prints --help generated from the settings table', () => {
+      const run = cli(['--help']);
+      assert.equal(run.status, 0);
+      for (const name of ['PORT', 'HOST', 'SECRET', 'TIMEOUT', 'MEMORY_LIMIT', 'POOL_SIZE', 'QUEUE_LIMIT', 'MAX_IN_FLIGHT', 'MAX_FRAME', 'CONSOLE_LIMIT', 'RESULT_LIMIT', 'TLS_CERT', 'TLS_KEY', 'NOLOGS']) {
+        assert.match(run.stdout, new RegExp(`^  ${name} `, 'm'));
+      }
+    });
+
+    it('refuses an unknown command with usage', () => {
+      const run = cli(['frobnicate']);
+      assert.equal(run.status, 2);
+      assert.match(run.stderr, /unknown command: frobnicate/);
+      assert.match(run.stderr, /Usage: javascriptd/);
+    });
+
+    it('writes no logs with NOLOGS=true, and serves', async () => {
+      const port = await freePort();
+      const child = spawn(process.execPath, ['--no-node-snapshot', CLI], { env: { PATH: process.env.PATH, NOLOGS: 'true', PORT: String(port) } });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      try {
+        const url = `ws://127.0.0.1:${port}/`;
+        let client: TestClient | undefined;
+        for (let attempt = 0; client === undefined && attempt < 100; attempt++) {
+          client = await TestClient.connect(url).catch(async () => {
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            return undefined;
+          });
+        }
+        assert.ok(client, 'the daemon did not come up');
+        assert.equal((await client.execute({ code: 'console.log("not a daemon log"); 5' })).payload?.value, 5);
+        await client.close();
+      } finally {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+      assert.equal(output, '');
+    });
+  });
+
+  describe('sandbox processes', () => {
+    let daemon: RunningDaemon;
+    before(async () => {
+      daemon = await startDaemon({ POOL_SIZE: '1' });
+    });
+    after(async () => {
+      await daemon?.stop();
+    });
+
+    it('replaces a sandbox process that dies mid-execution; that call gets a coded error, the next succeeds', async () => {
+      const client = await TestClient.connect(daemon.url);
+      const [pid] = sandboxPids(daemon);
+      const pending = client.execute({ code: 'function h(cb) { setTimeout(() => cb(1), 5000); }', call: 'h' });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      process.kill(pid, 'SIGKILL');
+      const reply = await pending;
+      assert.equal(reply.error?.code, -32603);
+      assert.match(String(reply.error?.data?.reason), /the sandbox process exited \(SIGKILL\)/);
+      assert.equal((await client.execute({ code: '"replaced"' })).payload?.value, 'replaced');
+      assert.notDeepEqual(sandboxPids(daemon), [pid]);
+      await client.close();
+    });
+  });
+
+  describe('graceful shutdown', () => {
+    it('on SIGTERM stops accepting, lets in-flight executions finish, then exits 0', async () => {
+      const daemon = await startDaemon();
+      const client = await TestClient.connect(daemon.url);
+      const inFlight = client.execute({ code: 'function h(cb) { setTimeout(() => cb("finished"), 700); }', call: 'h' });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const exit = daemon.stop('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+
+      const health = await fetch(new URL('/healthz', daemon.url.replace('ws://', 'http://')));
+      assert.equal(health.status, 503);
+      const refused = await new Promise<number>((resolve) => {
+        const ws = new WebSocket(daemon.url);
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('error', () => undefined);
+      });
+      assert.equal(refused, 503);
+      const late = await client.execute({ code: '1' });
+      assert.equal(late.error?.code, 1006);
+
+      assert.equal((await inFlight).payload?.value, 'finished');
+      const { code } = await client.closed;
+      assert.equal(code, 1001);
+      assert.equal(await exit, 0);
+      assert.ok(daemon.logs().some((line) => line.msg === 'stopped'));
+    });
+
+    it('exits 0 on SIGINT too, and leaves no sandbox process behind', async () => {
+      const daemon = await startDaemon();
+      const pids = sandboxPids(daemon);
+      assert.equal(await daemon.stop('SIGINT'), 0);
+      for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/);
+    });
+  });
+});

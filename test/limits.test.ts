@@ -1,0 +1,99 @@
+// Scheduling and bounds: fairness across connections, the queue bound, the
+// per-connection in-flight bound, console and result caps.
+import assert from 'node:assert/strict';
+import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { type Reply, TestClient } from './helpers/client.js';
+
+const SLOW = { code: 'function h(cb) { const end = Date.now() + 150; while (Date.now() < end) {} cb("slow"); }', call: 'h' };
+
+describe('limits and scheduling', () => {
+  describe('fairness', () => {
+    let daemon: RunningDaemon;
+    before(async () => {
+      daemon = await startDaemon({ POOL_SIZE: '1' });
+    });
+    after(async () => {
+      await daemon?.stop();
+    });
+
+    it('answers a light call on a second connection while the first floods', async () => {
+      const flooder = await TestClient.connect(daemon.url);
+      const light = await TestClient.connect(daemon.url);
+      const order: string[] = [];
+      const flood = Array.from({ length: 15 }, () => flooder.execute(SLOW).then(() => order.push('flood')));
+      // Let the flood reach the queue first.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const reply = await light.execute({ code: '"light"' });
+      order.push('light');
+      assert.equal(reply.payload?.value, 'light');
+      const before = order.indexOf('light');
+      assert.ok(before <= 2, `the light call waited behind ${before} flood calls: ${order.join(',')}`);
+      await Promise.all(flood);
+      await Promise.all([flooder.close(), light.close()]);
+    });
+  });
+
+  describe('bounds', () => {
+    let daemon: RunningDaemon;
+    before(async () => {
+      daemon = await startDaemon({ POOL_SIZE: '1', QUEUE_LIMIT: '2', MAX_IN_FLIGHT: '3', CONSOLE_LIMIT: '100', RESULT_LIMIT: '1000' });
+    });
+    after(async () => {
+      await daemon?.stop();
+    });
+
+    it('answers 1004 Busy past the queue bound instead of hanging', async () => {
+      const clients = await Promise.all([1, 2, 3].map(() => TestClient.connect(daemon.url)));
+      const replies: Reply[] = await Promise.all([
+        ...clients.map((c) => c.execute(SLOW)),
+        ...clients.map((c) => c.execute(SLOW)),
+      ]);
+      const busy = replies.filter((r) => r.error?.code === 1004);
+      const served = replies.filter((r) => r.payload?.value === 'slow');
+      assert.equal(busy.length + served.length, 6);
+      assert.equal(served.length, 3, 'one running and two queued are served');
+      assert.equal(busy[0].error?.message, 'Busy');
+      assert.equal(busy[0].error?.data?.reason, 'the execution queue is full');
+      await Promise.all(clients.map((c) => c.close()));
+    });
+
+    it('answers 1004 past the per-connection in-flight bound', async () => {
+      const client = await TestClient.connect(daemon.url);
+      const replies = await Promise.all(Array.from({ length: 4 }, () => client.execute({ code: 'function h(cb) { setTimeout(() => cb(1), 50) }', call: 'h' })));
+      const busy = replies.filter((r) => r.error?.code === 1004);
+      assert.equal(busy.length, 1);
+      assert.match(String(busy[0].error?.data?.reason), /more than 3 requests in flight on this connection/);
+      assert.equal((await client.execute({ code: '"after"' })).payload?.value, 'after');
+      await client.close();
+    });
+
+    it('keeps console output to CONSOLE_LIMIT bytes and says how much was dropped', async () => {
+      const client = await TestClient.connect(daemon.url);
+      const reply = await client.execute({ code: 'for (let i = 0; i < 1000; i++) console.log("line " + i); 1' });
+      const lines = reply.payload?.console ?? [];
+      assert.equal(reply.payload?.value, 1);
+      assert.equal(lines.slice(0, -1).join('').length <= 100, true);
+      assert.match(lines[lines.length - 1], /^\[javascriptd: \d+ more console lines \(\d+ bytes\) dropped past CONSOLE_LIMIT\]$/);
+      const huge = await client.execute({ code: 'console.log("x".repeat(1e6)); 2' });
+      assert.equal(huge.payload?.value, 2);
+      assert.equal(huge.payload?.console.length, 1);
+      await client.close();
+    });
+
+    it('answers 1005 for a result over RESULT_LIMIT, with its size', async () => {
+      const client = await TestClient.connect(daemon.url);
+      const err = (await client.execute({ code: 'console.log("kept"); "y".repeat(5000)' })).error;
+      assert.equal(err?.code, 1005);
+      assert.equal(err?.message, 'Result too large');
+      assert.deepEqual(err?.data, { size: 5002, limit: 1000, console: ['kept'] });
+      await client.close();
+    });
+
+    it('refuses a script timeout above MAX_TIMEOUT with -32602', async () => {
+      const client = await TestClient.connect(daemon.url);
+      const err = (await client.execute({ code: '1', timeout: 10 ** 9 })).error;
+      assert.equal(err?.code, -32602);
+      await client.close();
+    });
+  });
+});
