@@ -65,7 +65,7 @@ export function notImplemented(call: string, console: string[]): RpcError {
   return new RpcError(ErrorCode.NotImplemented, 'Not implemented', { call, console });
 }
 
-export function timeout(limitMs: number, console: string[], reason: string): RpcError {
+export function timeout(limitMs: number, console: string[], reason = 'the time limit was reached'): RpcError {
   return new RpcError(ErrorCode.Timeout, 'Timeout', { timeout: limitMs, reason, console });
 }
 

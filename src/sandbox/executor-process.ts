@@ -146,7 +146,7 @@ export class ExecutorProcess {
     const current = this.current;
     if (current !== undefined) {
       this.settle((c) =>
-        c.reject(c.killedForTime ? errors.timeout(c.timeoutMs, [], 'the time limit was reached') : errors.sandboxLost(`the sandbox process exited (${signal ?? code})`)),
+        c.reject(c.killedForTime ? errors.timeout(c.timeoutMs, []) : errors.sandboxLost(`the sandbox process exited (${signal ?? code})`)),
       );
     }
     if (this.closing) {

@@ -41,18 +41,11 @@ export class IsolateWorker {
 
   run(request: ExecutionRequest): Running {
     const execution = new Execution(request, this.limits);
-    const deadline = new Deadline(request.timeoutMs, () =>
-      execution.fail(errors.timeout(request.timeoutMs, execution.console.lines(), 'the time limit was reached')),
-    );
+    const deadline = new Deadline(request.timeoutMs, () => execution.fail(errors.timeout(request.timeoutMs, execution.console.lines())));
     const calls = new CallTracker();
     const result = execution.outcome.then(unwrap);
     const done = this.drive(request, execution, deadline, calls).finally(() => deadline.cancel());
     return { result, done };
-  }
-
-  async close(): Promise<void> {
-    this.disposedByUs = true;
-    if (!this.isolate.isDisposed) this.isolate.dispose();
   }
 
   private async drive(request: ExecutionRequest, execution: Execution, deadline: Deadline, calls: CallTracker): Promise<void> {
@@ -156,7 +149,7 @@ export class IsolateWorker {
     const console = execution.console.lines();
     if (this.isolate.isDisposed && !this.disposedByUs) return errors.memoryLimit(this.limits.memoryLimitMb, console);
     if (this.isolate.isDisposed || (thrown instanceof Error && thrown.message === TIMED_OUT)) {
-      return errors.timeout(request.timeoutMs, console, 'the time limit was reached');
+      return errors.timeout(request.timeoutMs, console);
     }
     return errors.exception(fromHost(thrown), console);
   }
