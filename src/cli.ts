@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, SETTINGS } from './config.js';
+import { CONFIG_FILE_SCHEMA, ConfigError, loadConfig, SETTINGS } from './config.js';
 import { Daemon } from './daemon.js';
 import { createLogger } from './log.js';
 
@@ -20,6 +20,7 @@ function usage(): string {
   });
   return [
     'Usage: javascriptd [serve] [options]',
+    '       javascriptd schema          print the JSON Schema of the CONFIG file',
     '',
     'Runs the javascriptd daemon: runtime.execute over Duplex or JSON-RPC 2.0 on a WebSocket.',
     '',
@@ -61,13 +62,18 @@ async function serve(): Promise<void> {
   process.on('SIGINT', stop);
 }
 
+const COMMANDS = {
+  serve,
+  schema: async () => void process.stdout.write(`${JSON.stringify(CONFIG_FILE_SCHEMA, null, 2)}\n`),
+};
+
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
   if (values.help) return void process.stdout.write(usage());
   if (values.version) return void process.stdout.write(`${version()}\n`);
   const command = positionals[0] ?? 'serve';
-  if (command !== 'serve' || positionals.length > 1) throw new UsageError(`unknown command: ${positionals.join(' ')}`);
-  await serve();
+  if (positionals.length > 1 || !(command in COMMANDS)) throw new UsageError(`unknown command: ${positionals.join(' ')}`);
+  await COMMANDS[command as keyof typeof COMMANDS]();
 }
 
 class UsageError extends Error {}

@@ -1,57 +1,127 @@
-// Settings: read from the environment once, validated with one ajv schema, then
-// passed down as a typed Config. The SETTINGS table also feeds `--help`.
-import { availableParallelism } from 'node:os';
+// Settings, read once at start-up and passed down as a typed Config.
+// SETTINGS is the single source: it makes the env parser, the JSON Schema of the
+// CONFIG file (config.schema.json), and `--help`.
+import { readFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 
-export interface Config {
-  port: number;
-  /** undefined: all interfaces. */
-  host: string | undefined;
+/** What one key (one secret) may do, and its limits. */
+export interface KeyPolicy {
+  name: string;
   secret: string | undefined;
-  tlsCert: string | undefined;
-  tlsKey: string | undefined;
+  modules: string[];
+  fetchAllow: string[];
+  fetchAllowPrivate: string[];
+  fetchMaxRequests: number;
+  fetchMaxBytes: number;
+  fetchTimeoutMs: number;
   timeoutMs: number;
   maxTimeoutMs: number;
   memoryLimitMb: number;
   poolSize: number;
   queueLimit: number;
-  maxInFlight: number;
-  maxFrameBytes: number;
   consoleLimitBytes: number;
   resultLimitBytes: number;
+}
+
+export interface Config {
+  port: number;
+  /** undefined: all interfaces. */
+  host: string | undefined;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  maxInFlight: number;
+  maxFrameBytes: number;
   shutdownGraceMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   noLogs: boolean;
+  /** Where allowlisted modules are resolved; undefined: the global node_modules. */
+  modulePath: string | undefined;
+  moduleCache: string;
+  keys: KeyPolicy[];
 }
+
+type PolicyField = Exclude<keyof KeyPolicy, 'name'>;
+type ServerField = Exclude<keyof Config, 'keys'>;
 
 interface Setting {
   env: string;
-  key: keyof Config;
+  /** 'key' settings belong to a key: in the CONFIG file they are set per key. */
+  scope: 'server' | 'key';
+  field: ServerField | PolicyField | 'keys';
   schema: Record<string, unknown>;
+  /** A comma-separated list in the environment, an array in the CONFIG file. */
+  list?: boolean;
   help: string;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+const int = (minimum: number, fallback?: number) => ({ type: 'integer', minimum, ...(fallback === undefined ? {} : { default: fallback }) });
+const text = { type: 'string', minLength: 1 };
 
 export const SETTINGS: readonly Setting[] = [
-  { env: 'PORT', key: 'port', schema: { type: 'integer', minimum: 0, maximum: 65535, default: 8765 }, help: 'TCP port (0 picks a free one)' },
-  { env: 'HOST', key: 'host', schema: { type: 'string', minLength: 1 }, help: 'interface to listen on; without SECRET the default is 127.0.0.1, with SECRET all interfaces' },
-  { env: 'SECRET', key: 'secret', schema: { type: 'string', minLength: 1 }, help: 'shared secret clients send in the x-runtime-secret header' },
-  { env: 'TLS_CERT', key: 'tlsCert', schema: { type: 'string', minLength: 1 }, help: 'PEM certificate file: serve wss:// (needs TLS_KEY)' },
-  { env: 'TLS_KEY', key: 'tlsKey', schema: { type: 'string', minLength: 1 }, help: 'PEM private key file (needs TLS_CERT)' },
-  { env: 'TIMEOUT', key: 'timeoutMs', schema: { type: 'integer', minimum: 1, default: 3000 }, help: 'time limit of an execution that sets no timeout, ms' },
-  { env: 'MAX_TIMEOUT', key: 'maxTimeoutMs', schema: { type: 'integer', minimum: 1, default: 30000 }, help: 'largest timeout a script may ask for, ms' },
-  { env: 'MEMORY_LIMIT', key: 'memoryLimitMb', schema: { type: 'integer', minimum: 8, default: 128 }, help: 'heap limit of each isolate, MB' },
-  { env: 'POOL_SIZE', key: 'poolSize', schema: { type: 'integer', minimum: 1, maximum: 256 }, help: 'isolates running executions in parallel (default: number of cores)' },
-  { env: 'QUEUE_LIMIT', key: 'queueLimit', schema: { type: 'integer', minimum: 0, default: 1000 }, help: 'executions waiting for an isolate before new ones get 1004 Busy' },
-  { env: 'MAX_IN_FLIGHT', key: 'maxInFlight', schema: { type: 'integer', minimum: 1, default: 100 }, help: 'unanswered requests per connection before new ones get 1004 Busy' },
-  { env: 'MAX_FRAME', key: 'maxFrameBytes', schema: { type: 'integer', minimum: 1024, default: 4194304 }, help: 'largest WebSocket message accepted, bytes; larger ones close the connection (1009)' },
-  { env: 'CONSOLE_LIMIT', key: 'consoleLimitBytes', schema: { type: 'integer', minimum: 0, default: 262144 }, help: 'console output kept per execution, bytes; the rest is dropped and counted' },
-  { env: 'RESULT_LIMIT', key: 'resultLimitBytes', schema: { type: 'integer', minimum: 2, default: 1048576 }, help: 'largest result value as JSON, bytes; larger gives 1005' },
-  { env: 'SHUTDOWN_GRACE', key: 'shutdownGraceMs', schema: { type: 'integer', minimum: 0, default: 30000 }, help: 'on SIGTERM/SIGINT, how long queued work may still start, ms' },
-  { env: 'LOG_LEVEL', key: 'logLevel', schema: { type: 'string', enum: LOG_LEVELS, default: 'info' }, help: 'pino log level' },
-  { env: 'NOLOGS', key: 'noLogs', schema: { type: 'boolean', default: false }, help: 'true: write no logs at all' },
+  { env: 'PORT', scope: 'server', field: 'port', schema: { ...int(0, 8765), maximum: 65535 }, help: 'TCP port (0 picks a free one)' },
+  { env: 'HOST', scope: 'server', field: 'host', schema: text, help: 'interface to listen on; default 127.0.0.1 while any key has no secret, else all interfaces' },
+  { env: 'TLS_CERT', scope: 'server', field: 'tlsCert', schema: text, help: 'PEM certificate file: serve wss:// (needs TLS_KEY)' },
+  { env: 'TLS_KEY', scope: 'server', field: 'tlsKey', schema: text, help: 'PEM private key file (needs TLS_CERT)' },
+  { env: 'MAX_IN_FLIGHT', scope: 'server', field: 'maxInFlight', schema: int(1, 100), help: 'unanswered requests per connection before new ones get 1004 Busy' },
+  { env: 'MAX_FRAME', scope: 'server', field: 'maxFrameBytes', schema: int(1024, 4194304), help: 'largest WebSocket message accepted, bytes; larger ones close the connection (1009)' },
+  { env: 'SHUTDOWN_GRACE', scope: 'server', field: 'shutdownGraceMs', schema: int(0, 30000), help: 'on SIGTERM/SIGINT, how long queued work may still start, ms' },
+  { env: 'LOG_LEVEL', scope: 'server', field: 'logLevel', schema: { type: 'string', enum: LOG_LEVELS, default: 'info' }, help: 'pino log level' },
+  { env: 'NOLOGS', scope: 'server', field: 'noLogs', schema: { type: 'boolean', default: false }, help: 'true: write no logs at all' },
+  { env: 'MODULE_PATH', scope: 'server', field: 'modulePath', schema: text, help: 'node_modules folder allowlisted modules are taken from (default: the global one, npm root -g)' },
+  { env: 'MODULE_CACHE', scope: 'server', field: 'moduleCache', schema: { ...text, default: join(tmpdir(), 'javascriptd-modules') }, help: 'folder for bundled modules and their V8 code cache' },
+  { env: 'SECRET', scope: 'key', field: 'secret', schema: text, help: 'shared secret clients send in the x-runtime-secret header' },
+  { env: 'MODULES', scope: 'key', field: 'modules', list: true, schema: text, help: 'modules scripts may require, comma-separated (e.g. lodash,dayjs)' },
+  { env: 'FETCH_ALLOW', scope: 'key', field: 'fetchAllow', list: true, schema: text, help: 'fetch rules "METHOD URL-pattern", comma-separated; nothing is allowed without one' },
+  { env: 'FETCH_ALLOW_PRIVATE', scope: 'key', field: 'fetchAllowPrivate', list: true, schema: text, help: 'host names fetch may reach at loopback/private/link-local addresses' },
+  { env: 'FETCH_MAX_REQUESTS', scope: 'key', field: 'fetchMaxRequests', schema: int(0, 20), help: 'fetch requests one execution may make (redirects count)' },
+  { env: 'FETCH_MAX_BYTES', scope: 'key', field: 'fetchMaxBytes', schema: int(0, 5242880), help: 'response body bytes one execution may receive in all' },
+  { env: 'FETCH_TIMEOUT', scope: 'key', field: 'fetchTimeoutMs', schema: int(1, 10000), help: 'time limit of one fetch, ms (never past the execution\'s own)' },
+  { env: 'TIMEOUT', scope: 'key', field: 'timeoutMs', schema: int(1, 3000), help: 'time limit of an execution that sets no timeout, ms' },
+  { env: 'MAX_TIMEOUT', scope: 'key', field: 'maxTimeoutMs', schema: int(1, 30000), help: 'largest timeout a script may ask for, ms' },
+  { env: 'MEMORY_LIMIT', scope: 'key', field: 'memoryLimitMb', schema: int(8, 128), help: 'heap limit of each isolate, MB' },
+  { env: 'POOL_SIZE', scope: 'key', field: 'poolSize', schema: { ...int(1), maximum: 256 }, help: 'sandbox processes running executions in parallel (default: number of cores)' },
+  { env: 'QUEUE_LIMIT', scope: 'key', field: 'queueLimit', schema: int(0, 1000), help: 'executions waiting for a sandbox before new ones get 1004 Busy' },
+  { env: 'CONSOLE_LIMIT', scope: 'key', field: 'consoleLimitBytes', schema: int(0, 262144), help: 'console output kept per execution, bytes; the rest is dropped and counted' },
+  { env: 'RESULT_LIMIT', scope: 'key', field: 'resultLimitBytes', schema: int(2, 1048576), help: 'largest result value as JSON, bytes; larger gives 1005' },
+  { env: 'CONFIG', scope: 'server', field: 'keys', schema: text, help: 'JSON file defining several keys, each with its own secret, modules, fetch rules and limits' },
 ];
+
+const SERVER = SETTINGS.filter((s) => s.scope === 'server' && s.env !== 'CONFIG');
+const POLICY = SETTINGS.filter((s) => s.scope === 'key');
+/** Settings a CONFIG file must give per key rather than leave to the environment. */
+const PER_KEY_ONLY = new Set(['SECRET', 'MODULES', 'FETCH_ALLOW', 'FETCH_ALLOW_PRIVATE']);
+
+const withoutDefault = ({ default: _, ...schema }: Record<string, unknown>) => schema;
+const fileSchemaOf = (s: Setting) => (s.list ? { type: 'array', items: s.schema } : withoutDefault(s.schema));
+
+/** JSON Schema of the CONFIG file; config.schema.json at the package root is this, written out. */
+export const CONFIG_FILE_SCHEMA = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  title: 'javascriptd CONFIG file',
+  type: 'object',
+  additionalProperties: false,
+  required: ['keys'],
+  properties: {
+    keys: {
+      description: 'One entry per key, by name. A connection presenting a key\'s secret gets its policy.',
+      type: 'object',
+      minProperties: 1,
+      propertyNames: { pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          ...Object.fromEntries(POLICY.map((s) => [s.field, { ...fileSchemaOf(s), description: s.help }])),
+          secretEnv: { ...text, description: 'environment variable holding the secret (instead of secret)' },
+        },
+        not: { required: ['secret', 'secretEnv'] },
+      },
+    },
+  },
+};
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -63,38 +133,91 @@ export class ConfigError extends Error {
   }
 }
 
-const schema = {
+const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true });
+const envSchema = (settings: readonly Setting[]) => ({
   type: 'object',
   additionalProperties: false,
-  properties: Object.fromEntries(SETTINGS.map((s) => [s.key, s.schema])),
-  dependencies: { tlsCert: ['tlsKey'], tlsKey: ['tlsCert'] },
-};
+  properties: Object.fromEntries(settings.map((s) => [s.field, s.list ? { type: 'array', items: s.schema } : s.schema])),
+});
+const validateServer = ajv.compile({ ...envSchema(SERVER), dependencies: { tlsCert: ['tlsKey'], tlsKey: ['tlsCert'] } });
+const validatePolicy = ajv.compile(envSchema(POLICY));
+const validateFile = new Ajv({ allErrors: true }).compile(CONFIG_FILE_SCHEMA);
 
-const validate = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true }).compile(schema);
+const envName = new Map<string, string>(SETTINGS.map((s) => [s.field, s.env]));
 
-const envName = new Map<string, string>(SETTINGS.map((s) => [s.key, s.env]));
-
-function describe(error: ErrorObject): string {
+function describe(prefix: string, error: ErrorObject): string {
   if (error.keyword === 'dependencies') {
     const params = error.params as { property: string; missingProperty: string };
     return `${envName.get(params.property)} needs ${envName.get(params.missingProperty)}`;
   }
-  return `${envName.get(error.instancePath.slice(1)) ?? 'settings'} ${error.message ?? 'is invalid'}`;
+  const field = error.instancePath.split('/')[1] ?? '';
+  return `${prefix}${envName.get(field) ?? (error.instancePath || 'settings')} ${error.message ?? 'is invalid'}`;
 }
 
-/** Reads the settings from `env`; throws ConfigError listing every problem. */
-export function loadConfig(env: NodeJS.ProcessEnv): Config {
+/** The environment's values for `settings`, lists split on commas. */
+function fromEnv(env: NodeJS.ProcessEnv, settings: readonly Setting[]): Record<string, unknown> {
   const raw: Record<string, unknown> = {};
-  for (const setting of SETTINGS) {
-    const value = env[setting.env];
-    if (value !== undefined && value !== '') raw[setting.key] = value;
+  for (const s of settings) {
+    const value = env[s.env];
+    if (value === undefined || value === '') continue;
+    raw[s.field] = s.list ? value.split(',').map((item) => item.trim()).filter((item) => item !== '') : value;
   }
-  if (!validate(raw)) {
-    throw new ConfigError((validate.errors ?? []).map(describe));
+  return raw;
+}
+
+/** A key from values ajv has validated and filled with defaults; lists default to empty (nothing allowed). */
+function asPolicy(name: string, values: Record<string, unknown>): KeyPolicy {
+  return { name, modules: [], fetchAllow: [], fetchAllowPrivate: [], ...values } as unknown as KeyPolicy;
+}
+
+function checkPolicy(name: string, policy: KeyPolicy, problems: string[]): void {
+  const where = name === 'default' ? '' : `key "${name}": `;
+  if (policy.timeoutMs > policy.maxTimeoutMs) problems.push(`${where}TIMEOUT must not exceed MAX_TIMEOUT`);
+}
+
+/** Reads the settings from `env` (and the CONFIG file it names); throws ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const problems: string[] = [];
+  const server = fromEnv(env, SERVER);
+  if (!validateServer(server)) problems.push(...(validateServer.errors ?? []).map((e) => describe('', e)));
+  const defaults = fromEnv(env, POLICY);
+  if (!validatePolicy(defaults)) problems.push(...(validatePolicy.errors ?? []).map((e) => describe('', e)));
+  defaults.poolSize ??= availableParallelism();
+
+  const keys: KeyPolicy[] = [];
+  if (env.CONFIG === undefined || env.CONFIG === '') {
+    keys.push(asPolicy('default', defaults));
+  } else {
+    for (const s of POLICY) if (PER_KEY_ONLY.has(s.env) && env[s.env] !== undefined) problems.push(`${s.env} cannot be combined with CONFIG: set it per key in the file`);
+    keys.push(...readKeys(env.CONFIG, env, defaults, problems));
   }
-  const config = raw as unknown as Config;
-  if (config.timeoutMs > config.maxTimeoutMs) throw new ConfigError(['TIMEOUT must not exceed MAX_TIMEOUT']);
-  config.poolSize ??= availableParallelism();
-  config.host ??= config.secret === undefined ? '127.0.0.1' : undefined;
+  for (const key of keys) checkPolicy(key.name, key, problems);
+  const secrets = keys.map((k) => k.secret).filter((s) => s !== undefined);
+  if (new Set(secrets).size !== secrets.length) problems.push('two keys have the same secret');
+  if (keys.filter((k) => k.secret === undefined).length > 1) problems.push('at most one key may have no secret');
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const config = { ...server, keys } as unknown as Config;
+  config.host ??= keys.some((k) => k.secret === undefined) ? '127.0.0.1' : undefined;
   return config;
+}
+
+function readKeys(path: string, env: NodeJS.ProcessEnv, defaults: Record<string, unknown>, problems: string[]): KeyPolicy[] {
+  let file: unknown;
+  try {
+    file = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    problems.push(`CONFIG ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    return [];
+  }
+  if (!validateFile(file)) {
+    problems.push(...(validateFile.errors ?? []).map((e) => `CONFIG ${path}: ${e.instancePath || '/'} ${e.message ?? 'is invalid'}`));
+    return [];
+  }
+  const entries = Object.entries((file as { keys: Record<string, Record<string, unknown>> }).keys);
+  return entries.map(([name, { secretEnv, ...given }]) => {
+    const secret = secretEnv === undefined ? given.secret : env[String(secretEnv)];
+    if (secretEnv !== undefined && !secret) problems.push(`key "${name}": environment variable ${String(secretEnv)} (secretEnv) is not set`);
+    return asPolicy(name, { ...defaults, ...given, secret });
+  });
 }

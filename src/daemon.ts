@@ -2,10 +2,10 @@
 // runs the graceful shutdown.
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
-import type { Config } from './config.js';
+import type { Config, KeyPolicy } from './config.js';
 import type { Logger } from './log.js';
 import { Connection } from './protocol/connection.js';
-import { Runtime } from './runtime/runtime.js';
+import { type KeyRuntime, Runtime } from './runtime/runtime.js';
 import { Scheduler } from './runtime/scheduler.js';
 import { scriptParser } from './runtime/script.js';
 import { ProcessPool } from './sandbox/process-pool.js';
@@ -21,22 +21,24 @@ export class Daemon {
   private constructor(
     private readonly config: Config,
     private readonly log: Logger,
-    private readonly sandbox: Sandbox,
-    private readonly scheduler: Scheduler,
+    private readonly sandboxes: Sandbox[],
+    private readonly schedulers: Scheduler[],
     private readonly runtime: Runtime,
   ) {}
 
   static async start(config: Config, log: Logger): Promise<Daemon> {
-    const sandbox = await ProcessPool.create(config.poolSize, {
-      limits: { memoryLimitMb: config.memoryLimitMb, consoleLimitBytes: config.consoleLimitBytes, resultLimitBytes: config.resultLimitBytes },
-      logLevel: config.logLevel,
-      noLogs: config.noLogs,
-    }, log);
-    const scheduler = new Scheduler(sandbox, config.queueLimit);
-    const runtime = new Runtime(scheduler, scriptParser(config.timeoutMs, config.maxTimeoutMs), log);
-    const daemon = new Daemon(config, log, sandbox, scheduler, runtime);
+    const keys = new Map<string, KeyRuntime>();
+    const sandboxes: Sandbox[] = [];
+    // Each key has its own sandboxes: executions of different keys never share an isolate.
+    for (const key of config.keys) {
+      const sandbox = await startSandbox(key, log.child({ key: key.name }));
+      sandboxes.push(sandbox);
+      keys.set(key.name, { scheduler: new Scheduler(sandbox, key.queueLimit), parseScript: scriptParser(key.timeoutMs, key.maxTimeoutMs) });
+    }
+    const schedulers = [...keys.values()].map((k) => k.scheduler);
+    const daemon = new Daemon(config, log, sandboxes, schedulers, new Runtime(keys, log));
     daemon.transport = await listen(config, {
-      onConnection: (ws, request) => daemon.accept(ws, request),
+      onConnection: (ws, request, key) => daemon.accept(ws, request, key),
       accepting: () => !daemon.draining,
     });
     daemon.announce();
@@ -51,30 +53,37 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
-    this.log.info({ queued: this.scheduler.queued, running: this.scheduler.active }, 'shutting down');
-    await this.scheduler.close(this.config.shutdownGraceMs);
+    const sum = (count: (s: Scheduler) => number) => this.schedulers.reduce((total, s) => total + count(s), 0);
+    this.log.info({ queued: sum((s) => s.queued), running: sum((s) => s.active) }, 'shutting down');
+    await Promise.all(this.schedulers.map((s) => s.close(this.config.shutdownGraceMs)));
     for (const connection of this.connections) connection.shutdown();
     await this.transport.close();
-    await this.sandbox.close();
+    await Promise.all(this.sandboxes.map((s) => s.close()));
     this.log.info('stopped');
   }
 
-  private accept(ws: WebSocket, request: IncomingMessage): void {
+  private accept(ws: WebSocket, request: IncomingMessage, key: KeyPolicy): void {
     const id = `c${++this.lastConnectionId}`;
-    const connection = new Connection(ws, id, this.runtime, this.config.maxInFlight, this.log.child({ connection: id }));
+    const connection = new Connection(ws, id, key.name, this.runtime, this.config.maxInFlight, this.log.child({ connection: id }));
     this.connections.add(connection);
     ws.on('close', () => this.connections.delete(connection));
-    this.log.info({ connection: id, remote: request.socket.remoteAddress }, 'connection opened');
+    this.log.info({ connection: id, key: key.name, remote: request.socket.remoteAddress }, 'connection opened');
   }
 
   private announce(): void {
     const { config, log } = this;
-    if (config.secret === undefined) {
+    if (config.keys.some((key) => key.secret === undefined)) {
       if (isLoopback(this.transport.address.address)) log.warn('no SECRET is set: listening on loopback only (set HOST to listen elsewhere)');
       else log.warn('no SECRET is set: anyone who can reach this address can run code');
     }
-    log.info({ url: this.url, poolSize: config.poolSize, tls: config.tlsCert !== undefined }, 'listening');
+    const keys = config.keys.map((key) => ({ name: key.name, poolSize: key.poolSize, modules: key.modules, fetchRules: key.fetchAllow.length }));
+    log.info({ url: this.url, keys, tls: config.tlsCert !== undefined }, 'listening');
   }
+}
+
+function startSandbox(key: KeyPolicy, log: Logger): Promise<Sandbox> {
+  const limits = { memoryLimitMb: key.memoryLimitMb, consoleLimitBytes: key.consoleLimitBytes, resultLimitBytes: key.resultLimitBytes };
+  return ProcessPool.create(key.poolSize, { limits, logLevel: log.level, noLogs: log.level === 'silent' }, log);
 }
 
 function isLoopback(address: string): boolean {

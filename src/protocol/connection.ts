@@ -21,12 +21,13 @@ export class Connection {
   constructor(
     private readonly ws: WebSocket,
     readonly id: string,
+    private readonly key: string,
     private readonly runtime: Runtime,
     private readonly maxInFlight: number,
     private readonly log: Logger,
   ) {
     ws.on('message', (data, isBinary) => this.receive(isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString()));
-    ws.on('close', () => this.runtime.disconnect(this.id));
+    ws.on('close', () => this.runtime.disconnect(this.key, this.id));
     ws.on('error', (err) => this.log.warn({ err: err.message }, 'connection error'));
   }
 
@@ -75,7 +76,7 @@ export class Connection {
       return;
     }
     this.inFlight++;
-    this.runtime.call(this.id, method, params).then(
+    this.runtime.call(this.key, this.id, method, params).then(
       (result) => {
         this.inFlight--;
         if (target !== undefined) this.send(dialect.result(target, result));

@@ -10,38 +10,50 @@ import type { ParseScript } from './script.js';
 
 export const EXECUTE = 'runtime.execute';
 
+/** What the runtime needs of one key: its own queue and sandboxes, and its script limits. */
+export interface KeyRuntime {
+  scheduler: Scheduler;
+  parseScript: ParseScript;
+}
+
 export class Runtime {
   private executions = 0;
 
   constructor(
-    private readonly scheduler: Scheduler,
-    private readonly parseScript: ParseScript,
+    private readonly keys: ReadonlyMap<string, KeyRuntime>,
     private readonly log: Logger,
   ) {}
 
-  /** Calls `method` for `client`; rejects with an RpcError. */
-  call(client: string, method: string, params: unknown): Promise<ExecutionResult> {
+  /** Calls `method` for `client` of `key`; rejects with an RpcError. */
+  call(key: string, client: string, method: string, params: unknown): Promise<ExecutionResult> {
     if (method !== EXECUTE) return Promise.reject(errors.methodNotFound(method));
-    return this.execute(client, params);
+    return this.execute(this.keyRuntime(key), key, client, params);
   }
 
   /** A client went away: what it still has queued will never be answered. */
-  disconnect(client: string): void {
-    this.scheduler.cancel(client);
+  disconnect(key: string, client: string): void {
+    this.keyRuntime(key).scheduler.cancel(client);
   }
 
-  private async execute(client: string, params: unknown): Promise<ExecutionResult> {
-    const request = this.parseScript(params);
+  private keyRuntime(key: string): KeyRuntime {
+    const found = this.keys.get(key);
+    if (found === undefined) throw new Error(`unknown key ${key}`);
+    return found;
+  }
+
+  private async execute(runtime: KeyRuntime, key: string, client: string, params: unknown): Promise<ExecutionResult> {
+    const request = runtime.parseScript(params);
     const id = ++this.executions;
     const started = performance.now();
     const fields = {
       id,
+      key,
       client,
       hash: createHash('sha256').update(request.code).digest('hex').slice(0, 16),
       call: request.call,
     };
     try {
-      const result = await this.scheduler.run(client, request);
+      const result = await runtime.scheduler.run(client, request);
       this.log.info({ ...fields, outcome: 'ok', ms: elapsed(started) }, 'execution');
       return result;
     } catch (error) {

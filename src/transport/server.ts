@@ -7,11 +7,11 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import type { Config } from '../config.js';
-import { SECRET_HEADER, secretCheck } from './secret.js';
+import type { Config, KeyPolicy } from '../config.js';
+import { keyResolver, SECRET_HEADER } from './secret.js';
 
 export interface TransportHandlers {
-  onConnection(ws: WebSocket, request: IncomingMessage): void;
+  onConnection(ws: WebSocket, request: IncomingMessage, key: KeyPolicy): void;
   /** false while draining: health checks fail and upgrades are refused. */
   accepting(): boolean;
 }
@@ -29,7 +29,7 @@ export async function listen(config: Config, handlers: TransportHandlers): Promi
     ? createHttpsServer({ cert: readFileSync(config.tlsCert as string), key: readFileSync(config.tlsKey as string) })
     : createHttpServer();
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes });
-  const authorized = config.secret === undefined ? () => true : secretCheck(config.secret);
+  const resolveKey = keyResolver(config.keys);
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
@@ -45,8 +45,9 @@ export async function listen(config: Config, handlers: TransportHandlers): Promi
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     if (!handlers.accepting()) return refuse(socket, 503, 'Service Unavailable', 'shutting down');
-    if (!authorized(req.headers[SECRET_HEADER])) return refuse(socket, 401, 'Unauthorized', `missing or wrong ${SECRET_HEADER}`);
-    wss.handleUpgrade(req, socket, head, (ws) => handlers.onConnection(ws, req));
+    const key = resolveKey(req.headers[SECRET_HEADER]);
+    if (key === undefined) return refuse(socket, 401, 'Unauthorized', `missing or wrong ${SECRET_HEADER}`);
+    wss.handleUpgrade(req, socket, head, (ws) => handlers.onConnection(ws, req, key));
   });
 
   await new Promise<void>((resolve, reject) => {
