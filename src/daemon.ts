@@ -8,6 +8,7 @@ import { Connection } from './protocol/connection.js';
 import { type KeyRuntime, Runtime } from './runtime/runtime.js';
 import { Scheduler } from './runtime/scheduler.js';
 import { scriptParser } from './runtime/script.js';
+import { type BundledModule, bundleModules, globalModulePath } from './sandbox/module-bundler.js';
 import { ProcessPool } from './sandbox/process-pool.js';
 import type { Sandbox } from './sandbox/sandbox.js';
 import { listen, type Transport } from './transport/server.js';
@@ -30,8 +31,10 @@ export class Daemon {
     const keys = new Map<string, KeyRuntime>();
     const sandboxes: Sandbox[] = [];
     // Each key has its own sandboxes: executions of different keys never share an isolate.
+    const modulePath = config.keys.some((key) => key.modules.length > 0) ? (config.modulePath ?? globalModulePath()) : '';
     for (const key of config.keys) {
-      const sandbox = await startSandbox(key, log.child({ key: key.name }));
+      const modules = await bundleModules(key.modules, modulePath, config.moduleCache);
+      const sandbox = await startSandbox(key, modules, config.moduleCache, log.child({ key: key.name }));
       sandboxes.push(sandbox);
       keys.set(key.name, { scheduler: new Scheduler(sandbox, key.queueLimit), parseScript: scriptParser(key.timeoutMs, key.maxTimeoutMs) });
     }
@@ -81,9 +84,9 @@ export class Daemon {
   }
 }
 
-function startSandbox(key: KeyPolicy, log: Logger): Promise<Sandbox> {
+function startSandbox(key: KeyPolicy, modules: BundledModule[], cacheDir: string, log: Logger): Promise<Sandbox> {
   const limits = { memoryLimitMb: key.memoryLimitMb, consoleLimitBytes: key.consoleLimitBytes, resultLimitBytes: key.resultLimitBytes };
-  return ProcessPool.create(key.poolSize, { limits, logLevel: log.level, noLogs: log.level === 'silent' }, log);
+  return ProcessPool.create(key.poolSize, { limits, modules, cacheDir, logLevel: log.level, noLogs: log.level === 'silent' }, log);
 }
 
 function isLoopback(address: string): boolean {

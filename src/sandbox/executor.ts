@@ -5,7 +5,7 @@ import type { RpcError } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { ExecutorOptions, FromExecutor, ToExecutor } from './ipc.js';
 import { IsolateWorker } from './isolate-worker.js';
-import { loadPrelude } from './prelude-source.js';
+import { preludeSource } from './prelude-source.js';
 
 function send(message: FromExecutor): void {
   process.send?.(message);
@@ -14,7 +14,7 @@ function send(message: FromExecutor): void {
 async function main(): Promise<void> {
   const options = JSON.parse(process.argv[2] ?? '') as ExecutorOptions;
   const log = createLogger({ logLevel: options.logLevel as 'info', noLogs: options.noLogs }).child({ sandbox: process.pid });
-  const worker = new IsolateWorker(options.limits, loadPrelude(), log);
+  const worker = new IsolateWorker(options.limits, preludeSource(options.modules, options.cacheDir), log);
   await worker.start();
   process.on('message', (message: ToExecutor) => {
     const running = worker.run(message.request);

@@ -1,9 +1,13 @@
 // Messages between the daemon and a sandbox process (over Node's IPC channel).
 import type { WireError } from '../errors.js';
+import type { BundledModule } from './module-bundler.js';
 import type { ExecutionRequest, ExecutionResult, SandboxLimits } from './sandbox.js';
 
 export interface ExecutorOptions {
   limits: SandboxLimits;
+  modules: BundledModule[];
+  /** Folder of module bundles and code caches. */
+  cacheDir: string;
   logLevel: string;
   noLogs: boolean;
 }

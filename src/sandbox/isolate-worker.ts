@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { Deadline } from './deadline.js';
 import { Execution, type Outcome } from './execution.js';
 import type { ExecutionRequest, Running, SandboxLimits } from './sandbox.js';
+import { type PreludeSource, readCodeCache, writeCodeCache } from './prelude-source.js';
 import { fromHost } from './thrown.js';
 
 /** How long calls may keep running after the outcome is known before the isolate is disposed. */
@@ -22,7 +23,7 @@ export class IsolateWorker {
 
   constructor(
     private readonly limits: SandboxLimits,
-    private readonly preludeSource: string,
+    private readonly preludeSource: PreludeSource,
     private readonly log: Logger,
   ) {}
 
@@ -36,7 +37,25 @@ export class IsolateWorker {
         process.abort();
       },
     });
-    this.prelude = await this.isolate.compileScript(this.preludeSource, { filename: 'javascriptd:prelude' });
+    this.prelude = await this.compilePrelude();
+  }
+
+  /** Compiles the prelude from its code cache; V8 produces a new cache when there is none or it refuses the old one. */
+  private async compilePrelude(): Promise<ivm.Script> {
+    const cached = readCodeCache(this.preludeSource);
+    const script = (await this.isolate.compileScript(this.preludeSource.source, {
+      filename: 'javascriptd:prelude',
+      produceCachedData: true,
+      ...(cached === undefined ? {} : { cachedData: new ivm.ExternalCopy(cached) }),
+    })) as ivm.Script & ivm.CachedDataResult;
+    if (script.cachedData !== undefined) {
+      try {
+        writeCodeCache(this.preludeSource, script.cachedData.copy());
+      } catch (err) {
+        this.log.warn({ err }, 'could not write the prelude code cache');
+      }
+    }
+    return script;
   }
 
   run(request: ExecutionRequest): Running {

@@ -65,12 +65,40 @@ function describe(thrown) {
   }
 }
 
+const ObjectHasOwn = Object.hasOwn;
+
 /**
+ * `require` for one execution: each allowlisted module is instantiated at most
+ * once per execution, from its factory, so no module state outlives it.
+ */
+function makeRequire(modules) {
+  const instances = new MapCtor();
+  const load = (name) => {
+    const loaded = ReflectApply(MapPrototypeGet, instances, [name]);
+    if (loaded !== undefined) return loaded.exports;
+    const module = { exports: {} };
+    ReflectApply(MapPrototypeSet, instances, [name, module]);
+    ReflectApply(modules[name], module.exports, [module, module.exports, dependencyRequire(name)]);
+    return module.exports;
+  };
+  // A bundle only requires what esbuild left out: Node builtins.
+  const dependencyRequire = (owner) => (dependency) => {
+    throw new ErrorCtor(`module '${owner}' needs the Node builtin '${text(dependency, '')}', which scripts cannot use`);
+  };
+  return function require(name) {
+    const key = text(name, '');
+    if (!ObjectHasOwn(modules, key)) throw new ErrorCtor(`module '${key}' is not allowed`);
+    return load(key);
+  };
+}
+
+/**
+ * @param {Record<string, (module: object, exports: object, require: Function) => void>} modules allowlisted module factories
  * @param {(op: string, a?: unknown, b?: unknown, c?: unknown) => void} host
  * @param {string | null} globalsJson own keys become globals of this context
  * @param {number} lineLimit longest console line sent to the host, in characters
  */
-export function setup(host, globalsJson, lineLimit) {
+export function setup(modules, host, globalsJson, lineLimit) {
   const global = globalThis;
   let finished = false;
 
@@ -156,9 +184,7 @@ export function setup(host, globalsJson, lineLimit) {
       if (typeof fn !== 'function') throw new TypeErrorCtor('The "callback" argument must be of type function');
       then(undefined, () => guarded(fn, undefined, []), undefined);
     },
-    require(name) {
-      throw new ErrorCtor(`module '${text(name, '')}' is not allowed`);
-    },
+    require: makeRequire(modules),
   };
   for (const key of ReflectOwnKeys(api)) {
     ReflectDefineProperty(global, key, { value: api[key], writable: true, configurable: true, enumerable: false });

@@ -1,0 +1,80 @@
+// Allowlisted modules: each package is resolved in MODULE_PATH, bundled once
+// with esbuild into a CommonJS body an isolate can evaluate (ESM-only packages
+// included), and cached on disk by name and version.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { join } from 'node:path';
+import { build, version as esbuildVersion } from 'esbuild';
+import { ConfigError } from '../config.js';
+
+export interface BundledModule {
+  name: string;
+  version: string;
+  /** A file holding the module's CommonJS body, run as `function (module, exports, require)`. */
+  file: string;
+}
+
+/** Bump when the bundling below changes, so cached bundles are made again. */
+const BUNDLE_FORMAT = 1;
+const PACKAGE_NAME = /^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/;
+const NODE_BUILTINS = [...builtinModules, ...builtinModules.map((name) => `node:${name}`)];
+
+export function isNodeBuiltin(name: string): boolean {
+  return NODE_BUILTINS.includes(name);
+}
+
+/** The global node_modules folder, where `npm install -g` puts packages. */
+export function globalModulePath(): string {
+  return execFileSync('npm', ['root', '-g'], { encoding: 'utf8' }).trim();
+}
+
+/** Bundles every module in `names` (cached); throws ConfigError listing every one that cannot be used. */
+export async function bundleModules(names: readonly string[], modulePath: string, cacheDir: string): Promise<BundledModule[]> {
+  mkdirSync(cacheDir, { recursive: true });
+  const problems: string[] = [];
+  const bundled: BundledModule[] = [];
+  for (const name of names) {
+    try {
+      bundled.push(await bundleModule(name, modulePath, cacheDir));
+    } catch (error) {
+      problems.push(`MODULES: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return bundled;
+}
+
+async function bundleModule(name: string, modulePath: string, cacheDir: string): Promise<BundledModule> {
+  if (isNodeBuiltin(name)) throw new Error(`'${name}' is a Node builtin; scripts cannot use builtins`);
+  if (!PACKAGE_NAME.test(name)) throw new Error(`'${name}' is not an npm package name`);
+  const manifest = join(modulePath, name, 'package.json');
+  if (!existsSync(manifest)) throw new Error(`'${name}' is not installed in ${modulePath}`);
+  const version = String((JSON.parse(readFileSync(manifest, 'utf8')) as { version?: unknown }).version ?? '0.0.0');
+  const tag = createHash('sha256').update(`${BUNDLE_FORMAT}\0${esbuildVersion}\0${modulePath}`).digest('hex').slice(0, 12);
+  const file = join(cacheDir, `${name.replace('/', '+')}@${version}-${tag}.js`);
+  if (!existsSync(file)) {
+    const result = await build({
+      stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: modulePath, loader: 'js' },
+      bundle: true,
+      write: false,
+      format: 'cjs',
+      platform: 'browser',
+      target: 'es2022',
+      minify: true,
+      nodePaths: [modulePath],
+      // Builtins stay as require() calls; at run time they fail naming the builtin.
+      external: NODE_BUILTINS,
+      define: { 'process.env.NODE_ENV': '"production"', global: 'globalThis' },
+      logLevel: 'silent',
+    }).catch((error: unknown) => {
+      const messages = (error as { errors?: { text: string }[] }).errors?.map((e) => e.text) ?? [String(error)];
+      throw new Error(`'${name}' could not be bundled: ${messages.join('; ')}`);
+    });
+    const temporary = `${file}.${process.pid}.tmp`;
+    writeFileSync(temporary, result.outputFiles[0].text);
+    renameSync(temporary, file);
+  }
+  return { name, version, file };
+}
