@@ -2,8 +2,10 @@
 // runs the graceful shutdown.
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
-import type { Config, KeyPolicy } from './config.js';
+import { type Config, ConfigError, type KeyPolicy } from './config.js';
 import type { Logger } from './log.js';
+import { FetchPolicy } from './outbound/fetch-policy.js';
+import { Outbound } from './outbound/outbound.js';
 import { Connection } from './protocol/connection.js';
 import { type KeyRuntime, Runtime } from './runtime/runtime.js';
 import { Scheduler } from './runtime/scheduler.js';
@@ -23,23 +25,23 @@ export class Daemon {
     private readonly config: Config,
     private readonly log: Logger,
     private readonly sandboxes: Sandbox[],
+    private readonly outbounds: Outbound[],
     private readonly schedulers: Scheduler[],
     private readonly runtime: Runtime,
   ) {}
 
   static async start(config: Config, log: Logger): Promise<Daemon> {
+    const prepared = await prepareKeys(config);
     const keys = new Map<string, KeyRuntime>();
     const sandboxes: Sandbox[] = [];
     // Each key has its own sandboxes: executions of different keys never share an isolate.
-    const modulePath = config.keys.some((key) => key.modules.length > 0) ? (config.modulePath ?? globalModulePath()) : '';
-    for (const key of config.keys) {
-      const modules = await bundleModules(key.modules, modulePath, config.moduleCache);
-      const sandbox = await startSandbox(key, modules, config.moduleCache, log.child({ key: key.name }));
+    for (const { key, modules, outbound } of prepared) {
+      const sandbox = await startSandbox(key, modules, outbound, config.moduleCache, log.child({ key: key.name }));
       sandboxes.push(sandbox);
       keys.set(key.name, { scheduler: new Scheduler(sandbox, key.queueLimit), parseScript: scriptParser(key.timeoutMs, key.maxTimeoutMs) });
     }
     const schedulers = [...keys.values()].map((k) => k.scheduler);
-    const daemon = new Daemon(config, log, sandboxes, schedulers, new Runtime(keys, log));
+    const daemon = new Daemon(config, log, sandboxes, prepared.map((p) => p.outbound), schedulers, new Runtime(keys, log));
     daemon.transport = await listen(config, {
       onConnection: (ws, request, key) => daemon.accept(ws, request, key),
       accepting: () => !daemon.draining,
@@ -62,6 +64,7 @@ export class Daemon {
     for (const connection of this.connections) connection.shutdown();
     await this.transport.close();
     await Promise.all(this.sandboxes.map((s) => s.close()));
+    await Promise.all(this.outbounds.map((o) => o.close()));
     this.log.info('stopped');
   }
 
@@ -84,9 +87,40 @@ export class Daemon {
   }
 }
 
-function startSandbox(key: KeyPolicy, modules: BundledModule[], cacheDir: string, log: Logger): Promise<Sandbox> {
+interface PreparedKey {
+  key: KeyPolicy;
+  modules: BundledModule[];
+  outbound: Outbound;
+}
+
+/** Parses every key's fetch rules and bundles its modules; throws one ConfigError listing every problem. */
+async function prepareKeys(config: Config): Promise<PreparedKey[]> {
+  const problems: string[] = [];
+  const modulePath = config.keys.some((key) => key.modules.length > 0) ? (config.modulePath ?? globalModulePath()) : '';
+  const prepared: PreparedKey[] = [];
+  for (const key of config.keys) {
+    const where = config.keys.length > 1 ? `key "${key.name}": ` : '';
+    const ruleProblems: string[] = [];
+    const policy = FetchPolicy.parse(key.fetchAllow, key.fetchAllowPrivate, ruleProblems);
+    problems.push(...ruleProblems.map((p) => where + p));
+    const modules = await bundleModules(key.modules, modulePath, config.moduleCache).catch((error: unknown) => {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems.map((p) => where + p));
+      return [];
+    });
+    const limits = { maxRequests: key.fetchMaxRequests, maxBytes: key.fetchMaxBytes, timeoutMs: key.fetchTimeoutMs };
+    prepared.push({ key, modules, outbound: new Outbound(policy, limits) });
+  }
+  if (problems.length > 0) {
+    await Promise.all(prepared.map((p) => p.outbound.close()));
+    throw new ConfigError(problems);
+  }
+  return prepared;
+}
+
+function startSandbox(key: KeyPolicy, modules: BundledModule[], outbound: Outbound, cacheDir: string, log: Logger): Promise<Sandbox> {
   const limits = { memoryLimitMb: key.memoryLimitMb, consoleLimitBytes: key.consoleLimitBytes, resultLimitBytes: key.resultLimitBytes };
-  return ProcessPool.create(key.poolSize, { limits, modules, cacheDir, logLevel: log.level, noLogs: log.level === 'silent' }, log);
+  return ProcessPool.create(key.poolSize, { limits, modules, cacheDir, logLevel: log.level, noLogs: log.level === 'silent' }, outbound, log);
 }
 
 function isLoopback(address: string): boolean {

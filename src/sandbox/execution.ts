@@ -1,7 +1,10 @@
 // The daemon's side of one execution: what the isolate reports through `host`
-// (console lines, timers, the outcome), checked as untrusted input, and the
-// single settlement of its result.
+// (console lines, timers, fetches, the outcome) and asks of `hostSync` (random
+// bytes, digests), all checked as untrusted input; and the single settlement
+// of its result.
+import { createHash, randomBytes } from 'node:crypto';
 import ivm from 'isolated-vm';
+import type { WireRequest } from '../outbound/wire.js';
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
 import { ConsoleLog } from './console-log.js';
@@ -10,15 +13,23 @@ import { cleanStack } from './thrown.js';
 
 /** Pending timers one execution may hold; more is treated as an exception. */
 export const MAX_PENDING_TIMERS = 10_000;
+const MAX_RANDOM_BYTES = 65536;
+const DIGESTS = new Set(['sha1', 'sha256', 'sha384', 'sha512']);
+const REDIRECT_MODES = new Set(['follow', 'error', 'manual']);
 
 export type Outcome = { ok: true; result: ExecutionResult } | { ok: false; error: RpcError };
 
 export class Execution {
   readonly callback: ivm.Callback;
+  readonly syncCallback: ivm.Callback;
   readonly console: ConsoleLog;
   readonly outcome: Promise<Outcome>;
   /** Called when a timer is due; set by whoever drives the isolate. */
   onTimer: (id: number) => void = () => {};
+  /** Called when the script fetches, and when it aborts a fetch. */
+  onFetch: (id: number, request: WireRequest) => void = () => {};
+  onAbortFetch: (id: number) => void = () => {};
+  private readonly fetches = new Set<number>();
   private settle!: (outcome: Outcome) => void;
   private finished = false;
   private readonly timers = new Map<number, NodeJS.Timeout>();
@@ -30,24 +41,29 @@ export class Execution {
   ) {
     this.console = new ConsoleLog(limits.consoleLimitBytes);
     this.outcome = new Promise((resolve) => (this.settle = resolve));
-    this.callback = new ivm.Callback((op: unknown, a: unknown, b: unknown, c: unknown) => this.receive(op, a, b, c), {
-      ignored: true,
-    });
+    this.callback = new ivm.Callback((op: unknown, ...args: unknown[]) => this.receive(op, args), { ignored: true });
+    this.syncCallback = new ivm.Callback((op: unknown, ...args: unknown[]) => this.answer(op, args));
   }
 
   get isFinished(): boolean {
     return this.finished;
   }
 
-  get pendingTimers(): number {
-    return this.timers.size;
+  /** Timers and fetches that may still call back into the script. */
+  get pending(): number {
+    return this.timers.size + this.fetches.size;
+  }
+
+  /** A fetch's answer is about to be handed to the script; returns false if nobody waits for it. */
+  takeFetch(id: number): boolean {
+    return !this.finished && this.fetches.delete(id);
   }
 
   fail(error: RpcError): void {
     this.finish({ ok: false, error });
   }
 
-  private receive(op: unknown, a: unknown, b: unknown, c: unknown): void {
+  private receive(op: unknown, [a, b, c, d, e, f]: unknown[]): void {
     if (this.finished) return;
     switch (op) {
       case 'log':
@@ -68,7 +84,29 @@ export class Execution {
       case 'missing':
         this.fail(errors.notImplemented(this.request.call ?? '', this.console.lines()));
         break;
+      case 'fetch':
+        this.startFetch(a, b, c, d, e, f);
+        break;
+      case 'abort-fetch':
+        if (typeof a === 'number' && this.fetches.delete(a)) this.onAbortFetch(a);
+        break;
     }
+  }
+
+  private startFetch(id: unknown, method: unknown, url: unknown, headersJson: unknown, body: unknown, redirect: unknown): void {
+    if (typeof id !== 'number' || typeof method !== 'string' || typeof url !== 'string' || typeof headersJson !== 'string') return;
+    if (!(body === null || body instanceof Uint8Array) || typeof redirect !== 'string' || !REDIRECT_MODES.has(redirect)) return;
+    const headers = parseHeaders(headersJson);
+    if (headers === undefined || this.fetches.has(id)) return;
+    this.fetches.add(id);
+    this.onFetch(id, { method, url, headers, body, redirect: redirect as WireRequest['redirect'] });
+  }
+
+  /** Synchronous requests from the isolate; what they return is copied back in. */
+  private answer(op: unknown, [a, b]: unknown[]): Uint8Array {
+    if (op === 'random' && typeof a === 'number' && Number.isInteger(a) && a >= 0 && a <= MAX_RANDOM_BYTES) return new Uint8Array(randomBytes(a));
+    if (op === 'digest' && typeof a === 'string' && DIGESTS.has(a) && b instanceof Uint8Array) return new Uint8Array(createHash(a).update(b).digest());
+    throw new TypeError('unsupported request');
   }
 
   private setTimer(id: number, delayMs: number): void {
@@ -112,6 +150,20 @@ export class Execution {
     this.finished = true;
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    for (const id of this.fetches) this.onAbortFetch(id);
+    this.fetches.clear();
     this.settle(outcome);
   }
+}
+
+function parseHeaders(json: string): [string, string][] | undefined {
+  try {
+    const parsed: unknown = JSON.parse(json);
+    if (Array.isArray(parsed) && parsed.every((pair) => Array.isArray(pair) && pair.length === 2 && pair.every((part) => typeof part === 'string'))) {
+      return parsed as [string, string][];
+    }
+  } catch {
+    // Not JSON: not from the prelude.
+  }
+  return undefined;
 }

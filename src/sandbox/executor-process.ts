@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Outbound, OutboundSession } from '../outbound/outbound.js';
+import { FetchFailure } from '../outbound/wire.js';
 import type { ExecutorOptions, FromExecutor, ToExecutor } from './ipc.js';
 import type { ExecutionRequest, ExecutionResult, Running } from './sandbox.js';
 
@@ -24,6 +26,7 @@ interface Current {
   watchdog: NodeJS.Timeout;
   killedForTime: boolean;
   timeoutMs: number;
+  fetches: OutboundSession;
 }
 
 export class ExecutorProcess {
@@ -34,11 +37,12 @@ export class ExecutorProcess {
 
   private constructor(
     private readonly options: ExecutorOptions,
+    private readonly outbound: Outbound,
     private readonly log: Logger,
   ) {}
 
-  static async spawn(options: ExecutorOptions, log: Logger): Promise<ExecutorProcess> {
-    const executor = new ExecutorProcess(options, log);
+  static async spawn(options: ExecutorOptions, outbound: Outbound, log: Logger): Promise<ExecutorProcess> {
+    const executor = new ExecutorProcess(options, outbound, log);
     await executor.startChild();
     return executor;
   }
@@ -49,7 +53,8 @@ export class ExecutorProcess {
     const done = new Promise<void>((resolve) => (finish = resolve));
     const result = new Promise<ExecutionResult>((resolve, reject) => {
       const watchdog = setTimeout(() => this.killForTime(), request.timeoutMs + KILL_GRACE_MS);
-      this.current = { id, settled: false, resolve, reject, finish, watchdog, killedForTime: false, timeoutMs: request.timeoutMs };
+      const fetches = this.outbound.session(request.timeoutMs);
+      this.current = { id, settled: false, resolve, reject, finish, watchdog, killedForTime: false, timeoutMs: request.timeoutMs, fetches };
     });
     const message: ToExecutor = { kind: 'run', id, request };
     if (this.child.connected) this.child.send(message);
@@ -115,7 +120,22 @@ export class ExecutorProcess {
     if (current === undefined || message.kind === 'ready' || message.id !== current.id) return;
     if (message.kind === 'result') this.settle((c) => c.resolve(message.result));
     else if (message.kind === 'error') this.settle((c) => c.reject(errors.fromWire(message.error)));
+    else if (message.kind === 'fetch') this.fetch(current, message.fetchId, message.request);
+    else if (message.kind === 'abort-fetch') current.fetches.abort(message.fetchId);
     else this.release();
+  }
+
+  private fetch(current: Current, fetchId: number, request: Extract<FromExecutor, { kind: 'fetch' }>['request']): void {
+    const answer = (message: ToExecutor) => {
+      if (this.current === current && this.child.connected) this.child.send(message);
+    };
+    current.fetches.fetch(fetchId, request).then(
+      (response) => answer({ kind: 'fetched', id: current.id, fetchId, response }),
+      (error: unknown) => {
+        if (!(error instanceof FetchFailure)) this.log.error({ err: error }, 'fetch failed inside the daemon');
+        answer({ kind: 'fetch-failed', id: current.id, fetchId, message: error instanceof FetchFailure ? error.message : 'fetch failed' });
+      },
+    );
   }
 
   private settle(answer: (current: Current) => void): void {
@@ -130,6 +150,7 @@ export class ExecutorProcess {
     const current = this.current;
     if (current === undefined) return;
     clearTimeout(current.watchdog);
+    current.fetches.close();
     this.current = undefined;
     current.finish();
   }

@@ -1,8 +1,10 @@
 // Entry point of a sandbox process: one isolate, one execution at a time, driven
 // by the daemon over IPC. Living in its own process, an isolate that wedges
-// isolated-vm (or crashes V8) can be killed without touching the daemon.
+// isolated-vm (or crashes V8) can be killed without touching the daemon. The
+// process makes no network requests itself: fetches are relayed to the daemon.
 import type { RpcError } from '../errors.js';
 import { createLogger } from '../log.js';
+import { FetchFailure, type FetchRelay, type WireRequest, type WireResponse } from '../outbound/wire.js';
 import type { ExecutorOptions, FromExecutor, ToExecutor } from './ipc.js';
 import { IsolateWorker } from './isolate-worker.js';
 import { preludeSource } from './prelude-source.js';
@@ -11,13 +13,44 @@ function send(message: FromExecutor): void {
   process.send?.(message);
 }
 
+/** The fetches of one execution, sent to the daemon and answered by it. */
+class IpcRelay implements FetchRelay {
+  private readonly waiting = new Map<number, { resolve: (response: WireResponse) => void; reject: (error: FetchFailure) => void }>();
+
+  constructor(private readonly id: number) {}
+
+  fetch(fetchId: number, request: WireRequest): Promise<WireResponse> {
+    return new Promise((resolve, reject) => {
+      this.waiting.set(fetchId, { resolve, reject });
+      send({ kind: 'fetch', id: this.id, fetchId, request });
+    });
+  }
+
+  abort(fetchId: number): void {
+    send({ kind: 'abort-fetch', id: this.id, fetchId });
+  }
+
+  settle(message: Extract<ToExecutor, { fetchId: number }>): void {
+    const waiter = this.waiting.get(message.fetchId);
+    this.waiting.delete(message.fetchId);
+    if (message.kind === 'fetched') waiter?.resolve(message.response);
+    else waiter?.reject(new FetchFailure(message.message));
+  }
+}
+
 async function main(): Promise<void> {
   const options = JSON.parse(process.argv[2] ?? '') as ExecutorOptions;
   const log = createLogger({ logLevel: options.logLevel as 'info', noLogs: options.noLogs }).child({ sandbox: process.pid });
   const worker = new IsolateWorker(options.limits, preludeSource(options.modules, options.cacheDir), log);
   await worker.start();
+  let relay: IpcRelay | undefined;
   process.on('message', (message: ToExecutor) => {
-    const running = worker.run(message.request);
+    if (message.kind !== 'run') {
+      relay?.settle(message);
+      return;
+    }
+    relay = new IpcRelay(message.id);
+    const running = worker.run(message.request, relay);
     running.result.then(
       (result) => send({ kind: 'result', id: message.id, result }),
       (error: RpcError) => send({ kind: 'error', id: message.id, error: error.toWire() }),

@@ -1,5 +1,6 @@
 // Messages between the daemon and a sandbox process (over Node's IPC channel).
 import type { WireError } from '../errors.js';
+import type { WireRequest, WireResponse } from '../outbound/wire.js';
 import type { BundledModule } from './module-bundler.js';
 import type { ExecutionRequest, ExecutionResult, SandboxLimits } from './sandbox.js';
 
@@ -12,11 +13,17 @@ export interface ExecutorOptions {
   noLogs: boolean;
 }
 
-export type ToExecutor = { kind: 'run'; id: number; request: ExecutionRequest };
+export type ToExecutor =
+  | { kind: 'run'; id: number; request: ExecutionRequest }
+  | { kind: 'fetched'; id: number; fetchId: number; response: WireResponse }
+  | { kind: 'fetch-failed'; id: number; fetchId: number; message: string };
 
 export type FromExecutor =
   | { kind: 'ready' }
   | { kind: 'result'; id: number; result: ExecutionResult }
   | { kind: 'error'; id: number; error: WireError }
   /** Nothing of execution `id` runs any more; the process takes the next one. */
-  | { kind: 'done'; id: number };
+  | { kind: 'done'; id: number }
+  /** Execution `id` fetches: the daemon applies the key's policy and performs the request. */
+  | { kind: 'fetch'; id: number; fetchId: number; request: WireRequest }
+  | { kind: 'abort-fetch'; id: number; fetchId: number };

@@ -5,6 +5,7 @@
 import ivm from 'isolated-vm';
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
+import { FetchFailure, type FetchRelay } from '../outbound/wire.js';
 import type { Logger } from '../log.js';
 import { Deadline } from './deadline.js';
 import { Execution, type Outcome } from './execution.js';
@@ -58,23 +59,25 @@ export class IsolateWorker {
     return script;
   }
 
-  run(request: ExecutionRequest): Running {
+  /** Runs one execution; its fetches go through `relay`. */
+  run(request: ExecutionRequest, relay: FetchRelay): Running {
     const execution = new Execution(request, this.limits);
     const deadline = new Deadline(request.timeoutMs, () => execution.fail(errors.timeout(request.timeoutMs, execution.console.lines())));
     const calls = new CallTracker();
     const result = execution.outcome.then(unwrap);
-    const done = this.drive(request, execution, deadline, calls).finally(() => deadline.cancel());
+    execution.onAbortFetch = (id) => relay.abort(id);
+    const done = this.drive(request, execution, deadline, calls, relay).finally(() => deadline.cancel());
     return { result, done };
   }
 
-  private async drive(request: ExecutionRequest, execution: Execution, deadline: Deadline, calls: CallTracker): Promise<void> {
+  private async drive(request: ExecutionRequest, execution: Execution, deadline: Deadline, calls: CallTracker, relay: FetchRelay): Promise<void> {
     if (!(await this.ensureIsolate())) {
       execution.fail(errors.internal());
       return;
     }
     const isolate = this.isolate;
     const handles: { release(): void }[] = [];
-    const steps = this.steps(isolate, request, execution, deadline, calls, handles).catch((thrown: unknown) =>
+    const steps = this.steps(isolate, request, execution, deadline, calls, relay, handles).catch((thrown: unknown) =>
       execution.fail(this.classify(thrown, request, execution)),
     );
     // The outcome can be known while a call still runs (cb called, then a loop): don't wait for it.
@@ -98,15 +101,17 @@ export class IsolateWorker {
     execution: Execution,
     deadline: Deadline,
     calls: CallTracker,
+    relay: FetchRelay,
     handles: { release(): void }[],
   ): Promise<void> {
     const keep = <T extends { release(): void }>(handle: T): T => {
       handles.push(handle);
       return handle;
     };
-    // After each call: a script that has not finished and has nothing left to run never will.
+    // After each call once the script has started: if it has not finished and has nothing left to run, it never will.
+    let started = false;
     const stalled = () => {
-      if (!execution.isFinished && execution.pendingTimers === 0 && calls.size === 0) {
+      if (started && !execution.isFinished && execution.pending === 0 && calls.size === 0) {
         execution.fail(errors.timeout(request.timeoutMs, execution.console.lines(), 'the script returned without calling cb and has nothing pending'));
       }
     };
@@ -118,20 +123,29 @@ export class IsolateWorker {
     const lineLimit = Math.max(1, this.limits.consoleLimitBytes);
     const enter = keep(
       await calls.track(
-        setup.apply(undefined, [execution.callback, globalsJson, lineLimit], {
+        setup.apply(undefined, [execution.callback, execution.syncCallback, globalsJson, lineLimit], {
           result: { reference: true },
           timeout: deadline.remainingMs(),
         }) as Promise<ivm.Reference>,
       ),
     );
+    // Timers and fetches the script's top level starts call back through `enter`.
+    const enterLater = (args: unknown[]) => {
+      calls.track(enter.apply(undefined, args, { arguments: { copy: true }, timeout: deadline.remainingMs() })).then(stalled, fail);
+    };
+    execution.onTimer = (id) => enterLater(['fire', id]);
+    execution.onFetch = (id, wire) => {
+      relay.fetch(id, wire).then(
+        (response) => execution.takeFetch(id) && enterLater(['fetched', id, response]),
+        (error: unknown) => execution.takeFetch(id) && enterLater(['fetch-failed', id, error instanceof FetchFailure ? error.message : 'fetch failed']),
+      );
+    };
     if (execution.isFinished) return;
     const script = keep(await calls.track(isolate.compileScript(request.code, { filename: 'script.js' })));
     if (execution.isFinished) return;
     const completion = keep(await calls.track(script.run(context, { reference: true, timeout: deadline.remainingMs() })));
     if (execution.isFinished) return;
-    execution.onTimer = (id) => {
-      calls.track(enter.apply(undefined, ['fire', id], { timeout: deadline.remainingMs() })).then(stalled, fail);
-    };
+    started = true;
     await calls.track(
       enter.apply(undefined, ['start', completion.derefInto(), request.call ?? null, request.caller ?? null], {
         timeout: deadline.remainingMs(),

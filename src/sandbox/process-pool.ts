@@ -2,6 +2,7 @@
 // isolated-vm isolate (see executor.ts), so executions run in parallel and off
 // the daemon's event loop.
 import type { Logger } from '../log.js';
+import type { Outbound } from '../outbound/outbound.js';
 import { ExecutorProcess } from './executor-process.js';
 import type { ExecutorOptions } from './ipc.js';
 import type { ExecutionRequest, Running, Sandbox } from './sandbox.js';
@@ -18,8 +19,8 @@ export class ProcessPool implements Sandbox {
     return this.executors.length;
   }
 
-  static async create(size: number, options: ExecutorOptions, log: Logger): Promise<ProcessPool> {
-    const executors = await Promise.all(Array.from({ length: size }, () => ExecutorProcess.spawn(options, log)));
+  static async create(size: number, options: ExecutorOptions, outbound: Outbound, log: Logger): Promise<ProcessPool> {
+    const executors = await Promise.all(Array.from({ length: size }, () => ExecutorProcess.spawn(options, outbound, log)));
     return new ProcessPool(executors);
   }
 

@@ -8,7 +8,9 @@
 // - `host` (the only link to the daemon) is called directly and never passed to,
 //   stored on, or reachable from anything the script can touch; the daemon
 //   validates everything it receives through it anyway.
+import { Headers, Request, Response, makeFetch } from './fetch.js';
 import { format } from './format.js';
+import { webApis } from './web.js';
 import inspect from 'object-inspect';
 
 const ReflectApply = Reflect.apply;
@@ -94,11 +96,12 @@ function makeRequire(modules) {
 
 /**
  * @param {Record<string, (module: object, exports: object, require: Function) => void>} modules allowlisted module factories
- * @param {(op: string, a?: unknown, b?: unknown, c?: unknown) => void} host
+ * @param {(op: string, ...args: unknown[]) => void} host asynchronous: console, timers, fetches, the outcome
+ * @param {(op: string, ...args: unknown[]) => Uint8Array} hostSync synchronous: random bytes and digests
  * @param {string | null} globalsJson own keys become globals of this context
  * @param {number} lineLimit longest console line sent to the host, in characters
  */
-export function setup(modules, host, globalsJson, lineLimit) {
+export function setup(modules, host, hostSync, globalsJson, lineLimit) {
   const global = globalThis;
   let finished = false;
 
@@ -170,7 +173,14 @@ export function setup(modules, host, globalsJson, lineLimit) {
     guarded(timer.fn, undefined, timer.args);
   }
 
+  const fetcher = makeFetch(host);
+  const web = webApis(hostSync);
   const api = {
+    ...web.values,
+    Headers,
+    Request,
+    Response,
+    fetch: fetcher.fetch,
     console,
     setTimeout(fn, delay, ...args) {
       return addTimer(fn, delay, args, false);
@@ -188,6 +198,15 @@ export function setup(modules, host, globalsJson, lineLimit) {
   };
   for (const key of ReflectOwnKeys(api)) {
     ReflectDefineProperty(global, key, { value: api[key], writable: true, configurable: true, enumerable: false });
+  }
+  for (const key of ReflectOwnKeys(web.lazy)) {
+    const install = (value) => ReflectDefineProperty(global, key, { value, writable: true, configurable: true, enumerable: false });
+    const get = () => {
+      const value = web.lazy[key]();
+      install(value);
+      return value;
+    };
+    ReflectDefineProperty(global, key, { get, set: install, configurable: true, enumerable: false });
   }
 
   // WebAssembly memory is allocated outside the isolate's memory limit, so it is not offered.
@@ -252,5 +271,7 @@ export function setup(modules, host, globalsJson, lineLimit) {
   return function enter(op, a, b, c) {
     if (op === 'start') guarded(start, undefined, [a, b, c]);
     else if (op === 'fire') fire(a);
+    else if (op === 'fetched') guarded(fetcher.settle, undefined, [a, b, undefined]);
+    else if (op === 'fetch-failed') guarded(fetcher.settle, undefined, [a, undefined, b]);
   };
 }

@@ -1,0 +1,102 @@
+// The fetch policy of a key: deny by default; FETCH_ALLOW rules "METHOD URL"
+// allow requests by method and URL pattern. In a pattern's path `*` matches one
+// segment and a final `**` any rest; scheme, host and port must match exactly.
+import { isIP } from 'node:net';
+
+export interface FetchRule {
+  /** Upper-case method, or '*' for any. */
+  method: string;
+  origin: string;
+  /** Path segments of the pattern, '*' and '**' included. */
+  segments: string[];
+  source: string;
+}
+
+export type Verdict = { allowed: true; rule: FetchRule } | { allowed: false; reason: string };
+
+const UNRESERVED = /%(2[DEde]|5[Ff]|7[Ee]|3[0-9]|4[1-9A-Fa-f]|5[0-9Aa]|6[1-9A-Fa-f]|7[0-9Aa])/g;
+
+/**
+ * The URL as rules see it: parsed by the WHATWG parser (lower-case scheme and
+ * host, default ports dropped, `.`/`..` resolved), with percent-encoded
+ * unreserved characters decoded and other escapes upper-cased, so one resource
+ * has one spelling. Credentials in a URL are refused.
+ */
+export function normalizeUrl(input: string): { ok: true; url: URL } | { ok: false; reason: string } {
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    return { ok: false, reason: `'${input}' is not an absolute URL` };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, reason: `only http and https URLs can be fetched, not ${url.protocol}` };
+  if (url.username !== '' || url.password !== '') return { ok: false, reason: 'URLs with credentials are not allowed' };
+  url.pathname = url.pathname
+    .replace(UNRESERVED, (escape) => String.fromCharCode(Number.parseInt(escape.slice(1), 16)))
+    .replace(/%[0-9a-f]{2}/gi, (escape) => escape.toUpperCase());
+  url.hash = '';
+  return { ok: true, url };
+}
+
+export class FetchPolicy {
+  private constructor(
+    readonly rules: readonly FetchRule[],
+    private readonly privateHosts: ReadonlySet<string>,
+  ) {}
+
+  /** Parses the rules; `problems` receives one line for each rule that cannot be used. */
+  static parse(rules: readonly string[], allowPrivate: readonly string[], problems: string[]): FetchPolicy {
+    const parsed: FetchRule[] = [];
+    for (const source of rules) {
+      const rule = parseRule(source);
+      if (typeof rule === 'string') problems.push(`FETCH_ALLOW rule "${source}": ${rule}`);
+      else parsed.push(rule);
+    }
+    const privateHosts = new Set(allowPrivate.map((host) => host.toLowerCase()));
+    // A rule that names an address literally allows that address.
+    for (const rule of parsed) {
+      const host = new URL(rule.origin).hostname.replace(/^\[|\]$/g, '');
+      if (isIP(host) !== 0) privateHosts.add(host);
+    }
+    return new FetchPolicy(parsed, privateHosts);
+  }
+
+  check(method: string, url: URL): Verdict {
+    const segments = url.pathname.split('/').slice(1);
+    const rule = this.rules.find((r) => (r.method === '*' || r.method === method) && r.origin === url.origin && matches(r.segments, segments));
+    if (rule !== undefined) return { allowed: true, rule };
+    const sameOrigin = this.rules.filter((r) => r.origin === url.origin);
+    const target = `${method} ${url.origin}${url.pathname}`;
+    if (sameOrigin.length === 0) return { allowed: false, reason: `no FETCH_ALLOW rule allows ${target} (none names ${url.origin})` };
+    return { allowed: false, reason: `no FETCH_ALLOW rule allows ${target} (rules for this origin: ${sameOrigin.map((r) => `"${r.source}"`).join(', ')})` };
+  }
+
+  /** Whether `host` may be reached at loopback, private or link-local addresses. */
+  allowsPrivate(host: string): boolean {
+    return this.privateHosts.has(host.toLowerCase().replace(/^\[|\]$/g, ''));
+  }
+}
+
+function parseRule(source: string): FetchRule | string {
+  const parts = source.trim().split(/\s+/);
+  if (parts.length !== 2) return 'expected "METHOD URL", e.g. "GET https://api.github.com/users/*/gists"';
+  const method = parts[0].toUpperCase();
+  if (method !== '*' && !/^[A-Z]+$/.test(method)) return `'${parts[0]}' is not a method`;
+  const normalized = normalizeUrl(parts[1].replace(/\*/g, '%2A'));
+  if (!normalized.ok) return normalized.reason;
+  if (normalized.url.search !== '') return 'a pattern matches paths; it cannot have a query';
+  const segments = normalized.url.pathname.split('/').slice(1).map((s) => (s === '%2A' ? '*' : s === '%2A%2A' ? '**' : s));
+  if (segments.some((s) => s.includes('%2A'))) return "'*' and '**' must be whole path segments";
+  if (segments.slice(0, -1).includes('**')) return "'**' may only end a pattern";
+  return { method, origin: normalized.url.origin, segments, source: source.trim() };
+}
+
+function matches(pattern: readonly string[], path: readonly string[]): boolean {
+  for (let i = 0; i < pattern.length; i++) {
+    if (pattern[i] === '**') return true;
+    if (i >= path.length) return false;
+    if (pattern[i] !== '*' && pattern[i] !== path[i]) return false;
+    if (pattern[i] === '*' && path[i] === '') return false;
+  }
+  return pattern.length === path.length;
+}
