@@ -12,11 +12,14 @@ for (const [network, prefix] of [
   ['224.0.0.0', 4], ['240.0.0.0', 4],
 ] as const) SPECIAL.addSubnet(network, prefix, 'ipv4');
 for (const [network, prefix] of [
-  ['::', 128], ['::1', 128], ['::ffff:0:0', 96], ['64:ff9b::', 96], ['100::', 64], ['2001:db8::', 32], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
+  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['100::', 64], ['2001:db8::', 32], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
 ] as const) SPECIAL.addSubnet(network, prefix, 'ipv6');
 
 /** Whether `address` is loopback, private, link-local, metadata or otherwise not a public unicast address. */
 export function isSpecialAddress(address: string): boolean {
+  // IPv4-mapped IPv6 addresses are judged by the IPv4 address they carry.
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return isSpecialAddress(mapped[1]);
   const family = isIP(address);
   return family === 0 || SPECIAL.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }

@@ -85,6 +85,7 @@ function parseRule(source: string): FetchRule | string {
   const normalized = normalizeUrl(parts[1].replace(/\*/g, '%2A'));
   if (!normalized.ok) return normalized.reason;
   if (normalized.url.search !== '') return 'a pattern matches paths; it cannot have a query';
+  if (/%2a|\*/i.test(normalized.url.host)) return 'the host must be exact; patterns apply to the path only';
   const segments = normalized.url.pathname.split('/').slice(1).map((s) => (s === '%2A' ? '*' : s === '%2A%2A' ? '**' : s));
   if (segments.some((s) => s.includes('%2A'))) return "'*' and '**' must be whole path segments";
   if (segments.slice(0, -1).includes('**')) return "'**' may only end a pattern";

@@ -84,7 +84,7 @@ export class OutboundSession implements FetchRelay {
       const target = this.admit(method, url, hop > 0);
       const timeoutMs = Math.ceil(Math.min(this.limits.timeoutMs, Math.max(1, this.endsAt - performance.now())));
       const signal = AbortSignal.any([aborted, this.ended.signal, AbortSignal.timeout(timeoutMs)]);
-      const response = await request(target, { method, headers, body, dispatcher: this.agent, signal }).catch((error: unknown) => {
+      const response = await request(target, { method, headers: headers.flat(), body, dispatcher: this.agent, signal }).catch((error: unknown) => {
         throw failure(error, target, timeoutMs);
       });
       const location = response.headers.location;

@@ -1,0 +1,246 @@
+// fetch from scripts against real HTTP servers on loopback, behind the policy.
+import assert from 'node:assert/strict';
+import { FetchPolicy, normalizeUrl } from '../src/outbound/fetch-policy.js';
+import { isSpecialAddress } from '../src/outbound/address-guard.js';
+import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { type Reply, TestClient } from './helpers/client.js';
+import { startHttpServer, type TestServer } from './helpers/http-server.js';
+
+describe('fetch', () => {
+  let api: TestServer;
+  let other: TestServer;
+  let daemon: RunningDaemon;
+  let client: TestClient;
+
+  before(async () => {
+    other = await startHttpServer({ '/elsewhere': (_req, res) => res.end('other server') });
+    api = await startHttpServer({
+      '/users/ada/gists': (req, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.setHeader('x-echo', String(req.headers['x-token'] ?? ''));
+        res.end(JSON.stringify([{ id: 1, owner: 'ada' }]));
+      },
+      '/app/items': (req, res, body) => {
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ received: JSON.parse(body), type: req.headers['content-type'] }));
+      },
+      '/admin': (_req, res) => res.end('secret admin page'),
+      '/redirect-allowed': (_req, res) => res.writeHead(302, { location: '/users/bob/gists' }).end(),
+      '/redirect-denied': (_req, res) => res.writeHead(302, { location: '/admin' }).end(),
+      '/redirect-away': (_req, res) => res.writeHead(307, { location: `${other.origin}/elsewhere` }).end(),
+      '/users/bob/gists': (_req, res) => res.end('[]'),
+      '/big': (_req, res) => res.end('x'.repeat(200_000)),
+      '/slow': () => {
+        // Never answers: the fetch is still pending when the execution ends.
+      },
+    });
+    daemon = await startDaemon({
+      FETCH_ALLOW: [
+        `GET ${api.origin}/users/*/gists`,
+        `POST ${api.origin}/app/**`,
+        `GET ${api.origin}/redirect-allowed`,
+        `GET ${api.origin}/redirect-denied`,
+        `GET ${api.origin}/redirect-away`,
+        `GET ${api.origin}/big`,
+        `GET ${api.origin}/slow`,
+        `GET http://localhost:${api.port}/users/*/gists`,
+      ].join(', '),
+      FETCH_MAX_BYTES: '100000',
+      FETCH_MAX_REQUESTS: '5',
+      FETCH_TIMEOUT: '5000',
+    });
+    client = await TestClient.connect(daemon.url);
+  });
+  after(async () => {
+    await client?.close();
+    await daemon?.stop();
+    await api?.close();
+    await other?.close();
+  });
+
+  const run = (code: string, timeout?: number): Promise<Reply> => client.execute({ code, timeout });
+
+  function rejection(reply: Reply): string {
+    assert.equal(reply.error?.code, 1000, JSON.stringify(reply));
+    return reply.error?.message ?? '';
+  }
+
+  it('GETs JSON from an allowed URL, with request and response headers', async () => {
+    const reply = await run(`(async () => {
+      const res = await fetch('${api.origin}/users/ada/gists?page=2', { headers: { 'X-Token': 't1' } });
+      return { status: res.status, ok: res.ok, type: res.headers.get('content-type'), echo: res.headers.get('x-echo'), body: await res.json(), url: res.url, redirected: res.redirected };
+    })()`);
+    assert.deepEqual(reply.payload?.value, {
+      status: 200,
+      ok: true,
+      type: 'application/json',
+      echo: 't1',
+      body: [{ id: 1, owner: 'ada' }],
+      url: `${api.origin}/users/ada/gists?page=2`,
+      redirected: false,
+    });
+  });
+
+  it('POSTs JSON to a URL a ** rule allows', async () => {
+    const reply = await run(`fetch('${api.origin}/app/items', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: 1 }) }).then(async (r) => [r.status, await r.json()])`);
+    assert.deepEqual(reply.payload?.value, [201, { received: { n: 1 }, type: 'application/json' }]);
+  });
+
+  it('refuses a method no rule allows, naming the rules for that origin', async () => {
+    const message = rejection(await run(`fetch('${api.origin}/users/ada/gists', { method: 'DELETE' })`));
+    assert.match(message, /^TypeError: fetch refused: no FETCH_ALLOW rule allows DELETE http:\/\/127\.0\.0\.1:\d+\/users\/ada\/gists \(rules for this origin: "GET /);
+  });
+
+  it('refuses a path no rule allows, before any request is made', async () => {
+    const before = api.seen.length;
+    const message = rejection(await run(`fetch('${api.origin}/admin')`));
+    assert.match(message, /fetch refused: no FETCH_ALLOW rule allows GET http:\/\/127\.0\.0\.1:\d+\/admin/);
+    assert.equal(api.seen.length, before);
+  });
+
+  it('matches the normalised URL: dot segments and escapes cannot sneak past a rule', async () => {
+    for (const path of ['/users/ada/gists/../../../admin', '/users/ada/%2e%2e/%2e%2e/admin', '/users/ada/gists%2F..%2F..%2Fadmin']) {
+      const message = rejection(await run(`fetch('${api.origin}${path}')`));
+      assert.match(message, /fetch refused/);
+    }
+    assert.ok(!api.seen.some((s) => s.url.includes('admin')));
+  });
+
+  it('refuses URLs with credentials and other schemes', async () => {
+    assert.match(rejection(await run(`fetch('http://user:pw@127.0.0.1:${api.port}/users/ada/gists')`)), /credentials/);
+    assert.match(rejection(await run(`fetch('file:///etc/passwd')`)), /only http and https URLs can be fetched/);
+  });
+
+  it('follows a redirect to an allowed URL and checks it again', async () => {
+    const reply = await run(`fetch('${api.origin}/redirect-allowed').then(async (r) => [r.status, r.redirected, r.url, await r.text()])`);
+    assert.deepEqual(reply.payload?.value, [200, true, `${api.origin}/users/bob/gists`, '[]']);
+  });
+
+  it('refuses a redirect to a URL the policy denies', async () => {
+    const message = rejection(await run(`fetch('${api.origin}/redirect-denied')`));
+    assert.match(message, /fetch refused a redirect: no FETCH_ALLOW rule allows GET http:\/\/127\.0\.0\.1:\d+\/admin/);
+    assert.ok(!api.seen.some((s) => s.url === '/admin'));
+    const away = rejection(await run(`fetch('${api.origin}/redirect-away')`));
+    assert.match(away, /fetch refused a redirect: no FETCH_ALLOW rule allows GET http:\/\/127\.0\.0\.1:\d+\/elsewhere \(none names/);
+    assert.equal(other.seen.length, 0);
+  });
+
+  it('refuses a host name that resolves to loopback unless FETCH_ALLOW_PRIVATE names it', async () => {
+    const message = rejection(await run(`fetch('http://localhost:${api.port}/users/ada/gists')`));
+    assert.equal(message, 'TypeError: fetch refused: localhost resolves to 127.0.0.1, a loopback, private or link-local address; name it in FETCH_ALLOW_PRIVATE to allow it');
+    const allowed = await startDaemon({ FETCH_ALLOW: `GET http://localhost:${api.port}/users/*/gists`, FETCH_ALLOW_PRIVATE: 'localhost' });
+    try {
+      const reply = await (await TestClient.connect(allowed.url)).execute({ code: `fetch('http://localhost:${api.port}/users/ada/gists').then((r) => r.status)` });
+      assert.equal(reply.payload?.value, 200);
+    } finally {
+      await allowed.stop();
+    }
+  });
+
+  it('fails a response larger than FETCH_MAX_BYTES', async () => {
+    const message = rejection(await run(`fetch('${api.origin}/big').then((r) => r.text())`));
+    assert.equal(message, 'TypeError: fetch failed: responses of this execution exceed 100000 bytes (FETCH_MAX_BYTES)');
+  });
+
+  it('refuses requests past FETCH_MAX_REQUESTS in one execution, redirects counted', async () => {
+    const reply = await run(`(async () => {
+      const results = [];
+      for (let i = 0; i < 7; i++) results.push(await fetch('${api.origin}/users/ada/gists').then((r) => r.status, (e) => e.message));
+      return results;
+    })()`);
+    const results = reply.payload?.value as (number | string)[];
+    assert.deepEqual(results.slice(0, 5), [200, 200, 200, 200, 200]);
+    assert.deepEqual(results.slice(5), Array(2).fill('fetch refused: more than 5 requests in one execution (FETCH_MAX_REQUESTS)'));
+    const next = await run(`fetch('${api.origin}/users/ada/gists').then((r) => r.status)`);
+    assert.equal(next.payload?.value, 200, 'the bound is per execution');
+  });
+
+  it('aborts a fetch still pending at the deadline, and answers 1002', async () => {
+    const reply = await run(`fetch('${api.origin}/slow').then((r) => r.status)`, 500);
+    assert.equal(reply.error?.code, 1002);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.ok(api.aborted.includes('/slow'), 'the daemon closed the pending request');
+  });
+
+  it('lets a script abort its own fetch', async () => {
+    const reply = await run(`(async () => {
+      const controller = new AbortController();
+      const pending = fetch('${api.origin}/slow', { signal: controller.signal });
+      setTimeout(() => controller.abort(), 20);
+      try { await pending; } catch (e) { return [e.name, controller.signal.aborted]; }
+    })()`);
+    assert.deepEqual(reply.payload?.value, ['AbortError', true]);
+  });
+
+  it('rejects with a TypeError the script can catch', async () => {
+    const reply = await run(`fetch('https://api.github.com/users').then(() => 'fetched', (e) => [e instanceof TypeError, e.message])`);
+    assert.deepEqual(reply.payload?.value, [true, 'fetch refused: no FETCH_ALLOW rule allows GET https://api.github.com/users (none names https://api.github.com)']);
+  });
+
+  it('is denied entirely without FETCH_ALLOW', async () => {
+    const closed = await startDaemon();
+    try {
+      const reply = await (await TestClient.connect(closed.url)).execute({ code: `fetch('${api.origin}/users/ada/gists')` });
+      assert.match(rejection(reply), /no FETCH_ALLOW rule allows/);
+    } finally {
+      await closed.stop();
+    }
+  });
+});
+
+describe('fetch policy', () => {
+  const policy = (rules: string[], allowPrivate: string[] = []) => {
+    const problems: string[] = [];
+    const parsed = FetchPolicy.parse(rules, allowPrivate, problems);
+    assert.deepEqual(problems, []);
+    return parsed;
+  };
+  const allows = (p: FetchPolicy, method: string, url: string) => {
+    const normalized = normalizeUrl(url);
+    return normalized.ok && p.check(method, normalized.url).allowed;
+  };
+
+  it('matches * as one segment and ** as any rest, with exact scheme, host and port', () => {
+    const p = policy(['GET https://api.github.com/users/*/gists', '* https://couch.example.com:5984/app/**']);
+    assert.ok(allows(p, 'GET', 'https://api.github.com/users/ada/gists'));
+    assert.ok(allows(p, 'GET', 'https://API.GitHub.com:443/users/ada/gists?x=1#frag'));
+    assert.ok(!allows(p, 'GET', 'https://api.github.com/users/ada/x/gists'));
+    assert.ok(!allows(p, 'GET', 'https://api.github.com/users//gists'));
+    assert.ok(!allows(p, 'POST', 'https://api.github.com/users/ada/gists'));
+    assert.ok(!allows(p, 'GET', 'http://api.github.com/users/ada/gists'));
+    assert.ok(!allows(p, 'GET', 'https://api.github.com:8443/users/ada/gists'));
+    assert.ok(!allows(p, 'GET', 'https://evil.com/users/ada/gists'));
+    assert.ok(!allows(p, 'GET', 'https://api.github.com.evil.com/users/ada/gists'));
+    assert.ok(allows(p, 'DELETE', 'https://couch.example.com:5984/app/db/doc'));
+    assert.ok(allows(p, 'PUT', 'https://couch.example.com:5984/app'));
+    assert.ok(!allows(p, 'GET', 'https://couch.example.com/app/db'));
+    assert.ok(!allows(p, 'GET', 'https://couch.example.com:5984/application'));
+  });
+
+  it('normalises percent-encoding so one path has one spelling', () => {
+    const p = policy(['GET https://h.example/a-b/~c']);
+    assert.ok(allows(p, 'GET', 'https://h.example/%61%2Db/%7ec'));
+    assert.ok(!allows(p, 'GET', 'https://h.example/a-b%2F~c'));
+  });
+
+  it('lists every rule it cannot use', () => {
+    const problems: string[] = [];
+    FetchPolicy.parse(['GET', 'G@T https://x.example/', 'GET ftp://x.example/', 'GET https://x.example/a**', 'GET https://x.example/**/a', 'GET https://*.example/'], [], problems);
+    assert.equal(problems.length, 6, problems.join('\n'));
+  });
+
+  it('allows private addresses only for hosts named literally or in FETCH_ALLOW_PRIVATE', () => {
+    const p = policy(['GET http://10.1.2.3:8080/**', 'GET http://[::1]:8080/**'], ['Couch.Internal']);
+    assert.ok(p.allowsPrivate('10.1.2.3'));
+    assert.ok(p.allowsPrivate('::1'));
+    assert.ok(p.allowsPrivate('couch.internal'));
+    assert.ok(!p.allowsPrivate('localhost'));
+  });
+
+  it('knows loopback, private, link-local and metadata addresses', () => {
+    for (const address of ['127.0.0.1', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', 'fe80::1', 'fd00:ec2::254', '::ffff:127.0.0.1', '::ffff:10.0.0.1']) {
+      assert.ok(isSpecialAddress(address), address);
+    }
+    for (const address of ['8.8.8.8', '140.82.112.3', '2606:4700::1111']) assert.ok(!isSpecialAddress(address), address);
+  });
+});
