@@ -94,6 +94,8 @@ const POLICY = SETTINGS.filter((s) => s.scope === 'key');
 /** Settings a CONFIG file must give per key rather than leave to the environment. */
 const PER_KEY_ONLY = new Set(['SECRET', 'MODULES', 'FETCH_ALLOW', 'FETCH_ALLOW_PRIVATE']);
 
+/** A setting's name in the CONFIG file: its environment name in camelCase (MEMORY_LIMIT: memoryLimit). */
+const fileName = (s: Setting) => s.env.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 const withoutDefault = ({ default: _, ...schema }: Record<string, unknown>) => schema;
 const fileSchemaOf = (s: Setting) => (s.list ? { type: 'array', items: s.schema } : withoutDefault(s.schema));
 
@@ -114,7 +116,7 @@ export const CONFIG_FILE_SCHEMA = {
         type: 'object',
         additionalProperties: false,
         properties: {
-          ...Object.fromEntries(POLICY.map((s) => [s.field, { ...fileSchemaOf(s), description: s.help }])),
+          ...Object.fromEntries(POLICY.map((s) => [fileName(s), { ...fileSchemaOf(s), description: s.help }])),
           secretEnv: { ...text, description: 'environment variable holding the secret (instead of secret)' },
         },
         not: { required: ['secret', 'secretEnv'] },
@@ -215,9 +217,12 @@ function readKeys(path: string, env: NodeJS.ProcessEnv, defaults: Record<string,
     return [];
   }
   const entries = Object.entries((file as { keys: Record<string, Record<string, unknown>> }).keys);
-  return entries.map(([name, { secretEnv, ...given }]) => {
-    const secret = secretEnv === undefined ? given.secret : env[String(secretEnv)];
-    if (secretEnv !== undefined && !secret) problems.push(`key "${name}": environment variable ${String(secretEnv)} (secretEnv) is not set`);
-    return asPolicy(name, { ...defaults, ...given, secret });
+  return entries.map(([name, given]) => {
+    const values: Record<string, unknown> = { ...defaults };
+    for (const s of POLICY) if (given[fileName(s)] !== undefined) values[s.field] = given[fileName(s)];
+    const { secretEnv } = given;
+    if (secretEnv !== undefined) values.secret = env[String(secretEnv)];
+    if (secretEnv !== undefined && !values.secret) problems.push(`key "${name}": environment variable ${String(secretEnv)} (secretEnv) is not set`);
+    return asPolicy(name, values);
   });
 }

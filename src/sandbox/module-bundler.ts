@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
-import { build, version as esbuildVersion } from 'esbuild';
+import { build, version as esbuildVersion, stop as stopEsbuild } from 'esbuild';
 import { ConfigError } from '../config.js';
 
 export interface BundledModule {
@@ -42,6 +42,8 @@ export async function bundleModules(names: readonly string[], modulePath: string
       problems.push(`MODULES: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
+  // esbuild keeps a service process; the daemon needs it only at start-up.
+  await stopEsbuild();
   if (problems.length > 0) throw new ConfigError(problems);
   return bundled;
 }

@@ -1,0 +1,139 @@
+// Several keys from a CONFIG file: the secret a connection presents selects its
+// policy; bad files are refused whole.
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Ajv from 'ajv';
+import { CONFIG_FILE_SCHEMA } from '../src/config.js';
+import { CLI, type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { TestClient } from './helpers/client.js';
+import { startHttpServer, type TestServer } from './helpers/http-server.js';
+
+const MODULE_PATH = join(__dirname, '..', '..', 'node_modules');
+const dir = mkdtempSync(join(tmpdir(), 'javascriptd-keys-'));
+
+function writeConfig(name: string, config: unknown): string {
+  const path = join(dir, name);
+  writeFileSync(path, JSON.stringify(config));
+  return path;
+}
+
+describe('keys and policies', () => {
+  let server: TestServer;
+  let daemon: RunningDaemon;
+
+  before(async () => {
+    server = await startHttpServer({ '/data': (_req, res) => res.end('{"n":1}') });
+    const config = writeConfig('two-keys.json', {
+      keys: {
+        ci: { secret: 'secret-of-ci', modules: ['lodash'], fetchAllow: [`GET ${server.origin}/data`], timeout: 2000, poolSize: 1 },
+        customer: { secretEnv: 'CUSTOMER_SECRET', poolSize: 2, memoryLimit: 32, resultLimit: 100 },
+      },
+    });
+    daemon = await startDaemon({ CONFIG: config, CUSTOMER_SECRET: 'secret-of-customer', MODULE_PATH, MODULE_CACHE: join(dir, 'cache') });
+  });
+  after(async () => {
+    await daemon?.stop();
+    await server?.close();
+  });
+
+  const as = (secret: string) => TestClient.connect(daemon.url, { headers: { 'x-runtime-secret': secret } });
+  const code = () => `(async () => [typeof require('lodash').chunk, (await (await fetch('${server.origin}/data')).json()).n])()`;
+
+  it('lets key A require its modules and fetch its URLs', async () => {
+    const client = await as('secret-of-ci');
+    assert.deepEqual((await client.execute({ code: code() })).payload?.value, ['function', 1]);
+    await client.close();
+  });
+
+  it('refuses key B what only key A may do', async () => {
+    const client = await as('secret-of-customer');
+    const reply = await client.execute({ code: code() });
+    assert.equal(reply.error?.message, "Error: module 'lodash' is not allowed");
+    // This key's RESULT_LIMIT is 100 bytes.
+    const fetched = await client.execute({ code: `fetch('${server.origin}/data').then(() => 'fetched', (e) => e.message.slice(0, 60))` });
+    assert.match(String(fetched.payload?.value), /^fetch refused: no FETCH_ALLOW rule allows GET/);
+    await client.close();
+  });
+
+  it("applies each key's limits", async () => {
+    const customer = await as('secret-of-customer');
+    const big = await customer.execute({ code: '"x".repeat(200)' });
+    assert.equal(big.error?.code, 1005);
+    const ci = await as('secret-of-ci');
+    assert.equal((await ci.execute({ code: '"x".repeat(200)' })).payload?.value, 'x'.repeat(200));
+    const slow = await ci.execute({ code: 'while (true) {}' });
+    assert.equal(slow.error?.code, 1002);
+    assert.equal(slow.error?.data?.timeout, 2000, "the key's TIMEOUT");
+    await Promise.all([customer.close(), ci.close()]);
+  });
+
+  it('refuses a connection without a known secret', async () => {
+    await assert.rejects(TestClient.connect(daemon.url), /401/);
+    await assert.rejects(as('secret-of-nobody'), /401/);
+  });
+
+  it('never shares a sandbox process between keys', () => {
+    const sandboxes = execFileSync('pgrep', ['-P', String(daemon.process.pid)]).toString().trim().split('\n');
+    assert.equal(sandboxes.length, 3, 'one for ci and two for customer');
+    const listening = daemon.logs().find((line) => line.msg === 'listening') as { keys: { name: string; poolSize: number }[] };
+    assert.deepEqual(
+      listening.keys.map((k) => [k.name, k.poolSize]),
+      [
+        ['ci', 1],
+        ['customer', 2],
+      ],
+    );
+  });
+
+  it('ships config.schema.json, the schema the daemon validates with', () => {
+    const shipped: unknown = JSON.parse(readFileSync(join(__dirname, '..', '..', 'config.schema.json'), 'utf8'));
+    assert.deepEqual(shipped, JSON.parse(JSON.stringify(CONFIG_FILE_SCHEMA)));
+    const validate = new Ajv().compile(shipped as object);
+    assert.ok(validate({ keys: { a: { secret: 's', modules: ['lodash'], fetchAllow: ['GET https://x.example/**'] } } }));
+    assert.ok(!validate({ keys: { a: { secret: 's', secretEnv: 'S' } } }));
+  });
+
+  it('refuses a bad CONFIG whole, listing every problem', () => {
+    const bad = writeConfig('bad.json', {
+      keys: {
+        a: { secret: 'same', fetchAllow: ['GET'], timeout: 5000, maxTimeout: 1000 },
+        b: { secret: 'same', modules: ['no-such-module-xyz'] },
+        c: { secretEnv: 'UNSET_SECRET_VARIABLE' },
+      },
+    });
+    const run = spawnSync(process.execPath, ['--no-node-snapshot', CLI], {
+      env: { PATH: process.env.PATH, PORT: '0', CONFIG: bad, MODULE_PATH, MODULE_CACHE: join(dir, 'cache') },
+      encoding: 'utf8',
+      timeout: 20000,
+    });
+    assert.equal(run.status, 2);
+    for (const problem of [
+      'key "a": TIMEOUT must not exceed MAX_TIMEOUT',
+      'two keys have the same secret',
+      'key "c": environment variable UNSET_SECRET_VARIABLE (secretEnv) is not set',
+    ]) {
+      assert.ok(run.stderr.includes(problem), `missing "${problem}" in:\n${run.stderr}`);
+    }
+    assert.doesNotMatch(run.stdout, /listening/);
+    const schemaErrors = spawnSync(process.execPath, ['--no-node-snapshot', CLI], {
+      env: { PATH: process.env.PATH, PORT: '0', CONFIG: writeConfig('typo.json', { keys: { a: { secrte: 'x', timeout: 'soon' } } }) },
+      encoding: 'utf8',
+    });
+    assert.equal(schemaErrors.status, 2);
+    assert.match(schemaErrors.stderr, /must NOT have additional properties/);
+    assert.match(schemaErrors.stderr, /\/keys\/a\/timeout must be integer/);
+  });
+
+  it('refuses the single-key policy settings next to CONFIG', () => {
+    const run = spawnSync(process.execPath, ['--no-node-snapshot', CLI], {
+      env: { PATH: process.env.PATH, CONFIG: writeConfig('ok.json', { keys: { a: { secret: 's' } } }), SECRET: 'x', FETCH_ALLOW: 'GET https://x.example/' },
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /SECRET cannot be combined with CONFIG/);
+    assert.match(run.stderr, /FETCH_ALLOW cannot be combined with CONFIG/);
+  });
+});
