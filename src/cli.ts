@@ -14,10 +14,11 @@ const OPTIONS = {
 
 function usage(): string {
   const options = Object.entries(OPTIONS).map(([name, o]) => `  -${o.short}, --${name.padEnd(10)} ${o.description}`);
-  const settings = SETTINGS.map((s) => {
-    const fallback = (s.schema as { default?: unknown }).default;
-    return `  ${s.env.padEnd(15)} ${s.help}${fallback === undefined ? '' : ` [${String(fallback)}]`}`;
-  });
+  const settings = (scope: 'server' | 'key') =>
+    SETTINGS.filter((s) => s.scope === scope).map((s) => {
+      const fallback = (s.schema as { default?: unknown }).default;
+      return `  ${s.env.padEnd(20)} ${s.help}${fallback === undefined ? '' : ` [${String(fallback)}]`}`;
+    });
   return [
     'Usage: javascriptd [serve] [options]',
     '       javascriptd schema          print the JSON Schema of the CONFIG file',
@@ -28,7 +29,10 @@ function usage(): string {
     ...options,
     '',
     'Settings (environment variables):',
-    ...settings,
+    ...settings('server'),
+    '',
+    'Settings of a key (environment variables for the single key; per key in a CONFIG file, in camelCase):',
+    ...settings('key'),
     '',
   ].join('\n');
 }
