@@ -142,6 +142,13 @@ describe('fetch', () => {
     assert.equal(message, 'TypeError: fetch failed: responses of this execution exceed 100000 bytes (FETCH_MAX_BYTES)');
   });
 
+  it('refuses a request body larger than FETCH_MAX_BYTES', async () => {
+    const before = api.seen.length;
+    const message = rejection(await run(`fetch('${api.origin}/app/items', { method: 'POST', body: 'x'.repeat(200000) })`));
+    assert.equal(message, 'TypeError: fetch refused: a request body of 200000 bytes exceeds 100000 bytes (FETCH_MAX_BYTES)');
+    assert.equal(api.seen.length, before);
+  });
+
   it('refuses requests past FETCH_MAX_REQUESTS in one execution, redirects counted', async () => {
     const reply = await run(`(async () => {
       const results = [];
@@ -153,6 +160,11 @@ describe('fetch', () => {
     assert.deepEqual(results.slice(5), Array(2).fill('fetch refused: more than 5 requests in one execution (FETCH_MAX_REQUESTS)'));
     const next = await run(`fetch('${api.origin}/users/ada/gists').then((r) => r.status)`);
     assert.equal(next.payload?.value, 200, 'the bound is per execution');
+    const redirects = await run(`(async () => {
+      for (let i = 0; i < 4; i++) await fetch('${api.origin}/users/ada/gists');
+      return fetch('${api.origin}/redirect-allowed').then((r) => r.status, (e) => e.message);
+    })()`);
+    assert.equal(redirects.payload?.value, 'fetch refused a redirect: more than 5 requests in one execution (FETCH_MAX_REQUESTS)');
   });
 
   it('aborts a fetch still pending at the deadline, and answers 1002', async () => {

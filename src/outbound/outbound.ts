@@ -80,6 +80,9 @@ export class OutboundSession implements FetchRelay {
     let url = wire.url;
     let headers = wire.headers.filter(([name]) => !DROPPED_HEADERS.has(name.toLowerCase()));
     method = method.toUpperCase();
+    if (body !== null && body.byteLength > this.limits.maxBytes) {
+      throw new FetchFailure(`fetch refused: a request body of ${body.byteLength} bytes exceeds ${this.limits.maxBytes} bytes (FETCH_MAX_BYTES)`);
+    }
     for (let hop = 0; ; hop++) {
       const target = this.admit(method, url, hop > 0);
       const timeoutMs = Math.ceil(Math.min(this.limits.timeoutMs, Math.max(1, this.endsAt - performance.now())));
