@@ -11,7 +11,8 @@ import { type KeyRuntime, Runtime } from './runtime/runtime.js';
 import { Scheduler } from './runtime/scheduler.js';
 import { scriptParser } from './runtime/script.js';
 import { type BundledModule, bundleModules, globalModulePath } from './sandbox/module-bundler.js';
-import { ProcessPool } from './sandbox/process-pool.js';
+import { processLink } from './sandbox/process-link.js';
+import { SandboxPool } from './sandbox/sandbox-pool.js';
 import type { Sandbox } from './sandbox/sandbox.js';
 import { listen, type Transport } from './transport/server.js';
 
@@ -120,7 +121,8 @@ async function prepareKeys(config: Config): Promise<PreparedKey[]> {
 
 function startSandbox(key: KeyPolicy, modules: BundledModule[], outbound: Outbound, cacheDir: string, log: Logger): Promise<Sandbox> {
   const limits = { memoryLimitMb: key.memoryLimitMb, consoleLimitBytes: key.consoleLimitBytes, resultLimitBytes: key.resultLimitBytes };
-  return ProcessPool.create(key.poolSize, { limits, modules, cacheDir, logLevel: log.level, noLogs: log.level === 'silent' }, outbound, log);
+  const link = processLink({ limits, modules, cacheDir, logLevel: log.level, noLogs: log.level === 'silent' });
+  return SandboxPool.create(key.poolSize, link, outbound, log);
 }
 
 function isLoopback(address: string): boolean {

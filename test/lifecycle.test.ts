@@ -93,7 +93,7 @@ describe('lifecycle', () => {
       process.kill(pid, 'SIGKILL');
       const reply = await pending;
       assert.equal(reply.error?.code, -32603);
-      assert.match(String(reply.error?.data?.reason), /the sandbox process exited \(SIGKILL\)/);
+      assert.match(String(reply.error?.data?.reason), /the sandbox exited \(SIGKILL\)/);
       assert.equal((await client.execute({ code: '"replaced"' })).payload?.value, 'replaced');
       assert.notDeepEqual(sandboxPids(daemon), [pid]);
       await client.close();

@@ -1,21 +1,20 @@
-// The daemon's handle on one sandbox process. It runs one execution at a time
-// and is killed and replaced if it does not finish within the execution's time
+// The daemon's handle on one sandbox (a process or a container, see link.ts).
+// It runs one execution at a time, performs the execution's fetches, and kills
+// and replaces the sandbox if it does not finish within the execution's time
 // limit plus a grace, or if it dies.
-import { type ChildProcess, fork } from 'node:child_process';
-import { join } from 'node:path';
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Outbound, OutboundSession } from '../outbound/outbound.js';
 import { FetchFailure } from '../outbound/wire.js';
-import type { ExecutorOptions, FromExecutor, ToExecutor } from './ipc.js';
+import type { FromExecutor, ToExecutor } from './ipc.js';
+import type { SandboxLink, StartLink } from './link.js';
 import type { ExecutionRequest, ExecutionResult, Running } from './sandbox.js';
 
-const ENTRY = join(__dirname, 'executor.js');
-/** Past its own time limit, how long an execution may take to wind down before its process is killed. */
+/** Past its own time limit, how long an execution may take to wind down before its sandbox is killed. */
 const KILL_GRACE_MS = 1000;
-/** How long a new sandbox process may take to become ready. */
-const START_TIMEOUT_MS = 30000;
+/** How long a new sandbox may take to become ready. */
+const START_TIMEOUT_MS = 60000;
 
 interface Current {
   id: number;
@@ -29,22 +28,22 @@ interface Current {
   fetches: OutboundSession;
 }
 
-export class ExecutorProcess {
-  private child!: ChildProcess;
+export class SandboxHost {
+  private link!: SandboxLink;
   private current: Current | undefined;
   private lastId = 0;
   private closing = false;
 
   private constructor(
-    private readonly options: ExecutorOptions,
+    private readonly startLink: StartLink,
     private readonly outbound: Outbound,
     private readonly log: Logger,
   ) {}
 
-  static async spawn(options: ExecutorOptions, outbound: Outbound, log: Logger): Promise<ExecutorProcess> {
-    const executor = new ExecutorProcess(options, outbound, log);
-    await executor.startChild();
-    return executor;
+  static async start(startLink: StartLink, outbound: Outbound, log: Logger): Promise<SandboxHost> {
+    const host = new SandboxHost(startLink, outbound, log);
+    await host.startSandbox();
+    return host;
   }
 
   run(request: ExecutionRequest): Running {
@@ -57,14 +56,14 @@ export class ExecutorProcess {
       this.current = { id, settled: false, resolve, reject, finish, watchdog, killedForTime: false, timeoutMs: request.timeoutMs, fetches };
     });
     const message: ToExecutor = { kind: 'run', id, request };
-    if (this.child.connected) this.child.send(message);
+    if (this.link.connected) this.link.send(message);
     else {
       // An earlier restart failed; try again before giving up on this execution.
-      this.startChild().then(
-        () => this.child.send(message),
+      this.startSandbox().then(
+        () => this.link.send(message),
         (err: unknown) => {
-          this.log.error({ err }, 'could not start a sandbox process');
-          this.settle((c) => c.reject(errors.sandboxLost('the sandbox process is not running')));
+          this.log.error({ err }, 'could not start a sandbox');
+          this.settle((c) => c.reject(errors.sandboxLost('the sandbox is not running')));
           this.release();
         },
       );
@@ -74,45 +73,40 @@ export class ExecutorProcess {
 
   async close(): Promise<void> {
     this.closing = true;
-    const exited = new Promise<void>((resolve) => {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) resolve();
-      else this.child.once('exit', () => resolve());
-    });
-    this.child.disconnect?.();
-    // A wedged isolate thread can keep the process from exiting on its own.
-    const kill = setTimeout(() => this.child.kill('SIGKILL'), KILL_GRACE_MS);
-    await exited;
-    clearTimeout(kill);
+    await this.link.close(KILL_GRACE_MS);
   }
 
-  private startChild(): Promise<void> {
-    const child = fork(ENTRY, [JSON.stringify(this.options)], {
-      execArgv: ['--no-node-snapshot'],
-      // Nothing of the daemon's environment (SECRET included) reaches the sandbox.
-      env: {},
-      serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.child = child;
+  private async startSandbox(): Promise<void> {
     let ready = false;
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error('the sandbox process did not start in time'));
-      }, START_TIMEOUT_MS);
-      child.on('message', (message: FromExecutor) => {
-        if (message.kind === 'ready') {
-          ready = true;
-          clearTimeout(timer);
-          resolve();
-        } else this.receive(message);
-      });
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        if (ready) this.exited(child, code, signal);
-        else reject(new Error(`the sandbox process exited before it was ready (${signal ?? code})`));
-      });
+    let becameReady!: () => void;
+    let failed!: (error: Error) => void;
+    const readiness = new Promise<void>((resolve, reject) => {
+      becameReady = resolve;
+      failed = reject;
     });
+    const link = await this.startLink({
+      message: (message) => {
+        if (message.kind !== 'ready') this.receive(message);
+        else if (!ready) {
+          ready = true;
+          becameReady();
+        }
+      },
+      exit: (reason) => {
+        if (ready) this.exited(link, reason);
+        else failed(new Error(`the sandbox exited before it was ready (${reason})`));
+      },
+    });
+    this.link = link;
+    const timer = setTimeout(() => {
+      link.kill();
+      failed(new Error('the sandbox did not start in time'));
+    }, START_TIMEOUT_MS);
+    try {
+      await readiness;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private receive(message: FromExecutor): void {
@@ -127,7 +121,7 @@ export class ExecutorProcess {
 
   private fetch(current: Current, fetchId: number, request: Extract<FromExecutor, { kind: 'fetch' }>['request']): void {
     const answer = (message: ToExecutor) => {
-      if (this.current === current && this.child.connected) this.child.send(message);
+      if (this.current === current) this.link.send(message);
     };
     current.fetches.fetch(fetchId, request).then(
       (response) => answer({ kind: 'fetched', id: current.id, fetchId, response }),
@@ -158,27 +152,25 @@ export class ExecutorProcess {
   private killForTime(): void {
     if (this.current === undefined) return;
     this.current.killedForTime = true;
-    this.log.warn({ pid: this.child.pid }, 'sandbox process did not stop within its time limit; killing it');
-    this.child.kill('SIGKILL');
+    this.log.warn('sandbox did not stop within its time limit; killing it');
+    this.link.kill();
   }
 
-  private exited(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    if (child !== this.child) return;
+  private exited(link: SandboxLink, reason: string): void {
+    if (link !== this.link) return;
     const current = this.current;
     if (current !== undefined) {
-      this.settle((c) =>
-        c.reject(c.killedForTime ? errors.timeout(c.timeoutMs, []) : errors.sandboxLost(`the sandbox process exited (${signal ?? code})`)),
-      );
+      this.settle((c) => c.reject(c.killedForTime ? errors.timeout(c.timeoutMs, []) : errors.sandboxLost(`the sandbox exited (${reason})`)));
     }
     if (this.closing) {
       this.release();
       return;
     }
-    if (!current?.killedForTime) this.log.error({ code, signal }, 'sandbox process exited; starting a new one');
-    this.startChild().then(
+    if (!current?.killedForTime) this.log.error({ reason }, 'sandbox exited; starting a new one');
+    this.startSandbox().then(
       () => this.release(),
       (err: unknown) => {
-        this.log.error({ err }, 'could not start a sandbox process');
+        this.log.error({ err }, 'could not start a sandbox');
         this.release();
       },
     );

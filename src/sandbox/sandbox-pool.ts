@@ -1,0 +1,40 @@
+// The Sandbox the daemon uses for one key: POOL_SIZE sandboxes (processes or
+// containers, see link.ts), each hosting one isolated-vm isolate, so executions
+// run in parallel and off the daemon's event loop.
+import * as errors from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Outbound } from '../outbound/outbound.js';
+import type { StartLink } from './link.js';
+import type { ExecutionRequest, Running, Sandbox } from './sandbox.js';
+import { SandboxHost } from './sandbox-host.js';
+
+export class SandboxPool implements Sandbox {
+  private readonly idle: SandboxHost[];
+
+  private constructor(private readonly hosts: SandboxHost[]) {
+    this.idle = [...hosts];
+  }
+
+  get capacity(): number {
+    return this.hosts.length;
+  }
+
+  static async create(size: number, startLink: StartLink, outbound: Outbound, log: Logger): Promise<SandboxPool> {
+    const hosts = await Promise.all(Array.from({ length: size }, () => SandboxHost.start(startLink, outbound, log)));
+    return new SandboxPool(hosts);
+  }
+
+  start(request: ExecutionRequest): Running {
+    const host = this.idle.pop();
+    if (host === undefined) {
+      // The scheduler never starts more than `capacity`; reaching this is a bug, not load.
+      return { result: Promise.reject(errors.internal()), done: Promise.resolve() };
+    }
+    const running = host.run(request);
+    return { result: running.result, done: running.done.finally(() => this.idle.push(host)) };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.hosts.map((host) => host.close()));
+  }
+}
