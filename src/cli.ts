@@ -1,10 +1,13 @@
 // The `javascriptd` command. `serve` (the default) runs the daemon, configured
 // from the environment (see SETTINGS in config.ts, also printed by --help).
 import { readFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CONFIG_FILE_SCHEMA, ConfigError, loadConfig, SETTINGS } from './config.js';
-import { Daemon } from './daemon.js';
+import { Daemon, prepareKeys } from './daemon.js';
+import { compilePrelude } from './sandbox/isolate-worker.js';
 import { createLogger } from './log.js';
 
 const OPTIONS = {
@@ -22,6 +25,8 @@ function usage(): string {
   return [
     'Usage: javascriptd [serve] [options]',
     '       javascriptd schema          print the JSON Schema of the CONFIG file',
+    '       javascriptd health          exit 0 if the daemon on PORT answers /healthz (for HEALTHCHECK)',
+    '       javascriptd prepare         bundle MODULES into MODULE_CACHE now (runtime images do this at build time)',
     '',
     'Runs the javascriptd daemon: runtime.execute over Duplex or JSON-RPC 2.0 on a WebSocket.',
     '',
@@ -66,8 +71,40 @@ async function serve(): Promise<void> {
   process.on('SIGINT', stop);
 }
 
+/** Asks the local daemon's /healthz; exits 0 when it answers 200. */
+async function health(): Promise<void> {
+  const tls = (process.env.TLS_CERT ?? '') !== '';
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${process.env.PORT || 8765}/healthz`;
+  const status = await new Promise<number>((resolve) => {
+    // The certificate names the service, not 127.0.0.1; this only asks our own process.
+    const request = (tls ? httpsGet : httpGet)(url, { rejectUnauthorized: false, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    request.on('error', () => resolve(0));
+    request.on('timeout', () => request.destroy());
+  });
+  process.stdout.write(`${url}: ${status === 0 ? 'no answer' : status}\n`);
+  process.exit(status === 200 ? 0 : 1);
+}
+
+/** Bundles every key's modules and writes their prelude code caches, so a container starts ready. */
+async function prepare(): Promise<void> {
+  // Nothing is served here, so a missing secret does not matter.
+  const config = loadConfig({ ...process.env, ALLOW_NO_SECRET: 'true' });
+  const log = createLogger(config);
+  const prepared = await prepareKeys(config);
+  for (const { key, modules, outbound } of prepared) {
+    await compilePrelude(modules, config.moduleCache, log);
+    await outbound.close();
+    log.info({ key: key.name, modules: modules.map((m) => `${m.name}@${m.version}`), cache: config.moduleCache }, 'prepared');
+  }
+}
+
 const COMMANDS = {
   serve,
+  health,
+  prepare,
   schema: async () => void process.stdout.write(`${JSON.stringify(CONFIG_FILE_SCHEMA, null, 2)}\n`),
 };
 

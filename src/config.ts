@@ -36,6 +36,7 @@ export interface Config {
   shutdownGraceMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   noLogs: boolean;
+  allowNoSecret: boolean;
   /** Where allowlisted modules are resolved; undefined: the global node_modules. */
   modulePath: string | undefined;
   moduleCache: string;
@@ -70,6 +71,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'SHUTDOWN_GRACE', scope: 'server', field: 'shutdownGraceMs', schema: int(0, 30000), help: 'on SIGTERM/SIGINT, how long queued work may still start, ms' },
   { env: 'LOG_LEVEL', scope: 'server', field: 'logLevel', schema: { type: 'string', enum: LOG_LEVELS, default: 'info' }, help: 'pino log level' },
   { env: 'NOLOGS', scope: 'server', field: 'noLogs', schema: { type: 'boolean', default: false }, help: 'true: write no logs at all' },
+  { env: 'ALLOW_NO_SECRET', scope: 'server', field: 'allowNoSecret', schema: { type: 'boolean', default: true }, help: 'false: refuse to start while a key has no secret (the container image sets false)' },
   { env: 'MODULE_PATH', scope: 'server', field: 'modulePath', schema: text, help: 'node_modules folder allowlisted modules are taken from (default: the global one, npm root -g)' },
   { env: 'MODULE_CACHE', scope: 'server', field: 'moduleCache', schema: { ...text, default: join(tmpdir(), 'javascriptd-modules') }, help: 'folder for bundled modules and their V8 code cache' },
   { env: 'SECRET', scope: 'key', field: 'secret', schema: text, help: 'shared secret clients send in the x-runtime-secret header' },
@@ -197,6 +199,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const secrets = keys.map((k) => k.secret).filter((s) => s !== undefined);
   if (new Set(secrets).size !== secrets.length) problems.push('two keys have the same secret');
   if (keys.filter((k) => k.secret === undefined).length > 1) problems.push('at most one key may have no secret');
+  if (server.allowNoSecret === false && keys.some((k) => k.secret === undefined)) {
+    problems.push('no SECRET is set: set SECRET (or give every CONFIG key one), or ALLOW_NO_SECRET=true to run without');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const config = { ...server, keys } as unknown as Config;

@@ -95,7 +95,7 @@ interface PreparedKey {
 }
 
 /** Parses every key's fetch rules and bundles its modules; throws one ConfigError listing every problem. */
-async function prepareKeys(config: Config): Promise<PreparedKey[]> {
+export async function prepareKeys(config: Config): Promise<PreparedKey[]> {
   const problems: string[] = [];
   const modulePath = config.keys.some((key) => key.modules.length > 0) ? (config.modulePath ?? globalModulePath()) : '';
   const prepared: PreparedKey[] = [];

@@ -10,7 +10,8 @@ import type { Logger } from '../log.js';
 import { Deadline } from './deadline.js';
 import { Execution, type Outcome } from './execution.js';
 import type { ExecutionRequest, Running, SandboxLimits } from './sandbox.js';
-import { type PreludeSource, readCodeCache, writeCodeCache } from './prelude-source.js';
+import type { BundledModule } from './module-bundler.js';
+import { type PreludeSource, preludeSource, readCodeCache, writeCodeCache } from './prelude-source.js';
 import { fromHost } from './thrown.js';
 
 /** How long calls may keep running after the outcome is known before the isolate is disposed. */
@@ -39,6 +40,10 @@ export class IsolateWorker {
       },
     });
     this.prelude = await this.compilePrelude();
+  }
+
+  dispose(): void {
+    this.isolate.dispose();
   }
 
   /** Compiles the prelude from its code cache; V8 produces a new cache when there is none or it refuses the old one. */
@@ -186,6 +191,13 @@ export class IsolateWorker {
     }
     return errors.exception(fromHost(thrown), console);
   }
+}
+
+/** Compiles a prelude once, which writes its code cache; for preparing images. */
+export async function compilePrelude(modules: readonly BundledModule[], cacheDir: string, log: Logger): Promise<void> {
+  const worker = new IsolateWorker({ memoryLimitMb: 128, consoleLimitBytes: 0, resultLimitBytes: 0 }, preludeSource(modules, cacheDir), log);
+  await worker.start();
+  worker.dispose();
 }
 
 function unwrap(outcome: Outcome) {
