@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { CONFIG_FILE_SCHEMA, ConfigError, loadConfig, SETTINGS } from './config.js';
 import { Daemon, prepareKeys } from './daemon.js';
 import { compilePrelude } from './sandbox/isolate-worker.js';
+import { buildImages } from './images.js';
 import { createLogger } from './log.js';
 
 const OPTIONS = {
@@ -27,6 +28,7 @@ function usage(): string {
     '       javascriptd schema          print the JSON Schema of the CONFIG file',
     '       javascriptd health          exit 0 if the daemon on PORT answers /healthz (for HEALTHCHECK)',
     '       javascriptd prepare         bundle MODULES into MODULE_CACHE now (runtime images do this at build time)',
+    '       javascriptd images build [NAME]  build the javascriptd image and the runtime images with Docker',
     '',
     'Runs the javascriptd daemon: runtime.execute over Duplex or JSON-RPC 2.0 on a WebSocket.',
     '',
@@ -112,8 +114,13 @@ async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
   if (values.help) return void process.stdout.write(usage());
   if (values.version) return void process.stdout.write(`${version()}\n`);
-  const command = positionals[0] ?? 'serve';
-  if (positionals.length > 1 || !(command in COMMANDS)) throw new UsageError(`unknown command: ${positionals.join(' ')}`);
+  const [command = 'serve', ...rest] = positionals;
+  if (command === 'images' && rest[0] === 'build' && rest.length <= 2) {
+    const built = await buildImages(rest[1], process.stdout);
+    process.stdout.write(`built ${built.join(', ')}\n`);
+    return;
+  }
+  if (rest.length > 0 || !(command in COMMANDS)) throw new UsageError(`unknown command: ${positionals.join(' ')}`);
   await COMMANDS[command as keyof typeof COMMANDS]();
 }
 

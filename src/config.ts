@@ -23,6 +23,12 @@ export interface KeyPolicy {
   queueLimit: number;
   consoleLimitBytes: number;
   resultLimitBytes: number;
+  executor: 'process' | 'container';
+  sandboxImage: string;
+  sandboxMemoryMb: number;
+  sandboxCpus: number;
+  sandboxPids: number;
+  sandboxTmpfsMb: number;
 }
 
 export interface Config {
@@ -88,6 +94,12 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'QUEUE_LIMIT', scope: 'key', field: 'queueLimit', schema: int(0, 1000), help: 'executions waiting for a sandbox before new ones get 1004 Busy' },
   { env: 'CONSOLE_LIMIT', scope: 'key', field: 'consoleLimitBytes', schema: int(0, 262144), help: 'console output kept per execution, bytes; the rest is dropped and counted' },
   { env: 'RESULT_LIMIT', scope: 'key', field: 'resultLimitBytes', schema: int(2, 1048576), help: 'largest result value as JSON, bytes; larger gives 1005' },
+  { env: 'EXECUTOR', scope: 'key', field: 'executor', schema: { type: 'string', enum: ['process', 'container'], default: 'process' }, help: 'where executions run: "process" (sandbox processes here) or "container" (sandbox containers, with Docker)' },
+  { env: 'SANDBOX_IMAGE', scope: 'key', field: 'sandboxImage', schema: { ...text, default: 'javascriptd:latest' }, help: 'with EXECUTOR=container: the runtime image sandbox containers run' },
+  { env: 'SANDBOX_MEMORY', scope: 'key', field: 'sandboxMemoryMb', schema: int(32, 512), help: 'with EXECUTOR=container: memory limit of a sandbox container, MB' },
+  { env: 'SANDBOX_CPUS', scope: 'key', field: 'sandboxCpus', schema: { type: 'number', exclusiveMinimum: 0, default: 1 }, help: 'with EXECUTOR=container: CPUs a sandbox container may use' },
+  { env: 'SANDBOX_PIDS', scope: 'key', field: 'sandboxPids', schema: int(8, 64), help: 'with EXECUTOR=container: processes and threads a sandbox container may have' },
+  { env: 'SANDBOX_TMPFS', scope: 'key', field: 'sandboxTmpfsMb', schema: int(1, 16), help: 'with EXECUTOR=container: size of its /tmp tmpfs, MB' },
   { env: 'CONFIG', scope: 'server', field: 'keys', schema: text, help: 'JSON file defining several keys, each with its own secret, modules, fetch rules and limits' },
 ];
 

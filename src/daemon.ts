@@ -1,6 +1,7 @@
 // Wires the layers together (transport → protocol → runtime → sandbox) and
 // runs the graceful shutdown.
 import type { IncomingMessage } from 'node:http';
+import Docker from 'dockerode';
 import type { WebSocket } from 'ws';
 import { type Config, ConfigError, type KeyPolicy } from './config.js';
 import type { Logger } from './log.js';
@@ -10,6 +11,7 @@ import { Connection } from './protocol/connection.js';
 import { type KeyRuntime, Runtime } from './runtime/runtime.js';
 import { Scheduler } from './runtime/scheduler.js';
 import { scriptParser } from './runtime/script.js';
+import { containerLink, removeStaleSandboxes } from './sandbox/container-link.js';
 import { type BundledModule, bundleModules, globalModulePath } from './sandbox/module-bundler.js';
 import { processLink } from './sandbox/process-link.js';
 import { SandboxPool } from './sandbox/sandbox-pool.js';
@@ -36,8 +38,11 @@ export class Daemon {
     const keys = new Map<string, KeyRuntime>();
     const sandboxes: Sandbox[] = [];
     // Each key has its own sandboxes: executions of different keys never share an isolate.
-    for (const { key, modules, outbound } of prepared) {
-      const sandbox = await startSandbox(key, modules, outbound, config.moduleCache, log.child({ key: key.name }));
+    let client: Promise<Docker> | undefined;
+    // Docker is reached only when a key runs its executions in containers.
+    const docker = () => (client ??= connectDocker(log));
+    for (const { key, outbound } of prepared) {
+      const sandbox = await startSandbox(key, outbound, config, docker, log.child({ key: key.name }));
       sandboxes.push(sandbox);
       keys.set(key.name, { scheduler: new Scheduler(sandbox, key.queueLimit), parseScript: scriptParser(key.timeoutMs, key.maxTimeoutMs) });
     }
@@ -97,18 +102,22 @@ interface PreparedKey {
 /** Parses every key's fetch rules and bundles its modules; throws one ConfigError listing every problem. */
 export async function prepareKeys(config: Config): Promise<PreparedKey[]> {
   const problems: string[] = [];
-  const modulePath = config.keys.some((key) => key.modules.length > 0) ? (config.modulePath ?? globalModulePath()) : '';
+  const local = (key: KeyPolicy) => key.executor === 'process' && key.modules.length > 0;
+  const modulePath = config.keys.some(local) ? (config.modulePath ?? globalModulePath()) : '';
   const prepared: PreparedKey[] = [];
   for (const key of config.keys) {
     const where = config.keys.length > 1 ? `key "${key.name}": ` : '';
     const ruleProblems: string[] = [];
     const policy = FetchPolicy.parse(key.fetchAllow, key.fetchAllowPrivate, ruleProblems);
     problems.push(...ruleProblems.map((p) => where + p));
-    const modules = await bundleModules(key.modules, modulePath, config.moduleCache).catch((error: unknown) => {
-      if (!(error instanceof ConfigError)) throw error;
-      problems.push(...error.problems.map((p) => where + p));
-      return [];
-    });
+    // A container key's modules are its runtime image's: its sandboxes load them.
+    const modules = !local(key)
+      ? []
+      : await bundleModules(key.modules, modulePath, config.moduleCache).catch((error: unknown) => {
+          if (!(error instanceof ConfigError)) throw error;
+          problems.push(...error.problems.map((p) => where + p));
+          return [];
+        });
     const limits = { maxRequests: key.fetchMaxRequests, maxBytes: key.fetchMaxBytes, timeoutMs: key.fetchTimeoutMs };
     prepared.push({ key, modules, outbound: new Outbound(policy, limits) });
   }
@@ -119,10 +128,29 @@ export async function prepareKeys(config: Config): Promise<PreparedKey[]> {
   return prepared;
 }
 
-function startSandbox(key: KeyPolicy, modules: BundledModule[], outbound: Outbound, cacheDir: string, log: Logger): Promise<Sandbox> {
-  const limits = { memoryLimitMb: key.memoryLimitMb, consoleLimitBytes: key.consoleLimitBytes, resultLimitBytes: key.resultLimitBytes };
-  const link = processLink({ limits, modules, cacheDir, logLevel: log.level, noLogs: log.level === 'silent' });
-  return SandboxPool.create(key.poolSize, link, outbound, log);
+async function startSandbox(key: KeyPolicy, outbound: Outbound, config: Config, docker: () => Promise<Docker>, log: Logger): Promise<Sandbox> {
+  const options = {
+    limits: { memoryLimitMb: key.memoryLimitMb, consoleLimitBytes: key.consoleLimitBytes, resultLimitBytes: key.resultLimitBytes },
+    modules: key.modules,
+    logLevel: log.level,
+    noLogs: log.level === 'silent',
+  };
+  const link =
+    key.executor === 'container'
+      ? containerLink(await docker(), options, { image: key.sandboxImage, memoryMb: key.sandboxMemoryMb, cpus: key.sandboxCpus, pids: key.sandboxPids, tmpfsMb: key.sandboxTmpfsMb }, log)
+      : processLink({ ...options, modulePath: config.modulePath ?? (key.modules.length > 0 ? globalModulePath() : ''), cacheDir: config.moduleCache });
+  const memoryLimitMb = key.executor === 'container' ? key.sandboxMemoryMb : key.memoryLimitMb;
+  return SandboxPool.create(key.poolSize, link, outbound, memoryLimitMb, log);
+}
+
+/** The Docker engine (DOCKER_HOST, or the local socket), with stale sandboxes removed. */
+async function connectDocker(log: Logger): Promise<Docker> {
+  const docker = new Docker();
+  await docker.ping().catch((error: unknown) => {
+    throw new ConfigError([`EXECUTOR=container needs a Docker engine: ${error instanceof Error ? error.message : String(error)} (start dockerd, or set DOCKER_HOST)`]);
+  });
+  await removeStaleSandboxes(docker, log);
+  return docker;
 }
 
 function isLoopback(address: string): boolean {

@@ -5,10 +5,14 @@ import type { Config } from './config.js';
 
 export type Logger = pino.Logger;
 
-export function createLogger(config: Pick<Config, 'logLevel' | 'noLogs'>): Logger {
-  return pino({
-    name: 'javascriptd',
-    level: config.noLogs ? 'silent' : config.logLevel,
-    redact: { paths: ['secret', '*.secret', 'headers["x-runtime-secret"]', '*.headers["x-runtime-secret"]'], censor: '[redacted]' },
-  });
+/** Logs to stdout, or to `fd` (a sandbox in a container keeps stdout for frames). */
+export function createLogger(config: Pick<Config, 'logLevel' | 'noLogs'>, fd: 1 | 2 = 1): Logger {
+  return pino(
+    {
+      name: 'javascriptd',
+      level: config.noLogs ? 'silent' : config.logLevel,
+      redact: { paths: ['secret', '*.secret', 'headers["x-runtime-secret"]', '*.headers["x-runtime-secret"]'], censor: '[redacted]' },
+    },
+    pino.destination(fd),
+  );
 }

@@ -100,6 +100,23 @@ describe('lifecycle', () => {
     });
   });
 
+  describe('an idle sandbox process that dies', () => {
+    it('is replaced, and a call sent while it restarts is answered', async () => {
+      const daemon = await startDaemon({ POOL_SIZE: '1' });
+      try {
+        const client = await TestClient.connect(daemon.url);
+        assert.equal((await client.execute({ code: '1' })).payload?.value, 1);
+        const [pid] = sandboxPids(daemon);
+        process.kill(pid, 'SIGKILL');
+        const replies = await Promise.all([client.execute({ code: '"during restart"' }), client.execute({ code: '"after it"' })]);
+        assert.deepEqual(replies.map((r) => r.payload?.value), ['during restart', 'after it']);
+        await client.close();
+      } finally {
+        await daemon.stop();
+      }
+    });
+  });
+
   describe('graceful shutdown', () => {
     it('on SIGTERM stops accepting, lets in-flight executions finish, then exits 0', async () => {
       const daemon = await startDaemon();

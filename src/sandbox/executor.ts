@@ -2,6 +2,8 @@
 // by the daemon over IPC. Living in its own process, an isolate that wedges
 // isolated-vm (or crashes V8) can be killed without touching the daemon. The
 // process makes no network requests itself: fetches are relayed to the daemon.
+// Forked, it talks over Node's IPC channel; in a container, over stdin and
+// stdout in frames (frames.ts), logging to stderr.
 import type { RpcError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { FetchFailure, type FetchRelay, type WireRequest, type WireResponse } from '../outbound/wire.js';
@@ -9,8 +11,25 @@ import type { ExecutorOptions, FromExecutor, ToExecutor } from './ipc.js';
 import { IsolateWorker } from './isolate-worker.js';
 import { preludeSource } from './prelude-source.js';
 
+import { encodeFrame, FrameDecoder } from './frames.js';
+import { bundleModules } from './module-bundler.js';
+
+const overIpc = process.send !== undefined;
+
 function send(message: FromExecutor): void {
-  process.send?.(message);
+  if (overIpc) process.send?.(message);
+  else process.stdout.write(encodeFrame(message));
+}
+
+function onMessage(listener: (message: ToExecutor) => void): void {
+  if (overIpc) {
+    process.on('message', listener);
+    return;
+  }
+  const decoder = new FrameDecoder();
+  process.stdin.on('data', (chunk: Buffer) => {
+    for (const message of decoder.push(chunk)) listener(message as ToExecutor);
+  });
 }
 
 /** The fetches of one execution, sent to the daemon and answered by it. */
@@ -40,15 +59,20 @@ class IpcRelay implements FetchRelay {
 
 async function main(): Promise<void> {
   const options = JSON.parse(process.argv[2] ?? '') as ExecutorOptions;
-  const log = createLogger({ logLevel: options.logLevel as 'info', noLogs: options.noLogs }).child({ sandbox: process.pid });
-  const worker = new IsolateWorker(options.limits, preludeSource(options.modules, options.cacheDir), log);
+  const log = createLogger({ logLevel: options.logLevel as 'info', noLogs: options.noLogs }, overIpc ? 1 : 2).child({ sandbox: process.pid });
+  // In a container the module folders are the runtime image's own; bundles are found in its cache.
+  const modulePath = options.modulePath ?? process.env.MODULE_PATH ?? '';
+  const cacheDir = options.cacheDir ?? process.env.MODULE_CACHE ?? '/tmp/javascriptd-modules';
+  const modules = await bundleModules(options.modules, modulePath, cacheDir);
+  const worker = new IsolateWorker(options.limits, preludeSource(modules, cacheDir), log);
   await worker.start();
   let relay: IpcRelay | undefined;
-  process.on('message', (message: ToExecutor) => {
+  onMessage((message) => {
     if (message.kind !== 'run') {
       relay?.settle(message);
       return;
     }
+    send({ kind: 'started', id: message.id });
     relay = new IpcRelay(message.id);
     const running = worker.run(message.request, relay);
     running.result.then(
@@ -58,7 +82,8 @@ async function main(): Promise<void> {
     running.done.then(() => send({ kind: 'done', id: message.id }));
   });
   // The daemon is gone: nothing left to serve.
-  process.on('disconnect', () => process.exit(0));
+  if (overIpc) process.on('disconnect', () => process.exit(0));
+  else process.stdin.on('end', () => process.exit(0));
   send({ kind: 'ready' });
 }
 

@@ -1,14 +1,15 @@
 // Messages between the daemon and a sandbox process (over Node's IPC channel).
 import type { WireError } from '../errors.js';
 import type { WireRequest, WireResponse } from '../outbound/wire.js';
-import type { BundledModule } from './module-bundler.js';
 import type { ExecutionRequest, ExecutionResult, SandboxLimits } from './sandbox.js';
 
 export interface ExecutorOptions {
   limits: SandboxLimits;
-  modules: BundledModule[];
-  /** Folder of module bundles and code caches. */
-  cacheDir: string;
+  /** Allowlisted module names; the sandbox loads their bundles from `cacheDir`. */
+  modules: string[];
+  /** undefined: the sandbox's own MODULE_PATH / MODULE_CACHE (a runtime image's). */
+  modulePath?: string;
+  cacheDir?: string;
   logLevel: string;
   noLogs: boolean;
 }
@@ -20,6 +21,8 @@ export type ToExecutor =
 
 export type FromExecutor =
   | { kind: 'ready' }
+  /** Execution `id` arrived and is about to run: before this, nothing of it can have had an effect. */
+  | { kind: 'started'; id: number }
   | { kind: 'result'; id: number; result: ExecutionResult }
   | { kind: 'error'; id: number; error: WireError }
   /** Nothing of execution `id` runs any more; the process takes the next one. */

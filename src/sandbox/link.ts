@@ -4,8 +4,8 @@ import type { FromExecutor, ToExecutor } from './ipc.js';
 
 export interface LinkEvents {
   message(message: FromExecutor): void;
-  /** The sandbox is gone; `reason` is its exit code or signal. */
-  exit(reason: string): void;
+  /** The sandbox is gone; `reason` is its exit code or signal; `outOfMemory` if the kernel killed it for memory. */
+  exit(reason: string, outOfMemory?: boolean): void;
 }
 
 export interface SandboxLink {

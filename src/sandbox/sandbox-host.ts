@@ -26,6 +26,9 @@ interface Current {
   killedForTime: boolean;
   timeoutMs: number;
   fetches: OutboundSession;
+  /** The sandbox confirmed it took the execution. */
+  started: boolean;
+  message: ToExecutor;
 }
 
 export class SandboxHost {
@@ -33,15 +36,18 @@ export class SandboxHost {
   private current: Current | undefined;
   private lastId = 0;
   private closing = false;
+  private starting: Promise<void> | undefined;
 
   private constructor(
     private readonly startLink: StartLink,
     private readonly outbound: Outbound,
+    /** What a 1003 reports when the kernel kills a sandbox for memory. */
+    private readonly memoryLimitMb: number,
     private readonly log: Logger,
   ) {}
 
-  static async start(startLink: StartLink, outbound: Outbound, log: Logger): Promise<SandboxHost> {
-    const host = new SandboxHost(startLink, outbound, log);
+  static async start(startLink: StartLink, outbound: Outbound, memoryLimitMb: number, log: Logger): Promise<SandboxHost> {
+    const host = new SandboxHost(startLink, outbound, memoryLimitMb, log);
     await host.startSandbox();
     return host;
   }
@@ -50,12 +56,12 @@ export class SandboxHost {
     const id = ++this.lastId;
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
+    const message: ToExecutor = { kind: 'run', id, request };
     const result = new Promise<ExecutionResult>((resolve, reject) => {
       const watchdog = setTimeout(() => this.killForTime(), request.timeoutMs + KILL_GRACE_MS);
       const fetches = this.outbound.session(request.timeoutMs);
-      this.current = { id, settled: false, resolve, reject, finish, watchdog, killedForTime: false, timeoutMs: request.timeoutMs, fetches };
+      this.current = { id, settled: false, resolve, reject, finish, watchdog, killedForTime: false, timeoutMs: request.timeoutMs, fetches, started: false, message };
     });
-    const message: ToExecutor = { kind: 'run', id, request };
     if (this.link.connected) this.link.send(message);
     else {
       // An earlier restart failed; try again before giving up on this execution.
@@ -64,7 +70,7 @@ export class SandboxHost {
         (err: unknown) => {
           this.log.error({ err }, 'could not start a sandbox');
           this.settle((c) => c.reject(errors.sandboxLost('the sandbox is not running')));
-          this.release();
+          this.release(this.current);
         },
       );
     }
@@ -73,10 +79,17 @@ export class SandboxHost {
 
   async close(): Promise<void> {
     this.closing = true;
+    await this.starting?.catch(() => undefined);
     await this.link.close(KILL_GRACE_MS);
   }
 
-  private async startSandbox(): Promise<void> {
+  /** Starts a sandbox; a start already under way is joined, not doubled. */
+  private startSandbox(): Promise<void> {
+    this.starting ??= this.spawnSandbox().finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  private async spawnSandbox(): Promise<void> {
     let ready = false;
     let becameReady!: () => void;
     let failed!: (error: Error) => void;
@@ -92,12 +105,16 @@ export class SandboxHost {
           becameReady();
         }
       },
-      exit: (reason) => {
-        if (ready) this.exited(link, reason);
+      exit: (reason, outOfMemory) => {
+        if (ready) this.exited(link, reason, outOfMemory === true);
         else failed(new Error(`the sandbox exited before it was ready (${reason})`));
       },
     });
     this.link = link;
+    if (this.closing) {
+      await link.close(KILL_GRACE_MS);
+      throw new Error('the daemon is shutting down');
+    }
     const timer = setTimeout(() => {
       link.kill();
       failed(new Error('the sandbox did not start in time'));
@@ -112,11 +129,12 @@ export class SandboxHost {
   private receive(message: FromExecutor): void {
     const current = this.current;
     if (current === undefined || message.kind === 'ready' || message.id !== current.id) return;
-    if (message.kind === 'result') this.settle((c) => c.resolve(message.result));
+    if (message.kind === 'started') current.started = true;
+    else if (message.kind === 'result') this.settle((c) => c.resolve(message.result));
     else if (message.kind === 'error') this.settle((c) => c.reject(errors.fromWire(message.error)));
     else if (message.kind === 'fetch') this.fetch(current, message.fetchId, message.request);
     else if (message.kind === 'abort-fetch') current.fetches.abort(message.fetchId);
-    else this.release();
+    else this.release(current);
   }
 
   private fetch(current: Current, fetchId: number, request: Extract<FromExecutor, { kind: 'fetch' }>['request']): void {
@@ -139,10 +157,9 @@ export class SandboxHost {
     answer(current);
   }
 
-  /** The execution is over and the process is free for the next one. */
-  private release(): void {
-    const current = this.current;
-    if (current === undefined) return;
+  /** Execution `current` is over and the sandbox is free for the next one. */
+  private release(current: Current | undefined): void {
+    if (current === undefined || current !== this.current) return;
     clearTimeout(current.watchdog);
     current.fetches.close();
     this.current = undefined;
@@ -150,28 +167,47 @@ export class SandboxHost {
   }
 
   private killForTime(): void {
-    if (this.current === undefined) return;
-    this.current.killedForTime = true;
+    const { current, link } = this;
+    if (current === undefined) return;
+    current.killedForTime = true;
     this.log.warn('sandbox did not stop within its time limit; killing it');
-    this.link.kill();
+    link.kill();
+    // Should the kill not be reported as an exit, the sandbox is given up on all the same.
+    setTimeout(() => {
+      if (this.link !== link || this.current !== current) return;
+      this.log.error('killed sandbox did not report its exit; abandoning it');
+      void link.close(0);
+      this.exited(link, 'killed', false);
+    }, 5 * KILL_GRACE_MS);
   }
 
-  private exited(link: SandboxLink, reason: string): void {
+  private exited(link: SandboxLink, reason: string, outOfMemory: boolean): void {
     if (link !== this.link) return;
     const current = this.current;
-    if (current !== undefined) {
-      this.settle((c) => c.reject(c.killedForTime ? errors.timeout(c.timeoutMs, []) : errors.sandboxLost(`the sandbox exited (${reason})`)));
+    // Sent to a sandbox that was already gone: nothing of it ran, so the new sandbox takes it.
+    const resend = current !== undefined && !current.started && !current.killedForTime && !this.closing;
+    if (current !== undefined && !resend) {
+      this.settle((c) => {
+        if (c.killedForTime) c.reject(errors.timeout(c.timeoutMs, []));
+        else if (outOfMemory) c.reject(errors.memoryLimit(this.memoryLimitMb, []));
+        else c.reject(errors.sandboxLost(`the sandbox exited (${reason})`));
+      });
     }
     if (this.closing) {
-      this.release();
+      this.release(current);
       return;
     }
     if (!current?.killedForTime) this.log.error({ reason }, 'sandbox exited; starting a new one');
+    // Only the execution that was running is freed once the new sandbox is up; a later one is not touched.
     this.startSandbox().then(
-      () => this.release(),
+      () => {
+        if (resend && this.current === current) this.link.send(current.message);
+        else this.release(current);
+      },
       (err: unknown) => {
         this.log.error({ err }, 'could not start a sandbox');
-        this.release();
+        this.settle((c) => c.reject(errors.sandboxLost('the sandbox is not running')));
+        this.release(current);
       },
     );
   }

@@ -15,7 +15,7 @@ export function keyResolver(keys: readonly KeyPolicy[]): (presented: string | st
   const guarded = keys.filter((k) => k.secret !== undefined).map((key) => ({ key, digest: digest(key.secret as string) }));
   const open = keys.find((k) => k.secret === undefined);
   return (presented) => {
-    if (presented === undefined) return open;
+    if (presented === undefined || presented === '') return open;
     if (typeof presented !== 'string') return undefined;
     const given = digest(presented);
     let found: KeyPolicy | undefined;

@@ -1,0 +1,222 @@
+// The container image, the runtime images and container sandboxes, against a
+// real Docker engine. Without one these tests fail, saying how to start it.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import Docker from 'dockerode';
+import { SANDBOX_LABEL } from '../src/sandbox/container-link.js';
+import { CLI, type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { TestClient } from './helpers/client.js';
+
+const docker = new Docker();
+const IMAGE = 'javascriptd:latest';
+const DATA_IMAGE = 'javascriptd-data:latest';
+const SECRET = 'container-test-secret';
+
+/** Runs the image with `options`, published on a free loopback port; removed after the test. */
+async function runImage(env: string[], extra: Docker.HostConfig = {}, image = IMAGE): Promise<{ container: Docker.Container; url: string }> {
+  const container = await docker.createContainer({
+    Image: image,
+    Env: env,
+    ExposedPorts: { '8765/tcp': {} },
+    HostConfig: { PortBindings: { '8765/tcp': [{ HostIp: '127.0.0.1', HostPort: '0' }] }, ...extra },
+  });
+  started.push(container);
+  await container.start();
+  const info = await container.inspect();
+  const port = info.NetworkSettings.Ports['8765/tcp']?.[0]?.HostPort;
+  return { container, url: `ws://127.0.0.1:${port}/` };
+}
+const started: Docker.Container[] = [];
+
+async function connectWhenUp(url: string, secret = SECRET): Promise<TestClient> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await TestClient.connect(url, { headers: { 'x-runtime-secret': secret } });
+    } catch (error) {
+      if (attempt > 100) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+async function sandboxContainers(): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ filters: { label: [SANDBOX_LABEL] } });
+}
+
+describe('container', function () {
+  this.timeout(300000);
+
+  before(async function () {
+    await docker.ping().catch((error: unknown) => {
+      throw new Error(
+        `these tests need a Docker engine and none answers (${error instanceof Error ? error.message : String(error)}). ` +
+          'Install docker.io, start it with `dockerd &`, make the base image with scripts/docker/base-image.sh, then run npm test again.',
+      );
+    });
+    const build = spawnSync(process.execPath, ['--no-node-snapshot', CLI, 'images', 'build'], { encoding: 'utf8', timeout: 600000 });
+    assert.equal(build.status, 0, `javascriptd images build failed:\n${build.stdout.slice(-3000)}\n${build.stderr}`);
+    assert.match(build.stdout, /built javascriptd:latest, javascriptd-data:latest, javascriptd-github:latest/);
+  });
+
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((c) => c.remove({ force: true }).catch(() => undefined)));
+  });
+
+  describe('the javascriptd image', () => {
+    it('refuses to start without SECRET, unless ALLOW_NO_SECRET=true', async () => {
+      const { container } = await runImage([]);
+      const { StatusCode } = (await container.wait()) as { StatusCode: number };
+      assert.notEqual(StatusCode, 0);
+      const logs = (await container.logs({ stdout: true, stderr: true })).toString();
+      assert.match(logs, /no SECRET is set: set SECRET .* or ALLOW_NO_SECRET=true/);
+      const open = await runImage(['ALLOW_NO_SECRET=true']);
+      const client = await connectWhenUp(open.url, '');
+      assert.equal((await client.execute({ code: '"open"' })).payload?.value, 'open');
+      await client.close();
+    });
+
+    it('runs as a non-root user under an init process, and serves runtime.execute with the secret', async () => {
+      const { container, url } = await runImage([`SECRET=${SECRET}`]);
+      const client = await connectWhenUp(url);
+      assert.deepEqual((await client.execute({ code: 'function run(cb) { cb(6 * 7) }', call: 'run' })).payload?.value, 42);
+      await client.close();
+      const top = await container.top({ ps_args: '-o pid,uid,comm' });
+      const processes = top.Processes.map(([, uid, command]: string[]) => ({ uid, command }));
+      assert.ok(processes.length >= 3, JSON.stringify(processes));
+      for (const p of processes) assert.notEqual(p.uid, '0', `${p.command} runs as root`);
+      assert.equal(processes[0].command, 'tini');
+      await assert.rejects(TestClient.connect(url), /401/);
+    });
+
+    it('passes its health check', async () => {
+      const { container } = await runImage([`SECRET=${SECRET}`]);
+      for (let attempt = 0; attempt < 60; attempt++) {
+        const health = (await container.inspect()).State.Health?.Status;
+        if (health === 'healthy') return;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      assert.fail('the container never became healthy');
+    });
+
+    it('works with a read-only root filesystem and a tmpfs for caches', async () => {
+      const { url } = await runImage([`SECRET=${SECRET}`], { ReadonlyRootfs: true, Tmpfs: { '/tmp': 'rw,size=64m' } });
+      const client = await connectWhenUp(url);
+      assert.equal((await client.execute({ code: '[1, 2].map((n) => n * 2).join()' })).payload?.value, '2,4');
+      await client.close();
+    });
+  });
+
+  describe('runtime images', () => {
+    it("lets scripts require the image's modules, read-only", async () => {
+      const { url } = await runImage([`SECRET=${SECRET}`], { ReadonlyRootfs: true, Tmpfs: { '/tmp': 'rw,size=64m' } }, DATA_IMAGE);
+      const client = await connectWhenUp(url);
+      const reply = await client.execute({ code: 'const _ = require("lodash"); const dayjs = require("dayjs"); [_.sum([1, 2, 3]), dayjs("2026-11-21").add(1, "day").format("YYYY-MM-DD")]' });
+      assert.deepEqual(reply.payload?.value, [6, '2026-11-22']);
+      await client.close();
+    });
+  });
+
+  describe('container sandboxes (EXECUTOR=container)', () => {
+    let daemon: RunningDaemon;
+    let client: TestClient;
+
+    before(async () => {
+      // A sandbox a crashed daemon left behind.
+      const stale = await docker.createContainer({ Image: IMAGE, Cmd: ['schema'], Labels: { [SANDBOX_LABEL]: 'true' } });
+      daemon = await startDaemon({
+        EXECUTOR: 'container',
+        SANDBOX_IMAGE: DATA_IMAGE,
+        MODULES: 'lodash,dayjs',
+        POOL_SIZE: '2',
+        MEMORY_LIMIT: '256',
+        SANDBOX_MEMORY: '160',
+        TIMEOUT: '5000',
+      });
+      client = await TestClient.connect(daemon.url);
+      await assert.rejects(stale.inspect(), /no such container/i);
+    });
+    after(async () => {
+      await client?.close();
+      await daemon?.stop();
+    });
+    afterEach(function () {
+      if (this.currentTest?.state === 'failed') console.log(daemon.output.filter((l) => !l.includes('"execution"')).slice(-15).join('\n'));
+    });
+
+    it('runs executions in locked-down sandbox containers of the runtime image', async () => {
+      assert.deepEqual((await client.execute({ code: 'require("lodash").sum([1, 2])' })).payload?.value, 3);
+      const sandboxes = await sandboxContainers();
+      assert.equal(sandboxes.length, 2);
+      for (const { Id, Image } of sandboxes) {
+        assert.equal(Image, DATA_IMAGE);
+        const info = await docker.getContainer(Id).inspect();
+        assert.equal(info.Config.User, 'node');
+        assert.equal(info.HostConfig.NetworkMode, 'none');
+        assert.equal(info.HostConfig.ReadonlyRootfs, true);
+        assert.deepEqual(info.HostConfig.CapDrop, ['ALL']);
+        assert.deepEqual(info.HostConfig.SecurityOpt, ['no-new-privileges']);
+        assert.equal(info.HostConfig.Memory, 160 * 1024 * 1024);
+        assert.equal(info.HostConfig.PidsLimit, 64);
+        assert.equal(info.HostConfig.NanoCpus, 1e9);
+        assert.ok(Object.keys(info.HostConfig.Tmpfs ?? {}).includes('/tmp'));
+      }
+    });
+
+    it('gives a sandbox no network', async () => {
+      const [sandbox] = await sandboxContainers();
+      const exec = await docker.getContainer(sandbox.Id).exec({
+        Cmd: ['node', '-e', "require('net').connect(80, '8.8.8.8').on('connect', () => console.log('CONNECTED')).on('error', (e) => console.log(e.code)); setTimeout(() => {}, 500)"],
+        AttachStdout: true,
+        AttachStderr: true,
+      });
+      const stream = await exec.start({});
+      const output = await new Promise<string>((resolve) => {
+        let text = '';
+        stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        stream.on('end', () => resolve(text));
+      });
+      assert.match(output, /ENETUNREACH/);
+      assert.doesNotMatch(output, /CONNECTED/);
+    });
+
+    it('kills only the sandbox of a memory bomb; the daemon and the other sandbox serve on', async () => {
+      const bomb = client.execute({ code: 'const a = []; for (;;) a.push("x".repeat(1e6) + a.length);', timeout: 20000 });
+      const other = await client.execute({ code: 'function h(cb) { setTimeout(() => cb("served meanwhile"), 300); }', call: 'h' });
+      assert.equal(other.payload?.value, 'served meanwhile');
+      const reply = await bomb;
+      assert.equal(reply.error?.code, 1003, JSON.stringify(reply));
+      const after = await Promise.all([client.execute({ code: '"after 1"' }), client.execute({ code: '"after 2"' })]);
+      assert.deepEqual(after.map((r) => r.payload?.value), ['after 1', 'after 2']);
+    });
+
+    it('replaces a killed sandbox; its call gets a coded error and the next call succeeds', async () => {
+      const pending = client.execute({ code: 'function h(cb) { setTimeout(() => cb(1), 20000); }', call: 'h', timeout: 25000 });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const victims = await sandboxContainers();
+      await Promise.all(victims.map((v) => docker.getContainer(v.Id).kill().catch(() => undefined)));
+      const reply = await pending;
+      assert.equal(reply.error?.code, -32603);
+      assert.match(String(reply.error?.data?.reason), /the sandbox exited/);
+      const next = await client.execute({ code: '"replaced"' });
+      assert.equal(next.payload?.value, 'replaced', JSON.stringify(next));
+      // Killed containers may still be listed for a moment while Docker removes them.
+      let now = await sandboxContainers();
+      for (let attempt = 0; attempt < 50 && (now.length !== 2 || now.some((c) => victims.some((v) => v.Id === c.Id))); attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        now = await sandboxContainers();
+      }
+      assert.equal(now.length, 2);
+      assert.ok(!now.some((c) => victims.some((v) => v.Id === c.Id)));
+    });
+
+    it('relays fetch to the daemon, whose policy refuses it', async () => {
+      const reply = await client.execute({ code: 'fetch("http://127.0.0.1:1/").then(() => "fetched", (e) => e.message)' });
+      assert.match(String(reply.payload?.value), /^fetch refused: no FETCH_ALLOW rule allows GET http:\/\/127\.0\.0\.1:1\//);
+    });
+
+    it('removes its sandboxes on shutdown', async () => {
+      assert.equal(await daemon.stop(), 0);
+      assert.deepEqual(await sandboxContainers(), []);
+    });
+  });
+});
