@@ -209,6 +209,21 @@ describe('container', function () {
       assert.ok(!now.some((c) => victims.some((v) => v.Id === c.Id)));
     });
 
+    it('kills and replaces a sandbox that hangs past its time limit', async () => {
+      // isolated-vm loops for ever copying this rejection out; only killing the sandbox ends it.
+      const before = await sandboxContainers();
+      const reply = await client.execute({ code: 'Promise.reject(new Proxy({}, { get() { for (;;) {} } })); 1', timeout: 500 });
+      assert.equal(reply.error?.code, 1002);
+      let now = await sandboxContainers();
+      for (let attempt = 0; attempt < 100 && now.filter((c) => before.some((b) => b.Id === c.Id)).length !== 1; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        now = await sandboxContainers();
+      }
+      assert.equal(now.filter((c) => before.some((b) => b.Id === c.Id)).length, 1, 'the hung sandbox was replaced');
+      const after = await Promise.all([client.execute({ code: '"a"' }), client.execute({ code: '"b"' })]);
+      assert.deepEqual(after.map((r) => r.payload?.value), ['a', 'b']);
+    });
+
     it('relays fetch to the daemon, whose policy refuses it', async () => {
       const reply = await client.execute({ code: 'fetch("http://127.0.0.1:1/").then(() => "fetched", (e) => e.message)' });
       assert.match(String(reply.payload?.value), /^fetch refused: no FETCH_ALLOW rule allows GET http:\/\/127\.0\.0\.1:1\//);
