@@ -1,10 +1,9 @@
 // The container image, the runtime images and container sandboxes, against a
 // real Docker engine. Without one these tests fail, saying how to start it.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import Docker from 'dockerode';
 import { SANDBOX_LABEL } from '../src/sandbox/container-link.js';
-import { CLI, type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { type RunningDaemon, runCli, startDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
 
 const docker = new Docker();
@@ -53,7 +52,7 @@ describe('container', function () {
           'Install docker.io, start it with `dockerd &`, make the base image with scripts/docker/base-image.sh, then run npm test again.',
       );
     });
-    const build = spawnSync(process.execPath, ['--no-node-snapshot', CLI, 'images', 'build'], { encoding: 'utf8', timeout: 600000 });
+    const build = runCli(['images', 'build'], {}, 600000);
     assert.equal(build.status, 0, `javascriptd images build failed:\n${build.stdout.slice(-3000)}\n${build.stderr}`);
     assert.match(build.stdout, /built javascriptd:latest, javascriptd-data:latest, javascriptd-github:latest/);
   });

@@ -1,13 +1,13 @@
 // Several keys from a CONFIG file: the secret a connection presents selects its
 // policy; bad files are refused whole.
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import { CONFIG_FILE_SCHEMA } from '../src/config.js';
-import { CLI, type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { type RunningDaemon, runCli, startDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
 import { startHttpServer, type TestServer } from './helpers/http-server.js';
 
@@ -104,11 +104,7 @@ describe('keys and policies', () => {
         c: { secretEnv: 'UNSET_SECRET_VARIABLE' },
       },
     });
-    const run = spawnSync(process.execPath, ['--no-node-snapshot', CLI], {
-      env: { PATH: process.env.PATH, PORT: '0', CONFIG: bad, MODULE_PATH, MODULE_CACHE: join(dir, 'cache') },
-      encoding: 'utf8',
-      timeout: 20000,
-    });
+    const run = runCli([], { PORT: '0', CONFIG: bad, MODULE_PATH, MODULE_CACHE: join(dir, 'cache') });
     assert.equal(run.status, 2);
     for (const problem of [
       'key "a": TIMEOUT must not exceed MAX_TIMEOUT',
@@ -118,20 +114,14 @@ describe('keys and policies', () => {
       assert.ok(run.stderr.includes(problem), `missing "${problem}" in:\n${run.stderr}`);
     }
     assert.doesNotMatch(run.stdout, /listening/);
-    const schemaErrors = spawnSync(process.execPath, ['--no-node-snapshot', CLI], {
-      env: { PATH: process.env.PATH, PORT: '0', CONFIG: writeConfig('typo.json', { keys: { a: { secrte: 'x', timeout: 'soon' } } }) },
-      encoding: 'utf8',
-    });
+    const schemaErrors = runCli([], { PORT: '0', CONFIG: writeConfig('typo.json', { keys: { a: { secrte: 'x', timeout: 'soon' } } }) });
     assert.equal(schemaErrors.status, 2);
     assert.match(schemaErrors.stderr, /must NOT have additional properties/);
     assert.match(schemaErrors.stderr, /\/keys\/a\/timeout must be integer/);
   });
 
   it('refuses the single-key policy settings next to CONFIG', () => {
-    const run = spawnSync(process.execPath, ['--no-node-snapshot', CLI], {
-      env: { PATH: process.env.PATH, CONFIG: writeConfig('ok.json', { keys: { a: { secret: 's' } } }), SECRET: 'x', FETCH_ALLOW: 'GET https://x.example/' },
-      encoding: 'utf8',
-    });
+    const run = runCli([], { CONFIG: writeConfig('ok.json', { keys: { a: { secret: 's' } } }), SECRET: 'x', FETCH_ALLOW: 'GET https://x.example/' });
     assert.equal(run.status, 2);
     assert.match(run.stderr, /SECRET cannot be combined with CONFIG/);
     assert.match(run.stderr, /FETCH_ALLOW cannot be combined with CONFIG/);

@@ -1,15 +1,11 @@
 // Start-up, settings, sandbox process failures and graceful shutdown.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import WebSocket from 'ws';
-import { CLI, type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { CLI, type RunningDaemon, runCli, startDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
-
-function cli(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, ['--no-node-snapshot', CLI, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: 20000 });
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -27,7 +23,7 @@ function sandboxPids(daemon: RunningDaemon): number[] {
 describe('lifecycle', () => {
   describe('settings', () => {
     it('refuses bad settings at start-up, listing every problem', () => {
-      const run = cli(['serve'], { PORT: 'eighty', MEMORY_LIMIT: '1', TLS_CERT: '/x.pem', LOG_LEVEL: 'loud' });
+      const run = runCli(['serve'], { PORT: 'eighty', MEMORY_LIMIT: '1', TLS_CERT: '/x.pem', LOG_LEVEL: 'loud' });
       assert.equal(run.status, 2);
       assert.match(run.stderr, /invalid settings:/);
       for (const problem of ['PORT must be integer', 'MEMORY_LIMIT must be >= 8', 'TLS_CERT needs TLS_KEY', 'LOG_LEVEL must be equal to one of the allowed values']) {
@@ -36,7 +32,7 @@ describe('lifecycle', () => {
     });
 
     it('prints --help generated from the settings table', () => {
-      const run = cli(['--help']);
+      const run = runCli(['--help']);
       assert.equal(run.status, 0);
       for (const name of ['PORT', 'HOST', 'SECRET', 'TIMEOUT', 'MEMORY_LIMIT', 'POOL_SIZE', 'QUEUE_LIMIT', 'MAX_IN_FLIGHT', 'MAX_FRAME', 'CONSOLE_LIMIT', 'RESULT_LIMIT', 'TLS_CERT', 'TLS_KEY', 'NOLOGS']) {
         assert.match(run.stdout, new RegExp(`^  ${name} `, 'm'));
@@ -44,7 +40,7 @@ describe('lifecycle', () => {
     });
 
     it('refuses an unknown command with usage', () => {
-      const run = cli(['frobnicate']);
+      const run = runCli(['frobnicate']);
       assert.equal(run.status, 2);
       assert.match(run.stderr, /unknown command: frobnicate/);
       assert.match(run.stderr, /Usage: javascriptd/);

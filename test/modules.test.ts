@@ -1,11 +1,10 @@
 // Allowlisted modules: real packages from node_modules (lodash, the ESM-only
 // camelcase, graceful-fs which needs `fs`), bundled by the real daemon.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { type RunningDaemon, runCli, startDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
 
 const MODULE_PATH = join(__dirname, '..', '..', 'node_modules');
@@ -69,11 +68,7 @@ describe('allowlisted modules', () => {
   });
 
   it('refuses to start when an allowed module is missing or is a builtin, listing each', () => {
-    const run = spawnSync(process.execPath, ['--no-node-snapshot', CLI], {
-      env: { PATH: process.env.PATH, PORT: '0', MODULES: 'lodash,no-such-package-xyz,fs,../evil', MODULE_PATH, MODULE_CACHE: cache },
-      encoding: 'utf8',
-      timeout: 20000,
-    });
+    const run = runCli([], { PORT: '0', MODULES: 'lodash,no-such-package-xyz,fs,../evil', MODULE_PATH, MODULE_CACHE: cache });
     assert.equal(run.status, 2);
     assert.match(run.stderr, /MODULES: 'no-such-package-xyz' is not installed in /);
     assert.match(run.stderr, /MODULES: 'fs' is a Node builtin; scripts cannot use builtins/);

@@ -1,5 +1,5 @@
 // Starts the real daemon (dist/src/cli.js) as a child process on a free loopback port.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -59,4 +59,9 @@ function parse(line: string): LogLine | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Runs the CLI to completion with only `env` (and PATH) as its environment. */
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 20000): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, ['--no-node-snapshot', CLI, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: timeoutMs });
 }
