@@ -6,14 +6,14 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import Docker from 'dockerode';
 
-export const ROOT = join(__dirname, '..', '..');
+const ROOT = join(__dirname, '..', '..');
 const RUNTIME_IMAGES = join(ROOT, 'runtime-images');
 /** What the Dockerfile copies; the rest of the project stays out of the build context. */
 const CONTEXT = ['Dockerfile', 'package.json', 'package-lock.json', 'tsconfig.json', 'config.schema.json', 'bin', 'scripts', 'src'];
 
-export const MAIN_IMAGE = 'javascriptd';
+const MAIN_IMAGE = 'javascriptd';
 
-export function runtimeImageNames(): string[] {
+function runtimeImageNames(): string[] {
   return readdirSync(RUNTIME_IMAGES).filter((name) => existsSync(join(RUNTIME_IMAGES, name, 'Dockerfile')));
 }
 

@@ -8,7 +8,7 @@ import type { ExecutionResult } from '../sandbox/sandbox.js';
 import type { Scheduler } from './scheduler.js';
 import type { ParseScript } from './script.js';
 
-export const EXECUTE = 'runtime.execute';
+const EXECUTE = 'runtime.execute';
 
 /** What the runtime needs of one key: its own queue and sandboxes, and its script limits. */
 export interface KeyRuntime {

@@ -12,7 +12,7 @@ import type { ExecutionRequest, ExecutionResult, SandboxLimits } from './sandbox
 import { cleanStack } from './thrown.js';
 
 /** Pending timers one execution may hold; more is treated as an exception. */
-export const MAX_PENDING_TIMERS = 10_000;
+const MAX_PENDING_TIMERS = 10_000;
 const MAX_RANDOM_BYTES = 65536;
 const DIGESTS = new Set(['sha1', 'sha256', 'sha384', 'sha512']);
 const REDIRECT_MODES = new Set(['follow', 'error', 'manual']);

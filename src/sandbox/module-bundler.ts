@@ -21,9 +21,6 @@ const BUNDLE_FORMAT = 1;
 const PACKAGE_NAME = /^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/;
 const NODE_BUILTINS = [...builtinModules, ...builtinModules.map((name) => `node:${name}`)];
 
-export function isNodeBuiltin(name: string): boolean {
-  return NODE_BUILTINS.includes(name);
-}
 
 /** The global node_modules folder, where `npm install -g` puts packages. */
 export function globalModulePath(): string {
@@ -49,7 +46,7 @@ export async function bundleModules(names: readonly string[], modulePath: string
 }
 
 async function bundleModule(name: string, modulePath: string, cacheDir: string): Promise<BundledModule> {
-  if (isNodeBuiltin(name)) throw new Error(`'${name}' is a Node builtin; scripts cannot use builtins`);
+  if (NODE_BUILTINS.includes(name)) throw new Error(`'${name}' is a Node builtin; scripts cannot use builtins`);
   if (!PACKAGE_NAME.test(name)) throw new Error(`'${name}' is not an npm package name`);
   const manifest = join(modulePath, name, 'package.json');
   if (!existsSync(manifest)) throw new Error(`'${name}' is not installed in ${modulePath}`);
