@@ -5,6 +5,7 @@ import Docker from 'dockerode';
 import type { WebSocket } from 'ws';
 import { type Config, ConfigError, type KeyPolicy } from './config.js';
 import type { Logger } from './log.js';
+import { Metrics } from './metrics.js';
 import { FetchPolicy } from './outbound/fetch-policy.js';
 import { Outbound } from './outbound/outbound.js';
 import { Connection } from './protocol/connection.js';
@@ -27,6 +28,7 @@ export class Daemon {
   private constructor(
     private readonly config: Config,
     private readonly log: Logger,
+    private readonly metrics: Metrics,
     private readonly sandboxes: Sandbox[],
     private readonly outbounds: Outbound[],
     private readonly schedulers: Scheduler[],
@@ -36,21 +38,26 @@ export class Daemon {
   static async start(config: Config, log: Logger): Promise<Daemon> {
     const prepared = await prepareKeys(config);
     const keys = new Map<string, KeyRuntime>();
+    const metrics = new Metrics(() =>
+      [...keys].map(([key, { scheduler }]) => ({ key, queued: scheduler.queued, running: scheduler.active, capacity: scheduler.capacity })),
+    );
     const sandboxes: Sandbox[] = [];
     // Each key has its own sandboxes: executions of different keys never share an isolate.
     let client: Promise<Docker> | undefined;
     // Docker is reached only when a key runs its executions in containers.
     const docker = () => (client ??= connectDocker(log));
     for (const { key, outbound } of prepared) {
-      const sandbox = await startSandbox(key, outbound, config, docker, log.child({ key: key.name }));
+      const sandbox = await startSandbox(key, outbound, config, docker, () => metrics.sandboxRestarted(key.name), log.child({ key: key.name }));
       sandboxes.push(sandbox);
-      keys.set(key.name, { scheduler: new Scheduler(sandbox, key.queueLimit), parseScript: scriptParser(key.timeoutMs, key.maxTimeoutMs) });
+      const scheduler = new Scheduler(sandbox, key.queueLimit, (waited) => metrics.waited(key.name, waited));
+      keys.set(key.name, { scheduler, parseScript: scriptParser(key.timeoutMs, key.maxTimeoutMs) });
     }
     const schedulers = [...keys.values()].map((k) => k.scheduler);
-    const daemon = new Daemon(config, log, sandboxes, prepared.map((p) => p.outbound), schedulers, new Runtime(keys, log));
+    const daemon = new Daemon(config, log, metrics, sandboxes, prepared.map((p) => p.outbound), schedulers, new Runtime(keys, log, metrics));
     daemon.transport = await listen(config, {
       onConnection: (ws, request, key) => daemon.accept(ws, request, key),
       accepting: () => !daemon.draining,
+      metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
     });
     daemon.announce();
     return daemon;
@@ -76,9 +83,13 @@ export class Daemon {
 
   private accept(ws: WebSocket, request: IncomingMessage, key: KeyPolicy): void {
     const id = `c${++this.lastConnectionId}`;
-    const connection = new Connection(ws, id, key.name, this.runtime, this.config.maxInFlight, this.log.child({ connection: id }));
+    const connection = new Connection(ws, id, key.name, this.runtime, this.config.maxInFlight, this.log.child({ connection: id }), this.metrics);
     this.connections.add(connection);
-    ws.on('close', () => this.connections.delete(connection));
+    this.metrics.connectionOpened();
+    ws.on('close', () => {
+      this.connections.delete(connection);
+      this.metrics.connectionClosed();
+    });
     this.log.info({ connection: id, key: key.name, remote: request.socket.remoteAddress }, 'connection opened');
   }
 
@@ -128,7 +139,7 @@ export async function prepareKeys(config: Config): Promise<PreparedKey[]> {
   return prepared;
 }
 
-async function startSandbox(key: KeyPolicy, outbound: Outbound, config: Config, docker: () => Promise<Docker>, log: Logger): Promise<Sandbox> {
+async function startSandbox(key: KeyPolicy, outbound: Outbound, config: Config, docker: () => Promise<Docker>, onRestart: () => void, log: Logger): Promise<Sandbox> {
   const options = {
     limits: { memoryLimitMb: key.memoryLimitMb, consoleLimitBytes: key.consoleLimitBytes, resultLimitBytes: key.resultLimitBytes },
     modules: key.modules,
@@ -140,7 +151,7 @@ async function startSandbox(key: KeyPolicy, outbound: Outbound, config: Config, 
       ? containerLink(await docker(), options, { image: key.sandboxImage, memoryMb: key.sandboxMemoryMb, cpus: key.sandboxCpus, pids: key.sandboxPids, tmpfsMb: key.sandboxTmpfsMb }, log)
       : processLink({ ...options, modulePath: config.modulePath ?? (key.modules.length > 0 ? globalModulePath() : ''), cacheDir: config.moduleCache });
   const memoryLimitMb = key.executor === 'container' ? key.sandboxMemoryMb : key.memoryLimitMb;
-  return SandboxPool.create(key.poolSize, link, outbound, memoryLimitMb, log);
+  return SandboxPool.create(key.poolSize, link, outbound, memoryLimitMb, onRestart, log);
 }
 
 /** The Docker engine (DOCKER_HOST, or the local socket), with stale sandboxes removed. */

@@ -5,6 +5,7 @@ import type { WebSocket } from 'ws';
 import * as errors from '../errors.js';
 import { RpcError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Dialect, ReplyTarget } from './dialect.js';
 import { DUPLEX_ACCEPT, DUPLEX_HANDSHAKE, duplex } from './duplex.js';
@@ -25,8 +26,13 @@ export class Connection {
     private readonly runtime: Runtime,
     private readonly maxInFlight: number,
     private readonly log: Logger,
+    private readonly metrics: Metrics,
   ) {
-    ws.on('message', (data, isBinary) => this.receive(isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString()));
+    ws.on('message', (data, isBinary) => {
+      const frame = isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString();
+      metrics.transferred('in', Buffer.byteLength(frame));
+      this.receive(frame);
+    });
     ws.on('close', () => this.runtime.disconnect(this.key, this.id));
     ws.on('error', (err) => this.log.warn({ err: err.message }, 'connection error'));
   }
@@ -93,6 +99,8 @@ export class Connection {
   }
 
   private send(frame: string): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(frame);
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.metrics.transferred('out', Buffer.byteLength(frame));
+    this.ws.send(frame);
   }
 }

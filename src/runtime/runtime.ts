@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import * as errors from '../errors.js';
 import { RpcError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { ExecutionResult } from '../sandbox/sandbox.js';
 import type { Scheduler } from './scheduler.js';
 import type { ParseScript } from './script.js';
@@ -22,6 +23,7 @@ export class Runtime {
   constructor(
     private readonly keys: ReadonlyMap<string, KeyRuntime>,
     private readonly log: Logger,
+    private readonly metrics: Metrics,
   ) {}
 
   /** Calls `method` for `client` of `key`; rejects with an RpcError. */
@@ -55,13 +57,16 @@ export class Runtime {
     try {
       const result = await runtime.scheduler.run(client, request);
       this.log.info({ ...fields, outcome: 'ok', ms: elapsed(started) }, 'execution');
+      this.metrics.execution(key, undefined, elapsed(started) / 1000);
       return result;
     } catch (error) {
       if (!(error instanceof RpcError)) {
         this.log.error({ ...fields, err: error }, 'execution failed inside the daemon');
+        this.metrics.execution(key, errors.ErrorCode.Internal, elapsed(started) / 1000);
         throw errors.internal();
       }
       this.log.info({ ...fields, outcome: 'error', code: error.code, ms: elapsed(started) }, 'execution');
+      this.metrics.execution(key, error.code, elapsed(started) / 1000);
       throw error;
     }
   }

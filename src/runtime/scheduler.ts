@@ -7,6 +7,7 @@ import { FairQueue } from './fair-queue.js';
 
 interface Job {
   request: ExecutionRequest;
+  enqueuedAt: number;
   resolve: (result: ExecutionResult) => void;
   reject: (error: RpcError) => void;
 }
@@ -20,7 +21,13 @@ export class Scheduler {
   constructor(
     private readonly sandbox: Sandbox,
     private readonly queueLimit: number,
+    /** Told how long each execution waited for a sandbox, in seconds. */
+    private readonly onStart: (waitedSeconds: number) => void = () => {},
   ) {}
+
+  get capacity(): number {
+    return this.sandbox.capacity;
+  }
 
   get queued(): number {
     return this.queue.size;
@@ -37,7 +44,7 @@ export class Scheduler {
       return Promise.reject(errors.busy('the execution queue is full'));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push(client, { request, resolve, reject });
+      this.queue.push(client, { request, enqueuedAt: performance.now(), resolve, reject });
       this.pump();
     });
   }
@@ -70,6 +77,7 @@ export class Scheduler {
       const job = this.queue.shift();
       if (job === undefined) return;
       this.running++;
+      this.onStart((performance.now() - job.enqueuedAt) / 1000);
       const running = this.sandbox.start(job.request);
       running.result.then(job.resolve, job.reject);
       const free = () => {

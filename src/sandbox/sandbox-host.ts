@@ -43,11 +43,13 @@ export class SandboxHost {
     private readonly outbound: Outbound,
     /** What a 1003 reports when the kernel kills a sandbox for memory. */
     private readonly memoryLimitMb: number,
+    /** Told each time a sandbox is lost and replaced. */
+    private readonly onRestart: () => void,
     private readonly log: Logger,
   ) {}
 
-  static async start(startLink: StartLink, outbound: Outbound, memoryLimitMb: number, log: Logger): Promise<SandboxHost> {
-    const host = new SandboxHost(startLink, outbound, memoryLimitMb, log);
+  static async start(startLink: StartLink, outbound: Outbound, memoryLimitMb: number, onRestart: () => void, log: Logger): Promise<SandboxHost> {
+    const host = new SandboxHost(startLink, outbound, memoryLimitMb, onRestart, log);
     await host.startSandbox();
     return host;
   }
@@ -198,6 +200,7 @@ export class SandboxHost {
       return;
     }
     if (!current?.killedForTime) this.log.error({ reason }, 'sandbox exited; starting a new one');
+    this.onRestart();
     // Only the execution that was running is freed once the new sandbox is up; a later one is not touched.
     this.startSandbox().then(
       () => {

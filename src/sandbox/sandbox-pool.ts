@@ -19,8 +19,8 @@ export class SandboxPool implements Sandbox {
     return this.hosts.length;
   }
 
-  static async create(size: number, startLink: StartLink, outbound: Outbound, memoryLimitMb: number, log: Logger): Promise<SandboxPool> {
-    const hosts = await Promise.all(Array.from({ length: size }, () => SandboxHost.start(startLink, outbound, memoryLimitMb, log)));
+  static async create(size: number, startLink: StartLink, outbound: Outbound, memoryLimitMb: number, onRestart: () => void, log: Logger): Promise<SandboxPool> {
+    const hosts = await Promise.all(Array.from({ length: size }, () => SandboxHost.start(startLink, outbound, memoryLimitMb, onRestart, log)));
     return new SandboxPool(hosts);
   }
 

@@ -23,3 +23,9 @@ export function keyResolver(keys: readonly KeyPolicy[]): (presented: string | st
     return found;
   };
 }
+
+/** A constant-time check of a presented value against one expected value. */
+export function matcher(expected: string): (presented: string | undefined) => boolean {
+  const want = digest(expected);
+  return (presented) => presented !== undefined && timingSafeEqual(digest(presented), want);
+}

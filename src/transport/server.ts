@@ -8,12 +8,14 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Config, KeyPolicy } from '../config.js';
-import { keyResolver, SECRET_HEADER } from './secret.js';
+import { keyResolver, matcher, SECRET_HEADER } from './secret.js';
 
 export interface TransportHandlers {
   onConnection(ws: WebSocket, request: IncomingMessage, key: KeyPolicy): void;
   /** false while draining: health checks fail and upgrades are refused. */
   accepting(): boolean;
+  /** The Prometheus exposition, for GET /metrics. */
+  metrics(): Promise<{ contentType: string; body: string }>;
 }
 
 export interface Transport {
@@ -30,12 +32,24 @@ export async function listen(config: Config, handlers: TransportHandlers): Promi
     : createHttpServer();
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes });
   const resolveKey = keyResolver(config.keys);
+  const metricsAllowed = config.metricsToken === undefined ? () => true : matcher(`Bearer ${config.metricsToken}`);
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       const ok = handlers.accepting();
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ status: ok ? 'ok' : 'draining' }));
+      return;
+    }
+    if (req.url === '/metrics' && req.method === 'GET') {
+      if (!metricsAllowed(req.headers.authorization)) {
+        res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' }).end('missing or wrong metrics token\n');
+        return;
+      }
+      handlers.metrics().then(
+        ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(body),
+        () => res.writeHead(500).end(),
+      );
       return;
     }
     res.writeHead(req.url === '/' ? 426 : 404, { 'content-type': 'text/plain' });

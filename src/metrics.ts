@@ -1,0 +1,83 @@
+// The daemon's Prometheus metrics (prom-client), served at GET /metrics. Every
+// layer records into this one registry; gauges of queues and pools are read
+// when scraped.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface PoolState {
+  key: string;
+  queued: number;
+  running: number;
+  capacity: number;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly executions: Counter<'key' | 'outcome' | 'code'>;
+  private readonly duration: Histogram<'key'>;
+  private readonly queueWait: Histogram<'key'>;
+  private readonly restarts: Counter<'key'>;
+  private readonly connections: Gauge;
+  private readonly bytes: Counter<'direction'>;
+
+  constructor(pools: () => PoolState[]) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'javascriptd_' });
+    this.executions = new Counter({ name: 'javascriptd_executions_total', help: 'executions by outcome and error code', labelNames: ['key', 'outcome', 'code'], registers });
+    this.duration = new Histogram({
+      name: 'javascriptd_execution_duration_seconds',
+      help: 'time from request to reply, queueing included',
+      labelNames: ['key'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.queueWait = new Histogram({
+      name: 'javascriptd_queue_wait_seconds',
+      help: 'time an execution waited for a sandbox',
+      labelNames: ['key'],
+      buckets: [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers,
+    });
+    this.restarts = new Counter({ name: 'javascriptd_sandbox_restarts_total', help: 'sandboxes (isolate hosts) killed or lost and replaced', labelNames: ['key'], registers });
+    this.connections = new Gauge({ name: 'javascriptd_connections', help: 'open WebSocket connections', registers });
+    this.bytes = new Counter({ name: 'javascriptd_websocket_bytes_total', help: 'WebSocket message bytes', labelNames: ['direction'], registers });
+    const gauge = (name: string, help: string, read: (p: PoolState) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['key'],
+        registers,
+        collect() {
+          for (const pool of pools()) this.set({ key: pool.key }, read(pool));
+        },
+      });
+    gauge('javascriptd_queue_depth', 'executions waiting for a sandbox', (p) => p.queued);
+    gauge('javascriptd_pool_busy', 'sandboxes running an execution', (p) => p.running);
+    gauge('javascriptd_pool_size', 'sandboxes', (p) => p.capacity);
+  }
+
+  /** One finished execution: `code` undefined means it succeeded. */
+  execution(key: string, code: number | undefined, seconds: number): void {
+    this.executions.inc({ key, outcome: code === undefined ? 'ok' : 'error', code: code === undefined ? '' : String(code) });
+    this.duration.observe({ key }, seconds);
+  }
+
+  waited(key: string, seconds: number): void {
+    this.queueWait.observe({ key }, seconds);
+  }
+
+  sandboxRestarted(key: string): void {
+    this.restarts.inc({ key });
+  }
+
+  connectionOpened(): void {
+    this.connections.inc();
+  }
+
+  connectionClosed(): void {
+    this.connections.dec();
+  }
+
+  transferred(direction: 'in' | 'out', bytes: number): void {
+    this.bytes.inc({ direction }, bytes);
+  }
+}

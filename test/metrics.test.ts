@@ -1,0 +1,60 @@
+// GET /metrics: Prometheus exposition of executions, queue, pool, connections and bytes.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { TestClient } from './helpers/client.js';
+
+/** The value of one sample, e.g. sample(text, 'javascriptd_connections'). */
+function sample(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  assert.ok(line, `no sample ${series} in:\n${text.split('\n').filter((l) => l.startsWith('javascriptd_') && !l.startsWith('javascriptd_process')).join('\n')}`);
+  return Number(line.split(' ')[1]);
+}
+
+describe('metrics', () => {
+  let daemon: RunningDaemon;
+  let base: string;
+
+  before(async () => {
+    daemon = await startDaemon({ METRICS_TOKEN: 'metrics-token', POOL_SIZE: '2' });
+    base = daemon.url.replace('ws://', 'http://');
+  });
+  after(async () => {
+    await daemon?.stop();
+  });
+
+  const scrape = async () => {
+    const res = await fetch(new URL('/metrics', base), { headers: { authorization: 'Bearer metrics-token' } });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+    return res.text();
+  };
+
+  it('needs the token when METRICS_TOKEN is set', async () => {
+    assert.equal((await fetch(new URL('/metrics', base))).status, 401);
+    assert.equal((await fetch(new URL('/metrics', base), { headers: { authorization: 'Bearer wrong' } })).status, 401);
+  });
+
+  it('counts executions by outcome and code, with durations, bytes, connections, pool and restarts', async () => {
+    const client = await TestClient.connect(daemon.url);
+    await Promise.all([client.execute({ code: '1' }), client.execute({ code: '2' }), client.execute({ code: 'null.x' }), client.execute({ code: 'x', call: 'missing' })]);
+    const [pid] = execFileSync('pgrep', ['-P', String(daemon.process.pid)]).toString().trim().split('\n').map(Number);
+    process.kill(pid, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const text = await scrape();
+    assert.equal(sample(text, 'javascriptd_executions_total{key="default",outcome="ok",code=""}'), 2);
+    assert.equal(sample(text, 'javascriptd_executions_total{key="default",outcome="error",code="1000"}'), 2);
+    assert.equal(sample(text, 'javascriptd_execution_duration_seconds_count{key="default"}'), 4);
+    assert.equal(sample(text, 'javascriptd_queue_wait_seconds_count{key="default"}'), 4);
+    assert.equal(sample(text, 'javascriptd_connections'), 1);
+    assert.equal(sample(text, 'javascriptd_pool_size{key="default"}'), 2);
+    assert.equal(sample(text, 'javascriptd_queue_depth{key="default"}'), 0);
+    assert.equal(sample(text, 'javascriptd_sandbox_restarts_total{key="default"}'), 1);
+    assert.ok(sample(text, 'javascriptd_websocket_bytes_total{direction="in"}') > 100);
+    assert.ok(sample(text, 'javascriptd_websocket_bytes_total{direction="out"}') > 100);
+    assert.ok(sample(text, 'javascriptd_process_resident_memory_bytes') > 0);
+    await client.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(sample(await scrape(), 'javascriptd_connections'), 0);
+  });
+});
