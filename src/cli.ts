@@ -95,8 +95,8 @@ async function prepare(): Promise<void> {
   // Nothing is served here, so a missing secret does not matter.
   const config = loadConfig({ ...process.env, ALLOW_NO_SECRET: 'true' });
   const log = createLogger(config);
-  const prepared = await prepareKeys(config);
-  for (const { key, modules, outbound } of prepared) {
+  const { keys } = await prepareKeys(config);
+  for (const { key, modules, outbound } of keys) {
     await compilePrelude(modules, config.moduleCache, log);
     await outbound.close();
     log.info({ key: key.name, modules: modules.map((m) => `${m.name}@${m.version}`), cache: config.moduleCache }, 'prepared');

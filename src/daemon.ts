@@ -36,7 +36,7 @@ export class Daemon {
   ) {}
 
   static async start(config: Config, log: Logger): Promise<Daemon> {
-    const prepared = await prepareKeys(config);
+    const { modulePath, keys: prepared } = await prepareKeys(config);
     const keys = new Map<string, KeyRuntime>();
     const metrics = new Metrics(() =>
       [...keys].map(([key, { scheduler }]) => ({ key, queued: scheduler.queued, running: scheduler.active, capacity: scheduler.capacity })),
@@ -47,7 +47,7 @@ export class Daemon {
     // Docker is reached only when a key runs its executions in containers.
     const docker = () => (client ??= connectDocker(log));
     for (const { key, outbound } of prepared) {
-      const sandbox = await startSandbox(key, outbound, config, docker, () => metrics.sandboxRestarted(key.name), log.child({ key: key.name }));
+      const sandbox = await startSandbox(key, outbound, config, modulePath, docker, () => metrics.sandboxRestarted(key.name), log.child({ key: key.name }));
       sandboxes.push(sandbox);
       const scheduler = new Scheduler(sandbox, key.queueLimit, (waited) => metrics.waited(key.name, waited));
       keys.set(key.name, { scheduler, parseScript: scriptParser(key.timeoutMs, key.maxTimeoutMs) });
@@ -111,7 +111,8 @@ interface PreparedKey {
 }
 
 /** Parses every key's fetch rules and bundles its modules; throws one ConfigError listing every problem. */
-export async function prepareKeys(config: Config): Promise<PreparedKey[]> {
+/** The keys ready to serve, and the module folder their sandbox processes load from ('' when none needs one). */
+export async function prepareKeys(config: Config): Promise<{ modulePath: string; keys: PreparedKey[] }> {
   const problems: string[] = [];
   const local = (key: KeyPolicy) => key.executor === 'process' && key.modules.length > 0;
   const modulePath = config.keys.some(local) ? (config.modulePath ?? globalModulePath()) : '';
@@ -136,10 +137,10 @@ export async function prepareKeys(config: Config): Promise<PreparedKey[]> {
     await Promise.all(prepared.map((p) => p.outbound.close()));
     throw new ConfigError(problems);
   }
-  return prepared;
+  return { modulePath, keys: prepared };
 }
 
-async function startSandbox(key: KeyPolicy, outbound: Outbound, config: Config, docker: () => Promise<Docker>, onRestart: () => void, log: Logger): Promise<Sandbox> {
+async function startSandbox(key: KeyPolicy, outbound: Outbound, config: Config, modulePath: string, docker: () => Promise<Docker>, onRestart: () => void, log: Logger): Promise<Sandbox> {
   const options = {
     limits: { memoryLimitMb: key.memoryLimitMb, consoleLimitBytes: key.consoleLimitBytes, resultLimitBytes: key.resultLimitBytes },
     modules: key.modules,
@@ -149,7 +150,7 @@ async function startSandbox(key: KeyPolicy, outbound: Outbound, config: Config, 
   const link =
     key.executor === 'container'
       ? containerLink(await docker(), options, { image: key.sandboxImage, memoryMb: key.sandboxMemoryMb, cpus: key.sandboxCpus, pids: key.sandboxPids, tmpfsMb: key.sandboxTmpfsMb }, log)
-      : processLink({ ...options, modulePath: config.modulePath ?? (key.modules.length > 0 ? globalModulePath() : ''), cacheDir: config.moduleCache });
+      : processLink({ ...options, modulePath, cacheDir: config.moduleCache });
   const memoryLimitMb = key.executor === 'container' ? key.sandboxMemoryMb : key.memoryLimitMb;
   return SandboxPool.create(key.poolSize, link, outbound, memoryLimitMb, onRestart, log);
 }

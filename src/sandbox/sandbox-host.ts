@@ -69,11 +69,7 @@ export class SandboxHost {
       // An earlier restart failed; try again before giving up on this execution.
       this.startSandbox().then(
         () => this.link.send(message),
-        (err: unknown) => {
-          this.log.error({ err }, 'could not start a sandbox');
-          this.settle((c) => c.reject(errors.sandboxLost('the sandbox is not running')));
-          this.release(this.current);
-        },
+        (err: unknown) => this.startFailed(err, this.current),
       );
     }
     return { result, done };
@@ -159,6 +155,13 @@ export class SandboxHost {
     answer(current);
   }
 
+  /** No sandbox could be started: the waiting execution gets a coded error, and `current` is freed. */
+  private startFailed(err: unknown, current: Current | undefined): void {
+    this.log.error({ err }, 'could not start a sandbox');
+    this.settle((c) => c.reject(errors.sandboxLost('the sandbox is not running')));
+    this.release(current);
+  }
+
   /** Execution `current` is over and the sandbox is free for the next one. */
   private release(current: Current | undefined): void {
     if (current === undefined || current !== this.current) return;
@@ -207,11 +210,7 @@ export class SandboxHost {
         if (resend && this.current === current) this.link.send(current.message);
         else this.release(current);
       },
-      (err: unknown) => {
-        this.log.error({ err }, 'could not start a sandbox');
-        this.settle((c) => c.reject(errors.sandboxLost('the sandbox is not running')));
-        this.release(current);
-      },
+      (err: unknown) => this.startFailed(err, current),
     );
   }
 }
