@@ -1,6 +1,5 @@
 // The RPC methods javascriptd serves. runtime.execute validates the script,
 // schedules it fairly, and logs one line per execution.
-import { createHash } from 'node:crypto';
 import * as errors from '../errors.js';
 import { RpcError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -51,7 +50,7 @@ export class Runtime {
       id,
       key,
       client,
-      hash: createHash('sha256').update(request.code).digest('hex').slice(0, 16),
+      hash: Buffer.from(request.codeHash, 'base64').toString('hex').slice(0, 16),
       call: request.call,
     };
     try {

@@ -1,4 +1,5 @@
 // The `script` argument of runtime.execute: its ajv schema and its normalised form.
+import { createHash } from 'node:crypto';
 import Ajv from 'ajv';
 import * as errors from '../errors.js';
 import type { ExecutionRequest } from '../sandbox/sandbox.js';
@@ -34,6 +35,7 @@ export function scriptParser(defaultTimeoutMs: number, maxTimeoutMs: number): Pa
     if (!validate(script)) throw errors.invalidParams(validate.errors ?? []);
     return {
       code: script.code,
+      codeHash: createHash('sha256').update(script.code).digest('base64'),
       globals: script.globals ?? undefined,
       call: script.call || undefined,
       caller: script.caller || undefined,

@@ -3,7 +3,6 @@
 // bytes, digests), all checked as untrusted input; and the single settlement
 // of its result.
 import { createHash, randomBytes } from 'node:crypto';
-import ivm from 'isolated-vm';
 import type { WireRequest } from '../outbound/wire.js';
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
@@ -20,8 +19,6 @@ const REDIRECT_MODES = new Set(['follow', 'error', 'manual']);
 export type Outcome = { ok: true; result: ExecutionResult } | { ok: false; error: RpcError };
 
 export class Execution {
-  readonly callback: ivm.Callback;
-  readonly syncCallback: ivm.Callback;
   readonly console: ConsoleLog;
   readonly outcome: Promise<Outcome>;
   /** Called when a timer is due; set by whoever drives the isolate. */
@@ -41,8 +38,6 @@ export class Execution {
   ) {
     this.console = new ConsoleLog(limits.consoleLimitBytes);
     this.outcome = new Promise((resolve) => (this.settle = resolve));
-    this.callback = new ivm.Callback((op: unknown, ...args: unknown[]) => this.receive(op, args), { ignored: true });
-    this.syncCallback = new ivm.Callback((op: unknown, ...args: unknown[]) => this.answer(op, args));
   }
 
   get isFinished(): boolean {
@@ -63,7 +58,8 @@ export class Execution {
     this.finish({ ok: false, error });
   }
 
-  private receive(op: unknown, [a, b, c, d, e, f]: unknown[]): void {
+  /** What the isolate reports through `host`. */
+  receive(op: unknown, [a, b, c, d, e, f]: unknown[]): void {
     if (this.finished) return;
     switch (op) {
       case 'log':
@@ -103,7 +99,7 @@ export class Execution {
   }
 
   /** Synchronous requests from the isolate; what they return is copied back in. */
-  private answer(op: unknown, [a, b]: unknown[]): Uint8Array {
+  answer(op: unknown, [a, b]: unknown[]): Uint8Array {
     if (op === 'random' && typeof a === 'number' && Number.isInteger(a) && a >= 0 && a <= MAX_RANDOM_BYTES) return new Uint8Array(randomBytes(a));
     if (op === 'digest' && typeof a === 'string' && DIGESTS.has(a) && b instanceof Uint8Array) return new Uint8Array(createHash(a).update(b).digest());
     throw new TypeError('unsupported request');

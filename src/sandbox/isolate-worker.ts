@@ -1,7 +1,11 @@
 // One isolate running one execution at a time, each in a fresh context.
-// Every call into the isolate runs on isolated-vm's threads with the time left
-// as its timeout; anything still running once the outcome is known (or that
-// ignores its timeout) is ended by disposing the isolate, which is replaced.
+// The next context (created, prelude run, `enter` ready) is made as soon as an
+// execution ends, before the next one arrives, so a request only waits for
+// its own script; compiled scripts are reused by hash (script-cache.ts).
+// Every call into the isolate that runs the script's code runs on
+// isolated-vm's threads with the time left as its timeout; anything still
+// running once the outcome is known (or that ignores its timeout) is ended by
+// disposing the isolate, which is replaced.
 import ivm from 'isolated-vm';
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
@@ -12,15 +16,20 @@ import { Execution, type Outcome } from './execution.js';
 import type { ExecutionRequest, Running, SandboxLimits } from './sandbox.js';
 import type { BundledModule } from './module-bundler.js';
 import { type PreludeSource, preludeSource, readCodeCache, writeCodeCache } from './prelude-source.js';
+import { ScriptCache } from './script-cache.js';
 import { fromHost } from './thrown.js';
 
 /** How long calls may keep running after the outcome is known before the isolate is disposed. */
 const SETTLE_GRACE_MS = 100;
+/** Bound on the trusted prelude's own calls, so a broken one cannot hang a sandbox. */
+const PREPARE_TIMEOUT_MS = 10_000;
 const TIMED_OUT = 'Script execution timed out.';
 
 export class IsolateWorker {
   private isolate!: ivm.Isolate;
   private prelude!: ivm.Script;
+  private scripts!: ScriptCache;
+  private next: Promise<FreshContext> | undefined;
   private disposedByUs = false;
 
   constructor(
@@ -40,6 +49,9 @@ export class IsolateWorker {
       },
     });
     this.prelude = await this.compilePrelude();
+    this.scripts = new ScriptCache(this.isolate);
+    this.next = undefined;
+    this.prepareNext();
   }
 
   dispose(): void {
@@ -76,43 +88,76 @@ export class IsolateWorker {
   }
 
   private async drive(request: ExecutionRequest, execution: Execution, deadline: Deadline, calls: CallTracker, relay: FetchRelay): Promise<void> {
-    if (!(await this.ensureIsolate())) {
+    const fresh = await this.takeFresh();
+    if (fresh === undefined) {
       execution.fail(errors.internal());
       return;
     }
-    const isolate = this.isolate;
-    const handles: { release(): void }[] = [];
-    const steps = this.steps(isolate, request, execution, deadline, calls, relay, handles).catch((thrown: unknown) =>
+    fresh.link.execution = execution;
+    const handles = [...fresh.handles];
+    const steps = this.steps(fresh, request, execution, deadline, calls, relay, handles).catch((thrown: unknown) =>
       execution.fail(this.classify(thrown, request, execution)),
     );
     // The outcome can be known while a call still runs (cb called, then a loop): don't wait for it.
     await execution.outcome;
     await this.settleCalls(calls);
     await steps;
-    for (const handle of handles.reverse()) {
-      try {
-        handle.release();
-      } catch {
-        // Handles of a disposed isolate are already gone.
-      }
-    }
-    await this.ensureIsolate();
+    releaseAll(handles);
+    if (await this.ensureIsolate()) this.prepareNext();
   }
 
-  /** The calls into the isolate that make one execution: context, prelude, script, start. */
+  /** The context made for the next execution, waiting for it if it is still being made. */
+  private async takeFresh(): Promise<FreshContext | undefined> {
+    if (!(await this.ensureIsolate())) return undefined;
+    const fresh = this.next ?? this.prepare();
+    this.next = undefined;
+    try {
+      return await fresh;
+    } catch (err) {
+      this.log.error({ err }, 'could not prepare a context');
+      return undefined;
+    }
+  }
+
+  private prepareNext(): void {
+    if (this.next !== undefined) return;
+    this.next = this.prepare();
+    // Awaited (and its failure logged) by the execution that takes it.
+    this.next.catch(() => {});
+  }
+
+  /** A fresh context with the prelude run in it; its callbacks reach no execution until one is given to it. */
+  private async prepare(): Promise<FreshContext> {
+    const link = new HostLink();
+    const context = await this.isolate.createContext();
+    const handles: Releasable[] = [context];
+    try {
+      const setup = await this.prelude.run(context, { reference: true, timeout: PREPARE_TIMEOUT_MS });
+      handles.push(setup);
+      const lineLimit = Math.max(1, this.limits.consoleLimitBytes);
+      const enter = (await setup.apply(undefined, [link.async, link.sync, lineLimit], {
+        result: { reference: true },
+        timeout: PREPARE_TIMEOUT_MS,
+      })) as ivm.Reference;
+      handles.push(enter);
+      return { context, enter, link, handles };
+    } catch (err) {
+      releaseAll(handles);
+      throw err;
+    }
+  }
+
+  /** The calls into the isolate that make one execution in a fresh context: globals, script, start. */
   private async steps(
-    isolate: ivm.Isolate,
+    fresh: FreshContext,
     request: ExecutionRequest,
     execution: Execution,
     deadline: Deadline,
     calls: CallTracker,
     relay: FetchRelay,
-    handles: { release(): void }[],
+    handles: Releasable[],
   ): Promise<void> {
-    const keep = <T extends { release(): void }>(handle: T): T => {
-      handles.push(handle);
-      return handle;
-    };
+    const { context, enter } = fresh;
     // After each call once the script has started: if it has not finished and has nothing left to run, it never will.
     let started = false;
     const stalled = () => {
@@ -121,19 +166,6 @@ export class IsolateWorker {
       }
     };
     const fail = (thrown: unknown) => execution.fail(this.classify(thrown, request, execution));
-    const context = keep(await calls.track(isolate.createContext()));
-    if (execution.isFinished) return;
-    const setup = keep(await calls.track(this.prelude.run(context, { reference: true, timeout: deadline.remainingMs() })));
-    const globalsJson = request.globals === undefined ? null : JSON.stringify(request.globals);
-    const lineLimit = Math.max(1, this.limits.consoleLimitBytes);
-    const enter = keep(
-      await calls.track(
-        setup.apply(undefined, [execution.callback, execution.syncCallback, globalsJson, lineLimit], {
-          result: { reference: true },
-          timeout: deadline.remainingMs(),
-        }) as Promise<ivm.Reference>,
-      ),
-    );
     // Timers and fetches the script's top level starts call back through `enter`.
     const enterLater = (args: unknown[]) => {
       calls.track(enter.apply(undefined, args, { arguments: { copy: true }, timeout: deadline.remainingMs() })).then(stalled, fail);
@@ -145,10 +177,25 @@ export class IsolateWorker {
         (error: unknown) => execution.takeFetch(id) && enterLater(['fetch-failed', id, error instanceof FetchFailure ? error.message : 'fetch failed']),
       );
     };
-    if (execution.isFinished) return;
-    const script = keep(await calls.track(isolate.compileScript(request.code, { filename: 'script.js' })));
-    if (execution.isFinished) return;
-    const completion = keep(await calls.track(script.run(context, { reference: true, timeout: deadline.remainingMs() })));
+    // Synchronous calls skip a thread hop each. They are safe where nothing can be
+    // known before they return: defining JSON values, compiling, and the script's
+    // top level (it has no cb yet; its outcome is its completion value).
+    if (request.globals !== undefined) {
+      enter.applySync(undefined, ['globals', JSON.stringify(request.globals)], { timeout: deadline.remainingMs() });
+    }
+    const script = this.scripts.get(request.code, request.codeHash);
+    let completion: ivm.Reference;
+    try {
+      completion = script.runSync(context, { reference: true, timeout: deadline.remainingMs() });
+    } catch (thrown) {
+      // Console lines the top level wrote are still queued for this thread, ahead
+      // of the answer to any asynchronous call: one (a no-op) takes them in. The
+      // deadline, already past if this was a timeout, must not report first.
+      deadline.cancel();
+      await enter.apply(undefined, ['flush'], { timeout: PREPARE_TIMEOUT_MS }).catch(() => undefined);
+      throw thrown;
+    }
+    handles.push(completion);
     if (execution.isFinished) return;
     started = true;
     await calls.track(
@@ -198,6 +245,38 @@ export async function compilePrelude(modules: readonly BundledModule[], cacheDir
   const worker = new IsolateWorker({ memoryLimitMb: 128, consoleLimitBytes: 0, resultLimitBytes: 0 }, preludeSource(modules, cacheDir), log);
   await worker.start();
   worker.dispose();
+}
+
+interface Releasable {
+  release(): void;
+}
+
+/** A context made before its execution: the prelude has run and `enter` is its way in. */
+interface FreshContext {
+  context: ivm.Context;
+  enter: ivm.Reference;
+  link: HostLink;
+  handles: Releasable[];
+}
+
+/** The host callbacks of one context; they reach the execution it is given to, and nothing before that. */
+class HostLink {
+  execution: Execution | undefined;
+  readonly async = new ivm.Callback((op: unknown, ...args: unknown[]) => this.execution?.receive(op, args), { ignored: true });
+  readonly sync = new ivm.Callback((op: unknown, ...args: unknown[]) => {
+    if (this.execution === undefined) throw new TypeError('unsupported request');
+    return this.execution.answer(op, args);
+  });
+}
+
+function releaseAll(handles: Releasable[]): void {
+  for (const handle of handles.reverse()) {
+    try {
+      handle.release();
+    } catch {
+      // Handles of a disposed isolate are already gone.
+    }
+  }
 }
 
 function unwrap(outcome: Outcome) {

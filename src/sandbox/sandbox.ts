@@ -3,6 +3,8 @@
 
 export interface ExecutionRequest {
   code: string;
+  /** SHA-256 of `code` (base64): its key in compiled-script caches. */
+  codeHash: string;
   /** Own keys become globals of the fresh context. */
   globals: Record<string, unknown> | undefined;
   call: string | undefined;

@@ -11,6 +11,7 @@
 import { Headers, Request, Response, makeFetch } from './fetch.js';
 import { format } from './format.js';
 import { webApis } from './web.js';
+import { onDemand } from 'javascriptd:on-demand';
 import inspect from 'object-inspect';
 
 const ReflectApply = Reflect.apply;
@@ -98,10 +99,9 @@ function makeRequire(modules) {
  * @param {Record<string, (module: object, exports: object, require: Function) => void>} modules allowlisted module factories
  * @param {(op: string, ...args: unknown[]) => void} host asynchronous: console, timers, fetches, the outcome
  * @param {(op: string, ...args: unknown[]) => Uint8Array} hostSync synchronous: random bytes and digests
- * @param {string | null} globalsJson own keys become globals of this context
  * @param {number} lineLimit longest console line sent to the host, in characters
  */
-export function setup(modules, host, hostSync, globalsJson, lineLimit) {
+export function setup(modules, host, hostSync, lineLimit) {
   const global = globalThis;
   let finished = false;
 
@@ -199,10 +199,10 @@ export function setup(modules, host, hostSync, globalsJson, lineLimit) {
   for (const key of ReflectOwnKeys(api)) {
     ReflectDefineProperty(global, key, { value: api[key], writable: true, configurable: true, enumerable: false });
   }
-  for (const key of ReflectOwnKeys(web.lazy)) {
+  for (const key of web.lazy) {
     const install = (value) => ReflectDefineProperty(global, key, { value, writable: true, configurable: true, enumerable: false });
     const get = () => {
-      const value = web.lazy[key]();
+      const value = onDemand()[key]();
       install(value);
       return value;
     };
@@ -215,7 +215,8 @@ export function setup(modules, host, hostSync, globalsJson, lineLimit) {
   // escaping error out of the isolate, where no deadline applies.
   ReflectDefineProperty(Error, 'prepareStackTrace', { get() {}, set() {}, configurable: false });
 
-  if (globalsJson !== null) {
+  /** Own keys of the caller's globals become globals of this context, before the script runs. */
+  function defineGlobals(globalsJson) {
     const globals = JSONParse(globalsJson);
     for (const key of ReflectOwnKeys(globals)) {
       ReflectDefineProperty(global, key, { value: globals[key], writable: true, configurable: true, enumerable: true });
@@ -267,9 +268,11 @@ export function setup(modules, host, hostSync, globalsJson, lineLimit) {
     ReflectApply(caller, undefined, [wrappedCallee, cb]);
   }
 
-  // Never throws: everything the script does comes back through `host`.
+  // Never throws: everything the script does comes back through `host`. An
+  // unknown op (the host sends 'flush') does nothing.
   return function enter(op, a, b, c) {
-    if (op === 'start') guarded(start, undefined, [a, b, c]);
+    if (op === 'globals') defineGlobals(a);
+    else if (op === 'start') guarded(start, undefined, [a, b, c]);
     else if (op === 'fire') fire(a);
     else if (op === 'fetched') guarded(fetcher.settle, undefined, [a, b, undefined]);
     else if (op === 'fetch-failed') guarded(fetcher.settle, undefined, [a, undefined, b]);

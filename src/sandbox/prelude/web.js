@@ -1,6 +1,6 @@
 // Web-platform APIs for scripts, installed in every context. URL,
 // URLSearchParams, atob, btoa and structuredClone come from core-js and are
-// only evaluated when a script first touches them. Randomness and digests come
+// only evaluated when a script first touches them (on-demand.js). Randomness and digests come
 // from the host (`hostSync`), which gets and returns bytes only.
 import { Event, EventTarget, getEventAttributeValue, setEventAttributeValue } from 'event-target-shim';
 
@@ -216,16 +216,13 @@ function makeCrypto(hostSync) {
   };
 }
 
-/** The web APIs as global properties: plain values, or getters that load core-js on first use. */
+/** Names of the web APIs on-demand.js loads from core-js on a script's first use. */
+const ON_DEMAND = ['URL', 'URLSearchParams', 'atob', 'btoa', 'structuredClone'];
+
+/** The web APIs as global properties: plain values, and the names of those loaded on first use. */
 export function webApis(hostSync) {
   return {
     values: { TextEncoder, TextDecoder, AbortController, AbortSignal, EventTarget, Event, DOMException, crypto: makeCrypto(hostSync) },
-    lazy: {
-      URL: () => require('core-js-pure/stable/url/index.js'),
-      URLSearchParams: () => require('core-js-pure/stable/url-search-params/index.js'),
-      atob: () => require('core-js-pure/stable/atob.js'),
-      btoa: () => require('core-js-pure/stable/btoa.js'),
-      structuredClone: () => require('core-js-pure/stable/structured-clone.js'),
-    },
+    lazy: ON_DEMAND,
   };
 }
