@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chart } from './chart.js';
 import { type LoadResult, runLoad } from './load.js';
+import { type TargetRow, idleConnectionsTarget, latencyTargets, poolScalingTarget } from './targets.js';
 
 const ROOT = join(__dirname, '..', '..');
 const DURATION_MS = Number(process.env.BENCH_DURATION ?? 4000);
@@ -73,6 +74,7 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 
 async function main(): Promise<void> {
   const servers = [await startJavascriptd(), await startReference('vm'), await startReference('ceiling')];
+  const targets: TargetRow[] = [];
   const results = new Map<string, { perSecond: number[]; p50: number[]; p99: number[]; rss: number[]; errors: LoadResult['errors'] }>();
   try {
     for (let round = 0; round < ROUNDS; round++) {
@@ -91,8 +93,18 @@ async function main(): Promise<void> {
         }
       }
     }
+    process.stderr.write('targets: latency, script cache, require, idle connections\n');
+    targets.push(...(await latencyTargets(servers[0].url, servers[1].url, servers[2].url, DURATION_MS)));
+    targets.push(await idleConnectionsTarget(servers[0].url, () => rssMb(servers[0].process.pid)));
   } finally {
     for (const server of servers) server.process.kill('SIGTERM');
+  }
+  process.stderr.write('targets: POOL_SIZE 1 and 2\n');
+  const pools = [await startJavascriptd({ POOL_SIZE: '1' }), await startJavascriptd({ POOL_SIZE: '2' })];
+  try {
+    targets.push(await poolScalingTarget({ one: pools[0].url, two: pools[1].url }, DURATION_MS, ROUNDS));
+  } finally {
+    for (const server of pools) server.process.kill('SIGTERM');
   }
 
   const rows = WORKLOADS.flatMap((workload) => {
@@ -104,6 +116,8 @@ async function main(): Promise<void> {
       return { workload: workload.name, server: server.name, perSecond, ratio: perSecond / baseline, p50: median(r.p50), p99: median(r.p99), rss: median(r.rss), errors };
     });
   });
+  const hello = rows.find((r) => r.workload === 'hello world' && r.server === 'javascriptd')!;
+  targets.unshift({ target: 'hello world at 16 connections ≥ 3× the node:vm baseline', measured: `${hello.ratio.toFixed(2)}×`, met: hello.ratio >= 3 });
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   const table = [
     `Medians of ${ROUNDS} rounds of ${DURATION_MS / 1000} s, ${CONNECTIONS} connections × 2 in flight, on ${machine}. Ratio: throughput over the node:vm baseline's. RSS: the server with its sandbox processes.`,
@@ -111,6 +125,10 @@ async function main(): Promise<void> {
     '| workload | server | exec/s | × baseline | p50 ms | p99 ms | RSS MB | errors |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
     ...rows.map((r) => `| ${r.workload} | ${r.server} | ${r.perSecond.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rss.toFixed(0)} | ${r.errors} |`),
+    '',
+    '| target | measured | met |',
+    '| --- | --- | --- |',
+    ...targets.map((t) => `| ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`),
   ].join('\n');
   const out = join(ROOT, 'bench', 'results');
   mkdirSync(out, { recursive: true });
