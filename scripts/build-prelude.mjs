@@ -1,7 +1,11 @@
-// Bundles the in-isolate prelude into one script, dist/prelude.js. The
-// libraries of src/sandbox/prelude/on-demand.js are bundled apart and wrapped
-// in a function (`javascriptd:on-demand`), so a context pays for them only if
-// a script uses them.
+// Bundles the in-isolate prelude into one script, dist/prelude.js. Every fresh
+// context runs it, so what it evaluates up front is kept small:
+// - the libraries of src/sandbox/prelude/on-demand.js are bundled apart and
+//   wrapped in a function (`javascriptd:on-demand`), evaluated on first use;
+// - object-inspect's string-width table (~0.2 ms to build per context, needed
+//   only to lay out long arrays) is built on its first call.
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { build } from 'esbuild';
 
 const common = { bundle: true, format: 'iife', platform: 'browser', target: 'es2022', legalComments: 'none', logLevel: 'warning' };
@@ -19,4 +23,22 @@ const onDemandModule = {
   },
 };
 
-await build({ ...common, entryPoints: ['src/sandbox/prelude/prelude.js'], outfile: 'dist/prelude.js', globalName: 'javascriptdPrelude', plugins: [onDemandModule] });
+const lazyStringWidth = {
+  name: 'lazy-string-width',
+  setup(builder) {
+    builder.onLoad({ filter: /object-inspect[\\/]stringWidth\.js$/, namespace: 'file' }, (args) => ({
+      contents: `let width;\nmodule.exports = function getStringWidth(text) {\n  if (width === undefined) width = require(${JSON.stringify(`${args.path}?eager`)});\n  return width(text);\n};\n`,
+      loader: 'js',
+    }));
+    builder.onResolve({ filter: /\?eager$/ }, (args) => ({ path: args.path.slice(0, -'?eager'.length), namespace: 'eager' }));
+    builder.onLoad({ filter: /.*/, namespace: 'eager' }, (args) => ({ contents: readFileSync(args.path, 'utf8'), resolveDir: dirname(args.path), loader: 'js' }));
+  },
+};
+
+await build({
+  ...common,
+  entryPoints: ['src/sandbox/prelude/prelude.js'],
+  outfile: 'dist/prelude.js',
+  globalName: 'javascriptdPrelude',
+  plugins: [onDemandModule, lazyStringWidth],
+});

@@ -27,10 +27,12 @@ export class Execution {
   onFetch: (id: number, request: WireRequest) => void = () => {};
   onAbortFetch: (id: number) => void = () => {};
   private readonly fetches = new Set<number>();
+  /** Allowlisted modules the script required. */
+  readonly modulesRequired = new Set<string>();
   private settle!: (outcome: Outcome) => void;
   private finished = false;
   private readonly timers = new Map<number, NodeJS.Timeout>();
-  private readonly startedAt = performance.now();
+  private startedAt = performance.now();
 
   constructor(
     private readonly request: ExecutionRequest,
@@ -47,6 +49,11 @@ export class Execution {
   /** Timers and fetches that may still call back into the script. */
   get pending(): number {
     return this.timers.size + this.fetches.size;
+  }
+
+  /** The script is about to run in its context: `time` counts from here, not from waiting for a context. */
+  begin(): void {
+    this.startedAt = performance.now();
   }
 
   /** A fetch's answer is about to be handed to the script; returns false if nobody waits for it. */
@@ -76,6 +83,9 @@ export class Execution {
         break;
       case 'error':
         this.fail(errors.exception({ name: String(a), message: String(b), stack: cleanStack(String(c)) }, this.console.lines()));
+        break;
+      case 'require':
+        if (typeof a === 'string' && this.modulesRequired.size < 100) this.modulesRequired.add(a);
         break;
       case 'missing':
         this.fail(errors.notImplemented(this.request.call ?? '', this.console.lines()));

@@ -1,11 +1,11 @@
 // One isolate running one execution at a time, each in a fresh context.
-// The next context (created, prelude run, `enter` ready) is made as soon as an
-// execution ends, before the next one arrives, so a request only waits for
-// its own script; compiled scripts are reused by hash (script-cache.ts).
-// Every call into the isolate that runs the script's code runs on
-// isolated-vm's threads with the time left as its timeout; anything still
-// running once the outcome is known (or that ignores its timeout) is ended by
-// disposing the isolate, which is replaced.
+// The next context (created, prelude run, `enter` ready, the modules the last
+// execution required instantiated) is made as soon as an execution ends, before
+// the next one arrives, so a request mostly waits for its own script only;
+// compiled scripts are reused by hash (script-cache.ts). Every call that runs
+// the script's code gets the time left as its timeout; anything still running
+// once the outcome is known (or that ignores its timeout) is ended by disposing
+// the isolate, which is replaced.
 import ivm from 'isolated-vm';
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
@@ -30,6 +30,8 @@ export class IsolateWorker {
   private prelude!: ivm.Script;
   private scripts!: ScriptCache;
   private next: Promise<FreshContext> | undefined;
+  /** Modules the last execution required: the next fresh context has them instantiated already. */
+  private preload: string[] = [];
   private disposedByUs = false;
 
   constructor(
@@ -94,6 +96,7 @@ export class IsolateWorker {
       return;
     }
     fresh.link.execution = execution;
+    execution.begin();
     const handles = [...fresh.handles];
     const steps = this.steps(fresh, request, execution, deadline, calls, relay, handles).catch((thrown: unknown) =>
       execution.fail(this.classify(thrown, request, execution)),
@@ -103,6 +106,7 @@ export class IsolateWorker {
     await this.settleCalls(calls);
     await steps;
     releaseAll(handles);
+    this.preload = [...execution.modulesRequired];
     if (await this.ensureIsolate()) this.prepareNext();
   }
 
@@ -140,6 +144,9 @@ export class IsolateWorker {
         timeout: PREPARE_TIMEOUT_MS,
       })) as ivm.Reference;
       handles.push(enter);
+      if (this.preload.length > 0) {
+        await enter.apply(undefined, ['preload', this.preload], { arguments: { copy: true }, timeout: PREPARE_TIMEOUT_MS });
+      }
       return { context, enter, link, handles };
     } catch (err) {
       releaseAll(handles);

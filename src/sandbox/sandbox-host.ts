@@ -10,7 +10,6 @@ import { FetchFailure } from '../outbound/wire.js';
 import type { FromExecutor, ToExecutor } from './ipc.js';
 import type { SandboxLink, StartLink } from './link.js';
 import type { ExecutionRequest, ExecutionResult, Running } from './sandbox.js';
-import { MAX_SCRIPTS } from './script-cache.js';
 
 /** Past its own time limit, how long an execution may take to wind down before its sandbox is killed. */
 const KILL_GRACE_MS = 1000;
@@ -38,8 +37,6 @@ export class SandboxHost {
   private lastId = 0;
   private closing = false;
   private starting: Promise<void> | undefined;
-  /** Hashes of the code this sandbox ran, as many as its script cache keeps; emptied with a new sandbox. */
-  private readonly recentCode = new Set<string>();
 
   private constructor(
     private readonly startLink: StartLink,
@@ -57,12 +54,7 @@ export class SandboxHost {
     return host;
   }
 
-  ranRecently(codeHash: string): boolean {
-    return this.recentCode.has(codeHash);
-  }
-
   run(request: ExecutionRequest): Running {
-    this.remember(request.codeHash);
     const id = ++this.lastId;
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
@@ -81,12 +73,6 @@ export class SandboxHost {
       );
     }
     return { result, done };
-  }
-
-  private remember(codeHash: string): void {
-    this.recentCode.delete(codeHash);
-    this.recentCode.add(codeHash);
-    if (this.recentCode.size > MAX_SCRIPTS) this.recentCode.delete(this.recentCode.values().next().value as string);
   }
 
   async close(): Promise<void> {
@@ -217,7 +203,6 @@ export class SandboxHost {
       return;
     }
     if (!current?.killedForTime) this.log.error({ reason }, 'sandbox exited; starting a new one');
-    this.recentCode.clear();
     this.onRestart();
     // Only the execution that was running is freed once the new sandbox is up; a later one is not touched.
     this.startSandbox().then(

@@ -25,10 +25,9 @@ export class SandboxPool implements Sandbox {
   }
 
   start(request: ExecutionRequest): Running {
-    // A sandbox that ran this code recently has it compiled; otherwise the longest
-    // idle, which has had the most time to make its next fresh context.
-    const warm = this.idle.findIndex((candidate) => candidate.ranRecently(request.codeHash));
-    const [host] = this.idle.splice(Math.max(warm, 0), 1);
+    // The longest idle: it has had the most time to make its next fresh context
+    // (waiting for one costs more than compiling a script the sandbox has not seen).
+    const host = this.idle.shift();
     if (host === undefined) {
       // The scheduler never starts more than `capacity`; reaching this is a bug, not load.
       return { result: Promise.reject(errors.internal()), done: Promise.resolve() };

@@ -5,7 +5,7 @@
 // with an empty cache.
 import type ivm from 'isolated-vm';
 
-export const MAX_SCRIPTS = 256;
+const MAX_SCRIPTS = 256;
 const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
 
 export class ScriptCache {

@@ -73,26 +73,50 @@ const ObjectHasOwn = Object.hasOwn;
 /**
  * `require` for one execution: each allowlisted module is instantiated at most
  * once per execution, from its factory, so no module state outlives it.
+ * `preload` instantiates modules in a context made ahead of its execution
+ * (those the sandbox's previous execution used), before any script runs there;
+ * `onLoad` tells the host which modules a script required.
  */
-function makeRequire(modules) {
+function makeRequire(modules, onLoad) {
   const instances = new MapCtor();
+  const reported = new MapCtor();
   const load = (name) => {
     const loaded = ReflectApply(MapPrototypeGet, instances, [name]);
     if (loaded !== undefined) return loaded.exports;
     const module = { exports: {} };
     ReflectApply(MapPrototypeSet, instances, [name, module]);
-    ReflectApply(modules[name], module.exports, [module, module.exports, dependencyRequire(name)]);
+    try {
+      ReflectApply(modules[name], module.exports, [module, module.exports, dependencyRequire(name)]);
+    } catch (error) {
+      // As Node does: a module that failed to initialise is not kept half-made.
+      ReflectApply(MapPrototypeDelete, instances, [name]);
+      throw error;
+    }
     return module.exports;
   };
   // A bundle only requires what esbuild left out: Node builtins.
   const dependencyRequire = (owner) => (dependency) => {
     throw new ErrorCtor(`module '${owner}' needs the Node builtin '${text(dependency, '')}', which scripts cannot use`);
   };
-  return function require(name) {
+  function require(name) {
     const key = text(name, '');
     if (!ObjectHasOwn(modules, key)) throw new ErrorCtor(`module '${key}' is not allowed`);
+    if (ReflectApply(MapPrototypeGet, reported, [key]) === undefined) {
+      ReflectApply(MapPrototypeSet, reported, [key, true]);
+      onLoad(key);
+    }
     return load(key);
-  };
+  }
+  function preload(names) {
+    for (let i = 0; i < names.length; i++) {
+      try {
+        if (ObjectHasOwn(modules, names[i])) load(names[i]);
+      } catch {
+        // It fails again, in front of the script, if the script requires it.
+      }
+    }
+  }
+  return { require, preload };
 }
 
 /**
@@ -173,6 +197,7 @@ export function setup(modules, host, hostSync, lineLimit) {
     guarded(timer.fn, undefined, timer.args);
   }
 
+  const moduleLoader = makeRequire(modules, (name) => host('require', name));
   const fetcher = makeFetch(host);
   const web = webApis(hostSync);
   const api = {
@@ -194,7 +219,7 @@ export function setup(modules, host, hostSync, lineLimit) {
       if (typeof fn !== 'function') throw new TypeErrorCtor('The "callback" argument must be of type function');
       then(undefined, () => guarded(fn, undefined, []), undefined);
     },
-    require: makeRequire(modules),
+    require: moduleLoader.require,
   };
   for (const key of ReflectOwnKeys(api)) {
     ReflectDefineProperty(global, key, { value: api[key], writable: true, configurable: true, enumerable: false });
@@ -272,6 +297,7 @@ export function setup(modules, host, hostSync, lineLimit) {
   // unknown op (the host sends 'flush') does nothing.
   return function enter(op, a, b, c) {
     if (op === 'globals') defineGlobals(a);
+    else if (op === 'preload') moduleLoader.preload(a);
     else if (op === 'start') guarded(start, undefined, [a, b, c]);
     else if (op === 'fire') fire(a);
     else if (op === 'fetched') guarded(fetcher.settle, undefined, [a, b, undefined]);
