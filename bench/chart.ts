@@ -1,5 +1,6 @@
 // An SVG chart of a benchmark run: throughput and p50 latency per workload, one
-// bar per server. Plain SVG, so it needs no charting library.
+// bar per server, on log scales (the protocol ceiling is ~50× the others, and
+// would flatten them on a linear one). Plain SVG, so it needs no charting library.
 
 interface Row {
   workload: string;
@@ -14,7 +15,11 @@ const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;
 function panel(rows: readonly Row[], value: (r: Row) => number, title: string, top: number): string {
   const workloads = [...new Set(rows.map((r) => r.workload))];
   const servers = [...new Set(rows.map((r) => r.server))];
-  const max = Math.max(...rows.map(value).filter(Number.isFinite), 1);
+  const values = rows.map(value).filter((v) => Number.isFinite(v) && v > 0);
+  // Bars start one decade below the smallest value, so every bar is visible.
+  const low = Math.floor(Math.log10(Math.min(...values, 1))) - 1;
+  const high = Math.log10(Math.max(...values, 1));
+  const scale = (v: number) => (Math.log10(v) - low) / (high - low);
   const group = 150;
   const bar = (group - 30) / servers.length;
   const height = 200;
@@ -23,7 +28,7 @@ function panel(rows: readonly Row[], value: (r: Row) => number, title: string, t
     const x0 = 60 + w * group;
     servers.forEach((server, s) => {
       const v = value(rows.find((r) => r.workload === workload && r.server === server) ?? ({} as Row));
-      const h = Number.isFinite(v) ? (v / max) * height : 0;
+      const h = Number.isFinite(v) && v > 0 ? scale(v) * height : 0;
       const x = x0 + s * bar;
       parts.push(`<rect x="${x}" y="${top + 30 + height - h}" width="${bar - 2}" height="${h}" fill="${COLORS[s % COLORS.length]}"><title>${escape(`${server}: ${v.toFixed(2)}`)}</title></rect>`);
       parts.push(`<text x="${x + bar / 2}" y="${top + 26 + height - h}" font-size="9" text-anchor="middle">${Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : ''}</text>`);
@@ -40,8 +45,8 @@ export function chart(rows: readonly Row[]): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="590" font-family="sans-serif" font-size="12">`,
     '<rect width="100%" height="100%" fill="white"/>',
-    panel(rows, (r) => r.perSecond, 'executions per second (higher is better)', 0),
-    panel(rows, (r) => r.p50, 'p50 latency, ms (lower is better)', 270),
+    panel(rows, (r) => r.perSecond, 'executions per second, log scale (higher is better)', 0),
+    panel(rows, (r) => r.p50, 'p50 latency, ms, log scale (lower is better)', 270),
     ...legend,
     '</svg>',
   ].join('\n');

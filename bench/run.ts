@@ -62,12 +62,26 @@ function startReference(mode: 'vm' | 'ceiling'): Promise<Server> {
   );
 }
 
-/** Resident memory of a process and its children, in MB (from /proc). */
+/** A process and its children (sandbox processes), from /proc. */
+function family(pid: number): number[] {
+  return [pid, ...readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)];
+}
+
+/** Resident memory of a process and its children, in MB. */
 function rssMb(pid: number | undefined): number {
   if (pid === undefined) return Number.NaN;
   const own = (p: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  return own(pid) + children.reduce((sum, child) => sum + own(child), 0);
+  return family(pid).reduce((sum, p) => sum + own(p), 0);
+}
+
+/** CPU time a process and its children have used, in seconds (utime + stime, in clock ticks of 1/100 s). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  const own = (p: number) => {
+    const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  };
+  return family(pid).reduce((sum, p) => sum + own(p), 0);
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -102,7 +116,8 @@ async function main(): Promise<void> {
   process.stderr.write('targets: POOL_SIZE 1 and 2\n');
   const pools = [await startJavascriptd({ POOL_SIZE: '1' }), await startJavascriptd({ POOL_SIZE: '2' })];
   try {
-    targets.push(await poolScalingTarget({ one: pools[0].url, two: pools[1].url }, DURATION_MS, ROUNDS));
+    const [one, two] = pools.map((server) => ({ url: server.url, cpuSeconds: () => cpuSeconds(server.process.pid) }));
+    targets.push(await poolScalingTarget({ one, two }, DURATION_MS, ROUNDS));
   } finally {
     for (const server of pools) server.process.kill('SIGTERM');
   }
