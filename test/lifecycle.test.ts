@@ -2,19 +2,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import WebSocket from 'ws';
-import { CLI, type RunningDaemon, runCli, startDaemon } from './helpers/daemon.js';
+import { CLI, freePort, type RunningDaemon, runCli, startDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function sandboxPids(daemon: RunningDaemon): number[] {
   return execFileSync('pgrep', ['-P', String(daemon.process.pid)]).toString().trim().split('\n').map(Number);
@@ -41,7 +31,7 @@ describe('lifecycle', () => {
 
     it('refuses an unknown command with usage', () => {
       const run = runCli(['frobnicate']);
-      assert.equal(run.status, 2);
+      assert.equal(run.status, 5);
       assert.match(run.stderr, /unknown command: frobnicate/);
       assert.match(run.stderr, /Usage: javascriptd/);
     });

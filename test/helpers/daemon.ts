@@ -1,6 +1,7 @@
 // Starts the real daemon (dist/src/cli.js) as a child process on a free loopback port.
 import { type ChildProcess, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -29,7 +30,8 @@ export async function startDaemon(env: Record<string, string> = {}): Promise<Run
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
-  const exited = once(child, 'exit') as Promise<[number | null]>;
+  // 'close': exited, and every line it wrote has been read.
+  const exited = once(child, 'close') as Promise<[number | null]>;
   createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -51,6 +53,16 @@ export async function startDaemon(env: Record<string, string> = {}): Promise<Run
       return code;
     },
   };
+}
+
+/** A loopback port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 function parse(line: string): LogLine | undefined {

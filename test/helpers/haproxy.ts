@@ -3,21 +3,13 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './daemon.js';
 
 export interface RunningProxy {
   url: string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
 }
 
 export async function startHaproxy(backendPorts: number[]): Promise<RunningProxy> {
@@ -31,6 +23,7 @@ export async function startHaproxy(backendPorts: number[]): Promise<RunningProxy
     'defaults',
     '  mode http',
     '  timeout connect 1s',
+    '  timeout check 2s',
     '  timeout client 30s',
     '  timeout server 30s',
     // A WebSocket is a tunnel once upgraded; it lives as long as the client keeps it.
@@ -43,7 +36,7 @@ export async function startHaproxy(backendPorts: number[]): Promise<RunningProxy
     'backend daemons',
     '  balance roundrobin',
     '  option httpchk GET /healthz',
-    ...backendPorts.map((backend, i) => `  server d${i} 127.0.0.1:${backend} check inter 200ms fall 1 rise 1`),
+    ...backendPorts.map((backend, i) => `  server d${i} 127.0.0.1:${backend} check inter 200ms fall 2 rise 1`),
     '',
   ].join('\n');
   const file = join(mkdtempSync(join(tmpdir(), 'javascriptd-haproxy-')), 'haproxy.cfg');

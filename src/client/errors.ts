@@ -1,0 +1,56 @@
+// What a javascriptd call can fail with, on the client's side. Local aborts and
+// per-call timeouts reject with the AbortSignal's reason (a DOMException named
+// AbortError or TimeoutError), as fetch does.
+import { ErrorCode } from '../errors.js';
+
+export { ErrorCode };
+
+/** The daemon answered with an error: the script threw (1000), `call` is missing (1001), it timed out (1002)… */
+export class ExecutionError extends Error {
+  /** One of ErrorCode: 1000–1006, or a JSON-RPC code (-32xxx) for a request the daemon refused. */
+  readonly code: number;
+  /** What the daemon added: the script's `stack` and `console` for 1000, the `timeout` for 1002… */
+  readonly data: Record<string, unknown> | undefined;
+
+  constructor(code: number, message: string, data?: Record<string, unknown>) {
+    super(message);
+    this.name = 'ExecutionError';
+    this.code = code;
+    this.data = data;
+  }
+
+  /** The script's console output up to the error, when the daemon sent it. */
+  get console(): string[] {
+    const lines = this.data?.console;
+    return Array.isArray(lines) ? lines.map(String) : [];
+  }
+
+  /** The script's own stack (inside the daemon), for exceptions. */
+  get scriptStack(): string | undefined {
+    return typeof this.data?.stack === 'string' ? this.data.stack : undefined;
+  }
+}
+
+export type ConnectionFailure =
+  /** No connection could be made (refused, unreachable, TLS, no handshake in time). */
+  | 'connect-failed'
+  /** The daemon refused the connection with an HTTP status: 401 (wrong or missing secret), 503 (draining). */
+  | 'refused'
+  /** The connection dropped before the reply: the script may or may not have run. */
+  | 'connection-lost'
+  /** close() was called. */
+  | 'closed';
+
+/** The call got no answer from a daemon. */
+export class ConnectionError extends Error {
+  readonly reason: ConnectionFailure;
+  /** The HTTP status of a refused connection. */
+  readonly status: number | undefined;
+
+  constructor(reason: ConnectionFailure, message: string, status?: number) {
+    super(message);
+    this.name = 'ConnectionError';
+    this.reason = reason;
+    this.status = status;
+  }
+}

@@ -1,0 +1,190 @@
+// javascriptd/client against the real daemon over a real WebSocket.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Client, connect, ConnectionError, ErrorCode, ExecutionError } from '../src/client/index.js';
+import { freePort, type RunningDaemon, startDaemon } from './helpers/daemon.js';
+
+const ROOT = join(__dirname, '..', '..');
+const SECRET = 'client-test-secret';
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  assert.fail('expected the call to fail');
+}
+
+async function executionError(promise: Promise<unknown>, code: number): Promise<ExecutionError> {
+  const error = await rejection(promise);
+  assert.ok(error instanceof ExecutionError, `expected an ExecutionError, got ${String(error)}`);
+  assert.equal(error.code, code, error.message);
+  return error;
+}
+
+describe('javascriptd/client', function () {
+  this.timeout(30000);
+  let daemon: RunningDaemon;
+  let rt: Client;
+
+  before(async () => {
+    daemon = await startDaemon({ SECRET, POOL_SIZE: '2', MEMORY_LIMIT: '16', RESULT_LIMIT: '1000', MAX_TIMEOUT: '5000' });
+    rt = await connect(daemon.url, { secret: SECRET });
+  });
+
+  after(async () => {
+    await rt?.close();
+    await daemon?.stop();
+  });
+
+  it('resolves with value, console and time', async () => {
+    const result = await rt.execute({ code: 'function main(cb) { console.log("hi", who); cb({ greeting: `hello ${who}` }); }', call: 'main', globals: { who: 'ada' } });
+    assert.deepEqual(result.value, { greeting: 'hello ada' });
+    assert.deepEqual(result.console, ['hi ada']);
+    assert.ok(typeof result.time === 'number' && result.time > 0);
+  });
+
+  it('passes caller and timeout through', async () => {
+    const result = await rt.execute({ code: 'function add(a, b, cb) { cb(a + b); }', call: 'add', caller: '(callee, cb) => callee(2, 3, cb)', timeout: 1000 });
+    assert.equal(result.value, 5);
+  });
+
+  it('rejects with a typed ExecutionError for each error code', async () => {
+    const thrown = await executionError(rt.execute({ code: 'console.log("before"); throw new RangeError("bad")' }), ErrorCode.Exception);
+    assert.equal(thrown.message, 'RangeError: bad');
+    assert.deepEqual(thrown.console, ['before']);
+    assert.match(thrown.scriptStack ?? '', /RangeError: bad\n\s+at script\.js/);
+    await executionError(rt.execute({ code: '1', call: 'nope' }), ErrorCode.NotImplemented);
+    const timeout = await executionError(rt.execute({ code: 'while (true) {}', timeout: 50 }), ErrorCode.Timeout);
+    assert.equal(timeout.data?.timeout, 50);
+    await executionError(rt.execute({ code: 'const a = []; while (true) a.push(new Array(100000).fill(1));' }), ErrorCode.MemoryLimit);
+    await executionError(rt.execute({ code: '"x".repeat(5000)' }), ErrorCode.ResultTooLarge);
+    await executionError(rt.execute({ code: '1', timeout: 60000 }), ErrorCode.InvalidParams);
+  });
+
+  it('keeps many calls in flight on one connection, each answered with its own value', async () => {
+    const results = await Promise.all(Array.from({ length: 60 }, (_, n) => rt.execute({ code: 'function f(cb) { setTimeout(() => cb(n * n), n % 7); }', call: 'f', globals: { n } })));
+    assert.deepEqual(
+      results.map((r) => r.value),
+      Array.from({ length: 60 }, (_, n) => n * n),
+    );
+  });
+
+  it('aborts a call with an AbortSignal or timeoutMs; other calls are not affected', async () => {
+    const controller = new AbortController();
+    const slow = rt.execute({ code: 'function f(cb) { setTimeout(() => cb("late"), 300); }', call: 'f' }, { signal: controller.signal });
+    const other = rt.execute({ code: '"other"' });
+    controller.abort();
+    const aborted = await rejection(slow);
+    assert.ok(aborted instanceof DOMException && aborted.name === 'AbortError', String(aborted));
+    assert.equal((await other).value, 'other');
+    const timedOut = await rejection(rt.execute({ code: 'function f(cb) { setTimeout(() => cb("late"), 300); }', call: 'f' }, { timeoutMs: 50 }));
+    assert.ok(timedOut instanceof DOMException && timedOut.name === 'TimeoutError', String(timedOut));
+    const already = await rejection(rt.execute({ code: '1' }, { signal: AbortSignal.abort() }));
+    assert.ok(already instanceof DOMException && already.name === 'AbortError');
+    // The abandoned replies arrive later and are dropped; the connection keeps working.
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    assert.equal((await rt.execute({ code: '2' })).value, 2);
+  });
+
+  it('refuses to connect with a wrong secret (401) or to nothing listening', async () => {
+    const refused = await rejection(connect(daemon.url, { secret: 'not-the-secret-4711' }));
+    assert.ok(refused instanceof ConnectionError);
+    assert.equal(refused.reason, 'refused');
+    assert.equal(refused.status, 401);
+    assert.ok(!refused.message.includes('not-the-secret-4711'), 'the secret is not repeated in errors');
+    const nobody = await rejection(connect(`ws://127.0.0.1:${await freePort()}/`));
+    assert.ok(nobody instanceof ConnectionError);
+    assert.equal(nobody.reason, 'connect-failed');
+  });
+
+  it('closes cleanly: waits for calls in flight, then refuses new ones', async () => {
+    const own = await connect(daemon.url, { secret: SECRET });
+    const inFlight = own.execute({ code: 'function f(cb) { setTimeout(() => cb("done"), 100); }', call: 'f' });
+    await own.close();
+    assert.equal((await inFlight).value, 'done');
+    assert.equal(own.connected, false);
+    const closed = await rejection(own.execute({ code: '1' }));
+    assert.ok(closed instanceof ConnectionError && closed.reason === 'closed');
+  });
+
+  it('works from plain JavaScript as require("javascriptd/client"), with its types published', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, { types: string; default: string }> };
+    assert.ok(existsSync(join(ROOT, pkg.exports['./client'].types)), 'the declarations are built');
+    const program = `
+      const { connect } = require('javascriptd/client');
+      connect(process.argv[1], { secret: process.env.SECRET })
+        .then(async (rt) => { const r = await rt.execute({ code: '6 * 7' }); await rt.close(); console.log(JSON.stringify(r.value)); })
+        .catch((e) => { console.error(e); process.exit(1); });`;
+    const child = spawnSync(process.execPath, ['-e', program, daemon.url], { cwd: ROOT, env: { PATH: process.env.PATH, SECRET }, encoding: 'utf8' });
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout.trim(), '42');
+  });
+});
+
+describe('javascriptd/client across daemon restarts', function () {
+  this.timeout(60000);
+
+  it('rejects with 1004 when the daemon is busy and 1006 once it is shutting down', async () => {
+    const daemon = await startDaemon({ POOL_SIZE: '1', QUEUE_LIMIT: '0' });
+    const rt = await connect(daemon.url, { reconnect: false });
+    try {
+      const slow = rt.execute({ code: 'function f(cb) { setTimeout(() => cb("slow"), 400); }', call: 'f' });
+      await executionError(rt.execute({ code: '1' }), ErrorCode.Busy);
+      daemon.process.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await executionError(rt.execute({ code: '1' }), ErrorCode.ShuttingDown);
+      assert.equal((await slow).value, 'slow', 'the call in flight is still answered');
+    } finally {
+      await rt.close();
+      await daemon.stop();
+    }
+  });
+
+  it('reconnects with backoff after a restart; a call made while the daemon is down waits and succeeds', async () => {
+    const port = await freePort();
+    let daemon = await startDaemon({ PORT: String(port) });
+    const rt = await connect(daemon.url, { reconnect: { minDelayMs: 50, maxDelayMs: 200 } });
+    const events: string[] = [];
+    rt.on('disconnect', () => events.push('disconnect'));
+    rt.on('reconnect', () => events.push('reconnect'));
+    try {
+      assert.equal((await rt.execute({ code: '1' })).value, 1);
+      await daemon.stop();
+      const waiting = rt.execute({ code: '2' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      daemon = await startDaemon({ PORT: String(port) });
+      assert.equal((await waiting).value, 2);
+      assert.equal((await rt.execute({ code: '3' })).value, 3);
+      assert.deepEqual(events, ['disconnect', 'reconnect']);
+    } finally {
+      await rt.close();
+      await daemon.stop();
+    }
+  });
+
+  it('fails a call whose daemon dies under it with connection-lost, or resends it when asked to', async () => {
+    const port = await freePort();
+    let daemon = await startDaemon({ PORT: String(port) });
+    const once = await connect(daemon.url, { reconnect: false });
+    const resending = await connect(daemon.url, { resendUnanswered: true, reconnect: { minDelayMs: 50, maxDelayMs: 200 } });
+    try {
+      const slow = { code: 'function f(cb) { setTimeout(() => cb("survived"), 500); }', call: 'f' };
+      const lost = rejection(once.execute(slow));
+      const resent = resending.execute(slow);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await daemon.stop('SIGKILL');
+      const error = await lost;
+      assert.ok(error instanceof ConnectionError && error.reason === 'connection-lost', String(error));
+      daemon = await startDaemon({ PORT: String(port) });
+      assert.equal((await resent).value, 'survived');
+    } finally {
+      await once.close();
+      await resending.close();
+      await daemon.stop();
+    }
+  });
+});
