@@ -1,0 +1,131 @@
+// The commands that run or prepare a daemon: serve (the default), health,
+// prepare, schema, images build.
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import { CONFIG_FILE_SCHEMA, loadConfig, SETTINGS } from '../config.js';
+import { Daemon, prepareKeys } from '../daemon.js';
+import { buildImages } from '../images.js';
+import { createLogger } from '../log.js';
+import { compilePrelude } from '../sandbox/isolate-worker.js';
+import { type Command, UsageError } from './command.js';
+
+function settingsHelp(): string[] {
+  const settings = (scope: 'server' | 'key') =>
+    SETTINGS.filter((s) => s.scope === scope).map((s) => {
+      const fallback = (s.schema as { default?: unknown }).default;
+      return `  ${s.env.padEnd(20)} ${s.help}${fallback === undefined ? '' : ` [${String(fallback)}]`}`;
+    });
+  return [
+    '',
+    'Settings (environment variables):',
+    ...settings('server'),
+    '',
+    'Settings of a key (environment variables for the single key; per key in a CONFIG file, in camelCase):',
+    ...settings('key'),
+    '',
+    'Exit codes: 0 stopped by SIGTERM/SIGINT, 1 failed, 2 invalid settings, 5 usage error.',
+  ];
+}
+
+export const serve: Command = {
+  name: 'serve',
+  args: '',
+  positionals: { min: 0, max: 0 },
+  summary: 'Runs the daemon: runtime.execute over Duplex or JSON-RPC 2.0 on a WebSocket. The default command.',
+  options: {},
+  details: settingsHelp,
+  async run() {
+    const config = loadConfig(process.env);
+    const log = createLogger(config);
+    const daemon = await Daemon.start(config, log);
+    return new Promise<number>((resolve) => {
+      let stopping = false;
+      const stop = (signal: NodeJS.Signals) => {
+        if (stopping) {
+          log.warn({ signal }, 'second signal: exiting now');
+          process.exit(1);
+        }
+        stopping = true;
+        log.info({ signal }, 'signal received');
+        daemon.stop().then(
+          () => resolve(0),
+          (err: unknown) => {
+            log.error({ err }, 'shutdown failed');
+            resolve(1);
+          },
+        );
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    });
+  },
+};
+
+export const health: Command = {
+  name: 'health',
+  args: '',
+  positionals: { min: 0, max: 0 },
+  summary: "Exits 0 if the daemon on PORT (TLS if TLS_CERT is set) answers /healthz with 200: the container's HEALTHCHECK.",
+  options: {},
+  async run() {
+    const tls = (process.env.TLS_CERT ?? '') !== '';
+    const url = `${tls ? 'https' : 'http'}://127.0.0.1:${process.env.PORT || 8765}/healthz`;
+    const status = await new Promise<number>((resolve) => {
+      // The certificate names the service, not 127.0.0.1; this only asks our own process.
+      const request = (tls ? httpsGet : httpGet)(url, { rejectUnauthorized: false, timeout: 2000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      request.on('error', () => resolve(0));
+      request.on('timeout', () => request.destroy());
+    });
+    process.stdout.write(`${url}: ${status === 0 ? 'no answer' : status}\n`);
+    return status === 200 ? 0 : 1;
+  },
+};
+
+export const prepare: Command = {
+  name: 'prepare',
+  args: '',
+  positionals: { min: 0, max: 0 },
+  summary: "Bundles every key's MODULES into MODULE_CACHE and writes their prelude code caches now (runtime images do this at build time).",
+  options: {},
+  async run() {
+    // Nothing is served here, so a missing secret does not matter.
+    const config = loadConfig({ ...process.env, ALLOW_NO_SECRET: 'true' });
+    const log = createLogger(config);
+    const { keys } = await prepareKeys(config);
+    for (const { key, modules, outbound } of keys) {
+      await compilePrelude(modules, config.moduleCache, log);
+      await outbound.close();
+      log.info({ key: key.name, modules: modules.map((m) => `${m.name}@${m.version}`), cache: config.moduleCache }, 'prepared');
+    }
+    return 0;
+  },
+};
+
+export const schema: Command = {
+  name: 'schema',
+  args: '',
+  positionals: { min: 0, max: 0 },
+  summary: 'Prints the JSON Schema of the CONFIG file.',
+  options: {},
+  async run() {
+    process.stdout.write(`${JSON.stringify(CONFIG_FILE_SCHEMA, null, 2)}\n`);
+    return 0;
+  },
+};
+
+export const images: Command = {
+  name: 'images',
+  args: 'build [NAME]',
+  positionals: { min: 1, max: 2 },
+  summary: 'Builds the javascriptd image from the Dockerfile, then the runtime images of runtime-images/ (or only NAME), with Docker.',
+  options: {},
+  async run(_values, [verb, name]) {
+    if (verb !== 'build') throw new UsageError(`unknown images command: ${verb}`);
+    const built = await buildImages(name, process.stdout);
+    process.stdout.write(`built ${built.join(', ')}\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,137 @@
+// `javascriptd run` as a child process against a real daemon: output, --json,
+// every exit code, the secret from the environment, usage errors, the spinner
+// on a terminal (util-linux `script` gives it one) and --help of every command.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Command } from '../src/cli/command.js';
+import { health, images, prepare, schema, serve } from '../src/cli/daemon-commands.js';
+import { run } from '../src/cli/run-command.js';
+import { CLI, freePort, type RunningDaemon, runCli, startDaemon } from './helpers/daemon.js';
+
+const SECRET = 'cli-test-secret';
+const dir = mkdtempSync(join(tmpdir(), 'javascriptd-cli-'));
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('javascriptd run', function () {
+  this.timeout(30000);
+  let daemon: RunningDaemon;
+  let env: Record<string, string>;
+
+  const cli = (args: string[], extraEnv: Record<string, string> = {}) => runCli(['run', ...args], { ...env, ...extraEnv });
+
+  before(async () => {
+    daemon = await startDaemon({ SECRET, MAX_TIMEOUT: '5000' });
+    env = { JAVASCRIPTD_URL: daemon.url, JAVASCRIPTD_SECRET: SECRET };
+  });
+
+  after(() => daemon?.stop());
+
+  it('prints the console lines, then the value as JSON, and exits 0', () => {
+    const script = file('ok.js', 'console.log("one"); console.log("two", { a: 1 }); ({ answer: 42 })');
+    const result = cli([script]);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, 'one\ntwo { a: 1 }\n{\n  "answer": 42\n}\n');
+    assert.equal(result.stderr, '', 'nothing on stderr when it is not a terminal');
+  });
+
+  it('--json prints the whole reply as one JSON document', () => {
+    const result = cli([file('json.js', 'console.log("x"); [1, 2]'), '--json']);
+    assert.equal(result.status, 0);
+    const reply = JSON.parse(result.stdout) as { value: unknown; console: string[]; time: number };
+    assert.deepEqual(reply.value, [1, 2]);
+    assert.deepEqual(reply.console, ['x']);
+    assert.equal(typeof reply.time, 'number');
+  });
+
+  it('--call, --caller, --globals, --event and --global set up the script', () => {
+    const script = file('handler.js', 'function handle(prefix, cb) { cb({ prefix, repo: event.repository.full_name, team, retries, label }); }');
+    const caller = file('caller.js', '(callee, cb) => callee("ci:", cb)');
+    const globals = file('globals.json', JSON.stringify({ team: 'core', retries: 1 }));
+    const event = file('event.json', JSON.stringify({ repository: { full_name: 'acme/app' } }));
+    const result = cli([script, '--call', 'handle', '--caller', caller, '--globals', globals, '--event', event, '--global', 'retries=3', '--global', 'label=nightly build']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout), { prefix: 'ci:', repo: 'acme/app', team: 'core', retries: 3, label: 'nightly build' });
+  });
+
+  it('reads the script from standard input with "-"', () => {
+    const result = spawnSync(process.execPath, ['--no-node-snapshot', CLI, 'run', '-'], { input: '"from stdin"', env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, '"from stdin"\n');
+  });
+
+  it('exits 1 on an exception, printing the message, the stack and the console', () => {
+    const result = cli([file('throws.js', 'console.log("got here");\nfunction explode() { throw new TypeError("boom"); }\nexplode();')]);
+    assert.equal(result.status, 1);
+    assert.equal(result.stdout, 'got here\n');
+    assert.match(result.stderr, /1000 TypeError: boom/);
+    assert.match(result.stderr, /at explode \(script\.js:2:/);
+  });
+
+  it('exits 2 when --call names no function, 3 on a timeout', () => {
+    assert.equal(cli([file('nofn.js', '1'), '--call', 'missing']).status, 2);
+    const timeout = cli([file('loop.js', 'console.log("looping"); while (true) {}'), '--timeout', '100', '--json']);
+    assert.equal(timeout.status, 3);
+    const reply = JSON.parse(timeout.stdout) as { error: { code: number; data: { console: string[] } } };
+    assert.equal(reply.error.code, 1002);
+    assert.deepEqual(reply.error.data.console, ['looping']);
+  });
+
+  it('exits 4 when it cannot connect or is refused; the secret comes only from JAVASCRIPTD_SECRET', async () => {
+    const script = file('one.js', '1');
+    const nobody = cli([script, '--url', `ws://127.0.0.1:${await freePort()}/`]);
+    assert.equal(nobody.status, 4);
+    assert.match(nobody.stderr, /cannot connect/);
+    const noSecret = runCli(['run', script], { JAVASCRIPTD_URL: daemon.url });
+    assert.equal(noSecret.status, 4);
+    assert.match(noSecret.stderr, /HTTP 401/);
+    const wrong = cli([script], { JAVASCRIPTD_SECRET: 'not-it' });
+    assert.equal(wrong.status, 4);
+    assert.ok(!wrong.stderr.includes('not-it') && !wrong.stdout.includes('not-it'), 'the secret is never printed');
+    const flag = cli([script, '--secret', SECRET]);
+    assert.equal(flag.status, 5, 'there is no --secret flag to leak into process lists');
+  });
+
+  it('exits 5 on usage errors, with the command help', () => {
+    for (const args of [[], ['missing-file.js'], [file('u.js', '1'), '--timeout', 'soon'], [file('u2.js', '1'), '--global', 'novalue'], [file('u3.js', '1'), '--globals', file('bad.json', '{nope')], [file('u4.js', '1'), '--url', 'http://x/']]) {
+      const result = cli(args);
+      assert.equal(result.status, 5, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, /Usage: javascriptd run <file>/);
+    }
+  });
+
+  it('shows a spinner with the elapsed time on a terminal, and nothing when piped', () => {
+    const script = file('slow.js', 'function f(cb) { setTimeout(() => cb("done"), 700); }');
+    const command = [process.execPath, '--no-node-snapshot', CLI, 'run', script, '--call', 'f'].map((part) => `'${part}'`).join(' ');
+    const onTerminal = spawnSync('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+    assert.equal(onTerminal.status, 0, onTerminal.stderr);
+    assert.match(onTerminal.stdout, /\r⠋ running .*slow\.js on ws:\/\/\S+ 0\.\ds\r⠙ running /);
+    assert.match(onTerminal.stdout, /\r\x1b\[2K"done"/, 'the spinner erases itself before the value');
+    assert.match(onTerminal.stdout, /"done"/);
+    const piped = cli([script, '--call', 'f']);
+    assert.equal(piped.stdout, '"done"\n');
+    assert.doesNotMatch(piped.stderr, /[⠋⠙⠹⠸]/);
+  });
+});
+
+describe('javascriptd --help', () => {
+  const commands: Command[] = [serve, run, health, prepare, schema, images];
+
+  it('describes every command from the table that parses its flags', () => {
+    for (const command of commands) {
+      const result = runCli([command.name, '--help']);
+      assert.equal(result.status, 0, command.name);
+      assert.match(result.stdout, new RegExp(`^Usage: javascriptd ${command.name}`));
+      for (const name of Object.keys(command.options)) assert.match(result.stdout, new RegExp(`--${name}\\b`), `${command.name} --${name}`);
+    }
+    const overview = runCli(['--help']);
+    for (const command of commands) assert.match(overview.stdout, new RegExp(`^  ${command.name} `, 'm'));
+  });
+});
