@@ -19,12 +19,15 @@ export function processLink(options: ExecutorOptions): StartLink {
     const exited = once(child, 'exit');
     child.on('message', (message: FromExecutor) => events.message(message));
     child.once('exit', (code, signal) => events.exit(String(signal ?? code)));
+    // A send to a process that has just died fails (EPIPE); its exit is reported
+    // above, and an 'error' without a listener would take the daemon down.
+    child.on('error', () => undefined);
     return {
       get connected() {
         return child.connected;
       },
       send: (message) => {
-        if (child.connected) child.send(message);
+        if (child.connected) child.send(message, () => undefined);
       },
       kill: () => child.kill('SIGKILL'),
       close: async (graceMs) => {
