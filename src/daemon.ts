@@ -16,7 +16,7 @@ import { containerLink, removeStaleSandboxes } from './sandbox/container-link.js
 import { type BundledModule, bundleModules, globalModulePath } from './sandbox/module-bundler.js';
 import { processLink } from './sandbox/process-link.js';
 import { SandboxPool } from './sandbox/sandbox-pool.js';
-import type { Sandbox } from './sandbox/sandbox.js';
+import type { RecycleReason, Sandbox } from './sandbox/sandbox.js';
 import { listen, type Transport } from './transport/server.js';
 
 export class Daemon {
@@ -47,7 +47,7 @@ export class Daemon {
     // Docker is reached only when a key runs its executions in containers.
     const docker = () => (client ??= connectDocker(log));
     for (const { key, outbound } of prepared) {
-      const sandbox = await startSandbox(key, outbound, config, modulePath, docker, () => metrics.sandboxRestarted(key.name), log.child({ key: key.name }));
+      const sandbox = await startSandbox(key, outbound, config, modulePath, docker, (reason) => metrics.isolateRecycled(key.name, reason), log.child({ key: key.name }));
       sandboxes.push(sandbox);
       const scheduler = new Scheduler(sandbox, key.queueLimit, (waited) => metrics.waited(key.name, waited));
       keys.set(key.name, { scheduler, parseScript: scriptParser(key.timeoutMs, key.maxTimeoutMs) });
@@ -140,7 +140,7 @@ export async function prepareKeys(config: Config): Promise<{ modulePath: string;
   return { modulePath, keys: prepared };
 }
 
-async function startSandbox(key: KeyPolicy, outbound: Outbound, config: Config, modulePath: string, docker: () => Promise<Docker>, onRestart: () => void, log: Logger): Promise<Sandbox> {
+async function startSandbox(key: KeyPolicy, outbound: Outbound, config: Config, modulePath: string, docker: () => Promise<Docker>, onRecycle: (reason: RecycleReason) => void, log: Logger): Promise<Sandbox> {
   const options = {
     limits: { memoryLimitMb: key.memoryLimitMb, consoleLimitBytes: key.consoleLimitBytes, resultLimitBytes: key.resultLimitBytes },
     modules: key.modules,
@@ -152,7 +152,7 @@ async function startSandbox(key: KeyPolicy, outbound: Outbound, config: Config, 
       ? containerLink(await docker(), options, { image: key.sandboxImage, memoryMb: key.sandboxMemoryMb, cpus: key.sandboxCpus, pids: key.sandboxPids, tmpfsMb: key.sandboxTmpfsMb }, log)
       : processLink({ ...options, modulePath, cacheDir: config.moduleCache });
   const memoryLimitMb = key.executor === 'container' ? key.sandboxMemoryMb : key.memoryLimitMb;
-  return SandboxPool.create(key.poolSize, link, outbound, memoryLimitMb, onRestart, log);
+  return SandboxPool.create(key.poolSize, link, outbound, memoryLimitMb, onRecycle, log);
 }
 
 /** The Docker engine (DOCKER_HOST, or the local socket), with stale sandboxes removed. */

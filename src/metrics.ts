@@ -2,6 +2,7 @@
 // layer records into this one registry; gauges of queues and pools are read
 // when scraped.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RecycleReason } from './sandbox/sandbox.js';
 
 export interface PoolState {
   key: string;
@@ -15,7 +16,7 @@ export class Metrics {
   private readonly executions: Counter<'key' | 'outcome' | 'code'>;
   private readonly duration: Histogram<'key'>;
   private readonly queueWait: Histogram<'key'>;
-  private readonly restarts: Counter<'key'>;
+  private readonly recycled: Counter<'key' | 'reason'>;
   private readonly connections: Gauge;
   private readonly bytes: Counter<'direction'>;
 
@@ -37,7 +38,12 @@ export class Metrics {
       buckets: [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
       registers,
     });
-    this.restarts = new Counter({ name: 'javascriptd_sandbox_restarts_total', help: 'sandboxes (isolate hosts) killed or lost and replaced', labelNames: ['key'], registers });
+    this.recycled = new Counter({
+      name: 'javascriptd_isolates_recycled_total',
+      help: 'isolates replaced: with their sandbox (sandbox-lost), after hitting the memory limit, or still running past the outcome',
+      labelNames: ['key', 'reason'],
+      registers,
+    });
     this.connections = new Gauge({ name: 'javascriptd_connections', help: 'open WebSocket connections', registers });
     this.bytes = new Counter({ name: 'javascriptd_websocket_bytes_total', help: 'WebSocket message bytes', labelNames: ['direction'], registers });
     const gauge = (name: string, help: string, read: (p: PoolState) => number) =>
@@ -65,8 +71,8 @@ export class Metrics {
     this.queueWait.observe({ key }, seconds);
   }
 
-  sandboxRestarted(key: string): void {
-    this.restarts.inc({ key });
+  isolateRecycled(key: string, reason: RecycleReason): void {
+    this.recycled.inc({ key, reason });
   }
 
   connectionOpened(): void {

@@ -16,7 +16,7 @@ describe('metrics', () => {
   let base: string;
 
   before(async () => {
-    daemon = await startDaemon({ METRICS_TOKEN: 'metrics-token', POOL_SIZE: '2' });
+    daemon = await startDaemon({ METRICS_TOKEN: 'metrics-token', POOL_SIZE: '2', MEMORY_LIMIT: '16' });
     base = daemon.url.replace('ws://', 'http://');
   });
   after(async () => {
@@ -35,21 +35,27 @@ describe('metrics', () => {
     assert.equal((await fetch(new URL('/metrics', base), { headers: { authorization: 'Bearer wrong' } })).status, 401);
   });
 
-  it('counts executions by outcome and code, with durations, bytes, connections, pool and restarts', async () => {
+  it('counts executions by outcome and code, with durations, bytes, connections, pool and recycled isolates', async () => {
     const client = await TestClient.connect(daemon.url);
     await Promise.all([client.execute({ code: '1' }), client.execute({ code: '2' }), client.execute({ code: 'null.x' }), client.execute({ code: 'x', call: 'missing' })]);
+    // An isolate out of memory, and one still running after cb: both replaced inside their sandbox.
+    assert.equal((await client.execute({ code: 'const a = []; while (true) a.push(new Array(100000).fill(1));' })).error?.code, 1003);
+    assert.equal((await client.execute({ code: 'function f(cb) { cb(1); while (true) {} }', call: 'f', timeout: 1000 })).payload?.value, 1);
     const [pid] = execFileSync('pgrep', ['-P', String(daemon.process.pid)]).toString().trim().split('\n').map(Number);
     process.kill(pid, 'SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const text = await scrape();
-    assert.equal(sample(text, 'javascriptd_executions_total{key="default",outcome="ok",code=""}'), 2);
+    assert.equal(sample(text, 'javascriptd_executions_total{key="default",outcome="ok",code=""}'), 3);
     assert.equal(sample(text, 'javascriptd_executions_total{key="default",outcome="error",code="1000"}'), 2);
-    assert.equal(sample(text, 'javascriptd_execution_duration_seconds_count{key="default"}'), 4);
-    assert.equal(sample(text, 'javascriptd_queue_wait_seconds_count{key="default"}'), 4);
+    assert.equal(sample(text, 'javascriptd_executions_total{key="default",outcome="error",code="1003"}'), 1);
+    assert.equal(sample(text, 'javascriptd_execution_duration_seconds_count{key="default"}'), 6);
+    assert.equal(sample(text, 'javascriptd_queue_wait_seconds_count{key="default"}'), 6);
     assert.equal(sample(text, 'javascriptd_connections'), 1);
     assert.equal(sample(text, 'javascriptd_pool_size{key="default"}'), 2);
     assert.equal(sample(text, 'javascriptd_queue_depth{key="default"}'), 0);
-    assert.equal(sample(text, 'javascriptd_sandbox_restarts_total{key="default"}'), 1);
+    for (const reason of ['sandbox-lost', 'memory-limit', 'still-running']) {
+      assert.equal(sample(text, `javascriptd_isolates_recycled_total{key="default",reason="${reason}"}`), 1, reason);
+    }
     assert.ok(sample(text, 'javascriptd_websocket_bytes_total{direction="in"}') > 100);
     assert.ok(sample(text, 'javascriptd_websocket_bytes_total{direction="out"}') > 100);
     assert.ok(sample(text, 'javascriptd_process_resident_memory_bytes') > 0);

@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   const modulePath = options.modulePath ?? process.env.MODULE_PATH ?? '';
   const cacheDir = options.cacheDir ?? process.env.MODULE_CACHE ?? '/tmp/javascriptd-modules';
   const modules = await bundleModules(options.modules, modulePath, cacheDir);
-  const worker = new IsolateWorker(options.limits, preludeSource(modules, cacheDir), log);
+  const worker = new IsolateWorker(options.limits, preludeSource(modules, cacheDir), log, (reason) => send({ kind: 'recycled', reason }));
   await worker.start();
   let relay: IpcRelay | undefined;
   onMessage((message) => {

@@ -1,7 +1,7 @@
 // Messages between the daemon and a sandbox process (over Node's IPC channel).
 import type { WireError } from '../errors.js';
 import type { WireRequest, WireResponse } from '../outbound/wire.js';
-import type { ExecutionRequest, ExecutionResult, SandboxLimits } from './sandbox.js';
+import type { ExecutionRequest, ExecutionResult, RecycleReason, SandboxLimits } from './sandbox.js';
 
 export interface ExecutorOptions {
   limits: SandboxLimits;
@@ -21,6 +21,8 @@ export type ToExecutor =
 
 export type FromExecutor =
   | { kind: 'ready' }
+  /** The sandbox replaced its isolate (the sandbox itself lives on). */
+  | { kind: 'recycled'; reason: Exclude<RecycleReason, 'sandbox-lost'> }
   /** Execution `id` arrived and is about to run: before this, nothing of it can have had an effect. */
   | { kind: 'started'; id: number }
   | { kind: 'result'; id: number; result: ExecutionResult }

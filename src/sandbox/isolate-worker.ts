@@ -13,7 +13,7 @@ import { FetchFailure, type FetchRelay } from '../outbound/wire.js';
 import type { Logger } from '../log.js';
 import { Deadline } from './deadline.js';
 import { Execution, type Outcome } from './execution.js';
-import type { ExecutionRequest, Running, SandboxLimits } from './sandbox.js';
+import type { ExecutionRequest, RecycleReason, Running, SandboxLimits } from './sandbox.js';
 import type { BundledModule } from './module-bundler.js';
 import { type PreludeSource, preludeSource, readCodeCache, writeCodeCache } from './prelude-source.js';
 import { ScriptCache } from './script-cache.js';
@@ -38,6 +38,8 @@ export class IsolateWorker {
     private readonly limits: SandboxLimits,
     private readonly preludeSource: PreludeSource,
     private readonly log: Logger,
+    /** Told each time a disposed isolate is replaced. */
+    private readonly onRecycle: (reason: Exclude<RecycleReason, 'sandbox-lost'>) => void = () => {},
   ) {}
 
   async start(): Promise<void> {
@@ -216,6 +218,7 @@ export class IsolateWorker {
   /** Replaces a disposed isolate; false if no new one could be made. */
   private async ensureIsolate(): Promise<boolean> {
     if (!this.isolate.isDisposed) return true;
+    this.onRecycle(this.disposedByUs ? 'still-running' : 'memory-limit');
     try {
       await this.start();
       return true;

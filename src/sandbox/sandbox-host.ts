@@ -9,7 +9,7 @@ import type { Outbound, OutboundSession } from '../outbound/outbound.js';
 import { FetchFailure } from '../outbound/wire.js';
 import type { FromExecutor, ToExecutor } from './ipc.js';
 import type { SandboxLink, StartLink } from './link.js';
-import type { ExecutionRequest, ExecutionResult, Running } from './sandbox.js';
+import type { ExecutionRequest, ExecutionResult, RecycleReason, Running } from './sandbox.js';
 
 /** Past its own time limit, how long an execution may take to wind down before its sandbox is killed. */
 const KILL_GRACE_MS = 1000;
@@ -43,13 +43,13 @@ export class SandboxHost {
     private readonly outbound: Outbound,
     /** What a 1003 reports when the kernel kills a sandbox for memory. */
     private readonly memoryLimitMb: number,
-    /** Told each time a sandbox is lost and replaced. */
-    private readonly onRestart: () => void,
+    /** Told each time an isolate is replaced: with its sandbox, or inside it. */
+    private readonly onRecycle: (reason: RecycleReason) => void,
     private readonly log: Logger,
   ) {}
 
-  static async start(startLink: StartLink, outbound: Outbound, memoryLimitMb: number, onRestart: () => void, log: Logger): Promise<SandboxHost> {
-    const host = new SandboxHost(startLink, outbound, memoryLimitMb, onRestart, log);
+  static async start(startLink: StartLink, outbound: Outbound, memoryLimitMb: number, onRecycle: (reason: RecycleReason) => void, log: Logger): Promise<SandboxHost> {
+    const host = new SandboxHost(startLink, outbound, memoryLimitMb, onRecycle, log);
     await host.startSandbox();
     return host;
   }
@@ -97,7 +97,8 @@ export class SandboxHost {
     });
     const link = await this.startLink({
       message: (message) => {
-        if (message.kind !== 'ready') this.receive(message);
+        if (message.kind === 'recycled') this.onRecycle(message.reason);
+        else if (message.kind !== 'ready') this.receive(message);
         else if (!ready) {
           ready = true;
           becameReady();
@@ -126,7 +127,7 @@ export class SandboxHost {
 
   private receive(message: FromExecutor): void {
     const current = this.current;
-    if (current === undefined || message.kind === 'ready' || message.id !== current.id) return;
+    if (current === undefined || message.kind === 'ready' || message.kind === 'recycled' || message.id !== current.id) return;
     if (message.kind === 'started') current.started = true;
     else if (message.kind === 'result') this.settle((c) => c.resolve(message.result));
     else if (message.kind === 'error') this.settle((c) => c.reject(errors.fromWire(message.error)));
@@ -203,7 +204,7 @@ export class SandboxHost {
       return;
     }
     if (!current?.killedForTime) this.log.error({ reason }, 'sandbox exited; starting a new one');
-    this.onRestart();
+    this.onRecycle('sandbox-lost');
     // Only the execution that was running is freed once the new sandbox is up; a later one is not touched.
     this.startSandbox().then(
       () => {

@@ -5,7 +5,7 @@ import * as errors from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Outbound } from '../outbound/outbound.js';
 import type { StartLink } from './link.js';
-import type { ExecutionRequest, Running, Sandbox } from './sandbox.js';
+import type { ExecutionRequest, RecycleReason, Running, Sandbox } from './sandbox.js';
 import { SandboxHost } from './sandbox-host.js';
 
 export class SandboxPool implements Sandbox {
@@ -19,8 +19,8 @@ export class SandboxPool implements Sandbox {
     return this.hosts.length;
   }
 
-  static async create(size: number, startLink: StartLink, outbound: Outbound, memoryLimitMb: number, onRestart: () => void, log: Logger): Promise<SandboxPool> {
-    const hosts = await Promise.all(Array.from({ length: size }, () => SandboxHost.start(startLink, outbound, memoryLimitMb, onRestart, log)));
+  static async create(size: number, startLink: StartLink, outbound: Outbound, memoryLimitMb: number, onRecycle: (reason: RecycleReason) => void, log: Logger): Promise<SandboxPool> {
+    const hosts = await Promise.all(Array.from({ length: size }, () => SandboxHost.start(startLink, outbound, memoryLimitMb, onRecycle, log)));
     return new SandboxPool(hosts);
   }
 

@@ -25,6 +25,13 @@ export interface SandboxLimits {
   resultLimitBytes: number;
 }
 
+/**
+ * Why an isolate was thrown away and replaced: its sandbox died or was killed
+ * (taking the isolate with it), it hit its memory limit, or a call was still
+ * running after the outcome was known.
+ */
+export type RecycleReason = 'sandbox-lost' | 'memory-limit' | 'still-running';
+
 export interface Running {
   /** The script's result; rejects with an RpcError. */
   result: Promise<ExecutionResult>;
