@@ -148,6 +148,11 @@ export const run: Command = {
     const url = urlOf(values);
     const json = values.json === true;
     const stopSpinner = startSpinner(process.stderr, `running ${file === '-' ? 'stdin' : file} on ${url}`);
+    // Ctrl-C: leave the terminal clean (the daemon still finishes the execution).
+    process.once('SIGINT', () => {
+      stopSpinner();
+      process.exit(130);
+    });
     try {
       const client = await connect(url, { secret: process.env.JAVASCRIPTD_SECRET || undefined, reconnect: false });
       try {
