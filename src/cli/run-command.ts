@@ -126,7 +126,7 @@ export const run: Command = {
   positionals: { min: 1, max: 1 },
   summary: [
     'Runs a script file ("-": standard input) on a daemon, then prints its console lines and its value as JSON.',
-    'The secret comes from JAVASCRIPTD_SECRET (sent as x-runtime-secret); the daemon from --url, JAVASCRIPTD_URL or ' + `${DEFAULT_URL}.`,
+    `The secret comes from JAVASCRIPTD_SECRET (sent as x-runtime-secret); the daemon from --url, JAVASCRIPTD_URL or ${DEFAULT_URL}.`,
   ].join('\n'),
   options: {
     call: { type: 'string', value: 'name', description: 'call this function with cb, as the original javascriptd does' },
