@@ -60,10 +60,15 @@ describe('scale-out behind HAProxy', function () {
     await Promise.all(Array.from({ length: LANES }, (_, lane_) => lane(proxy!.url, numbers.filter((n) => n % LANES === lane_), values, kill)));
 
     assert.equal(await victim.stop(), null, 'the victim was killed by a signal');
-    // Counted from each daemon's log: some of the victim's executions never got their reply out.
+    // Stopped, so every line it logged has been read (a reply can overtake its log line).
+    await survivor.stop();
+    // Counted from each daemon's log. The victim's is a lower bound: pino writes
+    // asynchronously, so its last lines may have died with it.
     const [byVictim, bySurvivor] = [executions(victim), executions(survivor)];
-    assert.ok(byVictim > 0 && bySurvivor > 0, `victim ${byVictim}, survivor ${bySurvivor}: both served`);
-    assert.ok(byVictim + bySurvivor >= CALLS, `victim ${byVictim} + survivor ${bySurvivor} executions for ${CALLS} calls`);
+    assert.ok(byVictim > 0, `the victim served calls before it was killed (${byVictim})`);
+    // Every call unanswered at the kill, except replies already on their way, ran on the survivor.
+    const afterKill = CALLS - CALLS / 4 - LANES * IN_FLIGHT;
+    assert.ok(bySurvivor >= afterKill, `survivor ran ${bySurvivor} executions, expected at least ${afterKill}`);
     for (const n of numbers) assert.deepEqual(values.get(n), [n * 2], `call ${n}`);
   });
 });
