@@ -30,6 +30,17 @@ describe('metrics', () => {
     return res.text();
   };
 
+  /** Scrapes until `series` has a sample (a sandbox reports a replaced isolate after the reply), or 5 s pass. */
+  const scrapeUntil = async (series: string) => {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const text = await scrape();
+      if (text.split('\n').some((line) => line.startsWith(`${series} `))) return text;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return scrape();
+  };
+  const recycled = (reason: string) => `javascriptd_isolates_recycled_total{key="default",reason="${reason}"}`;
+
   it('needs the token when METRICS_TOKEN is set', async () => {
     assert.equal((await fetch(new URL('/metrics', base))).status, 401);
     assert.equal((await fetch(new URL('/metrics', base), { headers: { authorization: 'Bearer wrong' } })).status, 401);
@@ -41,10 +52,11 @@ describe('metrics', () => {
     // An isolate out of memory, and one still running after cb: both replaced inside their sandbox.
     assert.equal((await client.execute({ code: 'const a = []; while (true) a.push(new Array(100000).fill(1));' })).error?.code, 1003);
     assert.equal((await client.execute({ code: 'function f(cb) { cb(1); while (true) {} }', call: 'f', timeout: 1000 })).payload?.value, 1);
+    // The still-running isolate is disposed after the reply: wait for its report before killing a sandbox.
+    await scrapeUntil(recycled('still-running'));
     const [pid] = execFileSync('pgrep', ['-P', String(daemon.process.pid)]).toString().trim().split('\n').map(Number);
     process.kill(pid, 'SIGKILL');
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const text = await scrape();
+    const text = await scrapeUntil(recycled('sandbox-lost'));
     assert.equal(sample(text, 'javascriptd_executions_total{key="default",outcome="ok",code=""}'), 3);
     assert.equal(sample(text, 'javascriptd_executions_total{key="default",outcome="error",code="1000"}'), 2);
     assert.equal(sample(text, 'javascriptd_executions_total{key="default",outcome="error",code="1003"}'), 1);
@@ -53,9 +65,7 @@ describe('metrics', () => {
     assert.equal(sample(text, 'javascriptd_connections'), 1);
     assert.equal(sample(text, 'javascriptd_pool_size{key="default"}'), 2);
     assert.equal(sample(text, 'javascriptd_queue_depth{key="default"}'), 0);
-    for (const reason of ['sandbox-lost', 'memory-limit', 'still-running']) {
-      assert.equal(sample(text, `javascriptd_isolates_recycled_total{key="default",reason="${reason}"}`), 1, reason);
-    }
+    for (const reason of ['sandbox-lost', 'memory-limit', 'still-running']) assert.equal(sample(text, recycled(reason)), 1, reason);
     assert.ok(sample(text, 'javascriptd_websocket_bytes_total{direction="in"}') > 100);
     assert.ok(sample(text, 'javascriptd_websocket_bytes_total{direction="out"}') > 100);
     assert.ok(sample(text, 'javascriptd_process_resident_memory_bytes') > 0);
