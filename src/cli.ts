@@ -39,15 +39,15 @@ async function main(argv: string[]): Promise<number> {
   if (first === '--help' || first === '-h') return say(overview());
   if (first === '--version' || first === '-v') return say(`${version()}\n`);
   // Flags without a command are the default command's (`javascriptd --unknown` gets serve's usage).
-  const command = first.startsWith('-') ? serve : COMMANDS.find((candidate) => candidate.name === first);
+  const defaulted = first.startsWith('-');
+  const command = defaulted ? serve : COMMANDS.find((candidate) => candidate.name === first);
   if (command === undefined) throw new UsageError(`unknown command: ${first}`);
-  const args = first.startsWith('-') ? argv : rest;
   try {
-    const { values, positionals } = parse(command, args);
+    const { values, positionals } = parse(command, defaulted ? argv : rest);
     if (values.help === true) return say(help(command));
     return await command.run(values, positionals);
   } catch (error) {
-    if (error instanceof UsageError) error.message = `${error.message}\n\n${help(command)}`;
+    if (error instanceof UsageError) error.help = help(command);
     throw error;
   }
 }
@@ -56,7 +56,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     if (error instanceof UsageError) {
-      process.stderr.write(`javascriptd: ${error.message}${error.message.includes('Usage: javascriptd') ? '' : `\n\n${overview()}`}`);
+      process.stderr.write(`javascriptd: ${error.message}\n\n${error.help ?? overview()}`);
       process.exit(EXIT.usage);
     }
     process.stderr.write(`javascriptd: ${error instanceof Error ? error.message : String(error)}\n`);

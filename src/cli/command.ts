@@ -26,8 +26,10 @@ export interface Command {
   run(values: Values, positionals: string[]): Promise<number>;
 }
 
-/** Wrong arguments: the CLI prints the message and the command's --help, and exits 5. */
-export class UsageError extends Error {}
+/** Wrong arguments: the CLI prints the message and `help` (the command's, else the overview), and exits 5. */
+export class UsageError extends Error {
+  help: string | undefined;
+}
 
 export const HELP: Option = { type: 'boolean', short: 'h', description: 'show this help' };
 

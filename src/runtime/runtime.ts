@@ -50,7 +50,7 @@ export class Runtime {
       id,
       key,
       client,
-      hash: Buffer.from(request.codeHash, 'base64').toString('hex').slice(0, 16),
+      hash: request.codeHash.slice(0, 16),
       call: request.call,
     };
     try {

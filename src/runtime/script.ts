@@ -35,7 +35,7 @@ export function scriptParser(defaultTimeoutMs: number, maxTimeoutMs: number): Pa
     if (!validate(script)) throw errors.invalidParams(validate.errors ?? []);
     return {
       code: script.code,
-      codeHash: createHash('sha256').update(script.code).digest('base64'),
+      codeHash: createHash('sha256').update(script.code).digest('hex'),
       globals: script.globals ?? undefined,
       call: script.call || undefined,
       caller: script.caller || undefined,

@@ -3,7 +3,7 @@
 
 export interface ExecutionRequest {
   code: string;
-  /** SHA-256 of `code` (base64): its key in compiled-script caches. */
+  /** SHA-256 of `code` (hex): its key in compiled-script caches, and in logs. */
   codeHash: string;
   /** Own keys become globals of the fresh context. */
   globals: Record<string, unknown> | undefined;
