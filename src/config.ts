@@ -21,6 +21,7 @@ export interface KeyPolicy {
   memoryLimitMb: number;
   poolSize: number;
   queueLimit: number;
+  queueBytes: number;
   consoleLimitBytes: number;
   resultLimitBytes: number;
   executor: 'process' | 'container';
@@ -39,6 +40,12 @@ export interface Config {
   tlsKey: string | undefined;
   maxInFlight: number;
   maxFrameBytes: number;
+  maxDepth: number;
+  maxConnections: number;
+  headerTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  maxUnsentBytes: number;
+  unsentTimeoutMs: number;
   shutdownGraceMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   noLogs: boolean;
@@ -75,6 +82,12 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'TLS_KEY', scope: 'server', field: 'tlsKey', schema: text, help: 'PEM private key file (needs TLS_CERT)' },
   { env: 'MAX_IN_FLIGHT', scope: 'server', field: 'maxInFlight', schema: int(1, 100), help: 'unanswered requests per connection before new ones get 1004 Busy' },
   { env: 'MAX_FRAME', scope: 'server', field: 'maxFrameBytes', schema: int(1024, 4194304), help: 'largest WebSocket message accepted, bytes; larger ones close the connection (1009)' },
+  { env: 'MAX_DEPTH', scope: 'server', field: 'maxDepth', schema: { ...int(1, 128), maximum: 1000 }, help: 'deepest nesting of arrays and objects in a frame; a deeper frame gets -32600 (also the deepest result a script may return)' },
+  { env: 'MAX_CONNECTIONS', scope: 'server', field: 'maxConnections', schema: int(1, 10000), help: 'open TCP connections (WebSocket and HTTP); more are closed as they arrive' },
+  { env: 'HEADER_TIMEOUT', scope: 'server', field: 'headerTimeoutMs', schema: int(100, 10000), help: 'time a new connection has to send its complete HTTP request headers, ms' },
+  { env: 'HANDSHAKE_TIMEOUT', scope: 'server', field: 'handshakeTimeoutMs', schema: int(100, 10000), help: 'time a new WebSocket has to send its first frame (the Duplex handshake or a JSON-RPC request), ms' },
+  { env: 'MAX_UNSENT', scope: 'server', field: 'maxUnsentBytes', schema: int(65536, 8388608), help: "a connection's unsent reply bytes above which its frames are not read and its queued executions wait; 4 times as many close it" },
+  { env: 'UNSENT_TIMEOUT', scope: 'server', field: 'unsentTimeoutMs', schema: int(100, 30000), help: 'how long a connection may stay above MAX_UNSENT before it is closed, ms' },
   { env: 'SHUTDOWN_GRACE', scope: 'server', field: 'shutdownGraceMs', schema: int(0, 30000), help: 'on SIGTERM/SIGINT, how long queued work may still start, ms' },
   { env: 'LOG_LEVEL', scope: 'server', field: 'logLevel', schema: { type: 'string', enum: LOG_LEVELS, default: 'info' }, help: 'pino log level' },
   { env: 'NOLOGS', scope: 'server', field: 'noLogs', schema: { type: 'boolean', default: false }, help: 'true: write no logs at all' },
@@ -93,12 +106,13 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'MAX_TIMEOUT', scope: 'key', field: 'maxTimeoutMs', schema: int(1, 30000), help: 'largest timeout a script may ask for, ms' },
   { env: 'MEMORY_LIMIT', scope: 'key', field: 'memoryLimitMb', schema: int(8, 128), help: 'heap limit of each isolate, MB' },
   { env: 'POOL_SIZE', scope: 'key', field: 'poolSize', schema: { ...int(1), maximum: 256 }, help: 'sandbox processes running executions in parallel (default: number of cores)' },
-  { env: 'QUEUE_LIMIT', scope: 'key', field: 'queueLimit', schema: int(0, 1000), help: 'executions waiting for a sandbox before new ones get 1004 Busy' },
+  { env: 'QUEUE_LIMIT', scope: 'key', field: 'queueLimit', schema: int(0, 1000), help: 'executions waiting for a sandbox; past it, a connection holding more of the queue than the newcomer loses its newest (1004), else the newcomer gets 1004' },
+  { env: 'QUEUE_BYTES', scope: 'key', field: 'queueBytes', schema: int(1024, 67108864), help: 'bytes of requests waiting for a sandbox, counted as their frames; shared like QUEUE_LIMIT' },
   { env: 'CONSOLE_LIMIT', scope: 'key', field: 'consoleLimitBytes', schema: int(0, 262144), help: 'console output kept per execution, bytes; the rest is dropped and counted' },
   { env: 'RESULT_LIMIT', scope: 'key', field: 'resultLimitBytes', schema: int(2, 1048576), help: 'largest result value as JSON, bytes; larger gives 1005' },
   { env: 'EXECUTOR', scope: 'key', field: 'executor', schema: { type: 'string', enum: ['process', 'container'], default: 'process' }, help: 'where executions run: "process" (sandbox processes here) or "container" (sandbox containers, with Docker)' },
   { env: 'SANDBOX_IMAGE', scope: 'key', field: 'sandboxImage', schema: { ...text, default: 'javascriptd:latest' }, help: 'with EXECUTOR=container: the runtime image sandbox containers run' },
-  { env: 'SANDBOX_MEMORY', scope: 'key', field: 'sandboxMemoryMb', schema: int(32, 512), help: 'with EXECUTOR=container: memory limit of a sandbox container, MB' },
+  { env: 'SANDBOX_MEMORY', scope: 'key', field: 'sandboxMemoryMb', schema: int(32), help: "memory budget of one sandbox, MB: a sandbox process over it is killed (its execution gets 1003) or, between executions, replaced; a container's memory limit (default: 2 x MEMORY_LIMIT + 128, at least 384)" },
   { env: 'SANDBOX_CPUS', scope: 'key', field: 'sandboxCpus', schema: { type: 'number', exclusiveMinimum: 0, default: 1 }, help: 'with EXECUTOR=container: CPUs a sandbox container may use' },
   { env: 'SANDBOX_PIDS', scope: 'key', field: 'sandboxPids', schema: int(8, 64), help: 'with EXECUTOR=container: processes and threads a sandbox container may have' },
   { env: 'SANDBOX_TMPFS', scope: 'key', field: 'sandboxTmpfsMb', schema: int(1, 16), help: 'with EXECUTOR=container: size of its /tmp tmpfs, MB' },
@@ -185,12 +199,23 @@ function fromEnv(env: NodeJS.ProcessEnv, settings: readonly Setting[]): Record<s
 
 /** A key from values ajv has validated and filled with defaults; lists default to empty (nothing allowed). */
 function asPolicy(name: string, values: Record<string, unknown>): KeyPolicy {
-  return { name, modules: [], fetchAllow: [], fetchAllowPrivate: [], ...values } as unknown as KeyPolicy;
+  const policy = { name, modules: [], fetchAllow: [], fetchAllowPrivate: [], ...values } as unknown as KeyPolicy;
+  // A sandbox holds its isolate's heap, copies of what crosses the boundary, and Node itself.
+  policy.sandboxMemoryMb ??= Math.max(384, 2 * policy.memoryLimitMb + 128);
+  return policy;
 }
 
 function checkPolicy(name: string, policy: KeyPolicy, problems: string[]): void {
   const where = name === 'default' ? '' : `key "${name}": `;
   if (policy.timeoutMs > policy.maxTimeoutMs) problems.push(`${where}TIMEOUT must not exceed MAX_TIMEOUT`);
+}
+
+/** A connection is closed once its unsent replies pass 4 x MAX_UNSENT: one reply must fit well below that. */
+function checkUnsent(server: Record<string, unknown>, keys: readonly KeyPolicy[], problems: string[]): void {
+  const { maxUnsentBytes, maxFrameBytes } = server as { maxUnsentBytes?: number; maxFrameBytes?: number };
+  if (maxUnsentBytes === undefined || maxFrameBytes === undefined) return;
+  const largestReply = Math.max(...keys.map((k) => k.resultLimitBytes + k.consoleLimitBytes)) + maxFrameBytes;
+  if (4 * maxUnsentBytes < 2 * largestReply) problems.push(`MAX_UNSENT must be at least ${Math.ceil(largestReply / 2)} (half of MAX_FRAME + RESULT_LIMIT + CONSOLE_LIMIT)`);
 }
 
 /** Reads the settings from `env` (and the CONFIG file it names); throws ConfigError listing every problem. */
@@ -210,6 +235,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     keys.push(...readKeys(env.CONFIG, env, defaults, problems));
   }
   for (const key of keys) checkPolicy(key.name, key, problems);
+  if (keys.length > 0) checkUnsent(server, keys, problems);
   const secrets = keys.map((k) => k.secret).filter((s) => s !== undefined);
   if (new Set(secrets).size !== secrets.length) problems.push('two keys have the same secret');
   if (keys.filter((k) => k.secret === undefined).length > 1) problems.push('at most one key may have no secret');
