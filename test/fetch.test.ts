@@ -29,6 +29,9 @@ describe('fetch', () => {
       '/redirect-denied': (_req, res) => res.writeHead(302, { location: '/admin' }).end(),
       '/redirect-away': (_req, res) => res.writeHead(307, { location: `${other.origin}/elsewhere` }).end(),
       '/users/bob/gists': (_req, res) => res.end('[]'),
+      '/allowed/redirect-ambiguous': (_req, res) => res.writeHead(302, { location: '/allowed/..%2Fsecret' }).end(),
+      '/spelled/a%2Fb': (_req, res) => res.end('spelled out'),
+      '/secret': (_req, res) => res.end('secret'),
       '/big': (_req, res) => res.end('x'.repeat(200_000)),
       '/slow': () => {
         // Never answers: the fetch is still pending when the execution ends.
@@ -43,6 +46,8 @@ describe('fetch', () => {
         `GET ${api.origin}/redirect-away`,
         `GET ${api.origin}/big`,
         `GET ${api.origin}/slow`,
+        `GET ${api.origin}/allowed/**`,
+        `GET ${api.origin}/spelled/a%2Fb`,
         `GET http://localhost:${api.port}/users/*/gists`,
       ].join(', '),
       FETCH_MAX_BYTES: '100000',
@@ -106,6 +111,27 @@ describe('fetch', () => {
     assert.ok(!api.seen.some((s) => s.url.includes('admin')));
   });
 
+  it('refuses a path segment servers decode differently, before any request is made, unless a rule spells it out', async () => {
+    const cases = [
+      ['/allowed/..%2Fsecret', '..%2Fsecret', '%2F'],
+      ['/allowed/%2e%2e%2fsecret', '..%2Fsecret', '%2F'],
+      ['/allowed/..;/secret', '..;', ';'],
+      ['/allowed/..%5Csecret', '..%5Csecret', '%5C'],
+      ['/allowed/%252e%252e%252fsecret', '%252e%252e%252fsecret', '%25'],
+    ];
+    for (const [path, segment, why] of cases) {
+      const reply = await run(`fetch('${api.origin}${path}').then(() => 'fetched', (e) => [e instanceof TypeError, e.message])`);
+      const normalized = path.replace('%2e%2e%2f', '..%2F');
+      assert.deepEqual(reply.payload?.value, [
+        true,
+        `fetch refused: the path of GET ${api.origin}${normalized} has a segment servers decode differently ('${segment}': ${why}); only a FETCH_ALLOW rule that spells that segment out allows it`,
+      ]);
+    }
+    assert.ok(!api.seen.some((s) => s.url.includes('secret')), 'no ambiguous request reached the server');
+    const spelled = await run(`fetch('${api.origin}/spelled/a%2fb').then((r) => r.text())`);
+    assert.equal(spelled.payload?.value, 'spelled out', 'a rule that spells the segment out allows it');
+  });
+
   it('refuses URLs with credentials and other schemes', async () => {
     assert.match(rejection(await run(`fetch('http://user:pw@127.0.0.1:${api.port}/users/ada/gists')`)), /credentials/);
     assert.match(rejection(await run(`fetch('file:///etc/passwd')`)), /only http and https URLs can be fetched/);
@@ -123,6 +149,13 @@ describe('fetch', () => {
     const away = rejection(await run(`fetch('${api.origin}/redirect-away')`));
     assert.match(away, /fetch refused a redirect: no FETCH_ALLOW rule allows GET http:\/\/127\.0\.0\.1:\d+\/elsewhere \(none names/);
     assert.equal(other.seen.length, 0);
+  });
+
+  it('refuses a redirect to a path segment servers decode differently', async () => {
+    const message = rejection(await run(`fetch('${api.origin}/allowed/redirect-ambiguous')`));
+    assert.match(message, /^TypeError: fetch refused a redirect: the path of GET http:\/\/127\.0\.0\.1:\d+\/allowed\/\.\.%2Fsecret has a segment servers decode differently \('\.\.%2Fsecret': %2F\)/);
+    assert.ok(api.seen.some((s) => s.url === '/allowed/redirect-ambiguous'));
+    assert.ok(!api.seen.some((s) => s.url.includes('secret')));
   });
 
   it('refuses a host name that resolves to loopback unless FETCH_ALLOW_PRIVATE names it', async () => {
@@ -233,6 +266,56 @@ describe('fetch policy', () => {
     const p = policy(['GET https://h.example/a-b/~c']);
     assert.ok(allows(p, 'GET', 'https://h.example/%61%2Db/%7ec'));
     assert.ok(!allows(p, 'GET', 'https://h.example/a-b%2F~c'));
+  });
+
+  it('refuses path segments servers decode differently unless a rule spells them out', () => {
+    const p = policy(['GET https://h.example/allowed/**', 'GET https://h.example/users/*/gists', 'GET https://h.example/spelled/a%2fb', 'GET https://h.example/spelled/x;y']);
+    const ambiguous = [
+      '/allowed/..%2Fsecret',
+      '/allowed/%2e%2e%2fsecret',
+      '/allowed/..;/secret',
+      '/allowed/..%5Csecret',
+      '/allowed/..%5csecret',
+      '/allowed/%252e%252e%252fsecret',
+      '/allowed/..%00/secret',
+      '/allowed/a%1Fb',
+      '/allowed/a%7Fb',
+      '/allowed/ok/..%2F..%2Fsecret',
+      '/users/..%2Fadmin/gists',
+      '/users/ada;x/gists',
+      '/spelled/a%5Cb',
+      '/spelled/x;z',
+    ];
+    for (const path of ambiguous) assert.ok(!allows(p, 'GET', `https://h.example${path}`), path);
+    for (const path of ['/allowed/a/b', '/allowed/a%20b', '/allowed/%3F', '/allowed/', '/users/ada/gists', '/spelled/a%2Fb', '/spelled/a%2fb', '/spelled/x;y']) {
+      assert.ok(allows(p, 'GET', `https://h.example${path}`), path);
+    }
+  });
+
+  it('says which segment servers decode differently, when a rule would otherwise allow the path', () => {
+    const p = policy(['GET https://h.example/allowed/**', 'GET https://h.example/spelled/x;y/*']);
+    const verdict = (url: string) => {
+      const normalized = normalizeUrl(url);
+      assert.ok(normalized.ok);
+      return p.check('GET', normalized.url);
+    };
+    assert.deepEqual(verdict('https://h.example/allowed/%2e%2e%2fsecret'), {
+      allowed: false,
+      reason: "the path of GET https://h.example/allowed/..%2Fsecret has a segment servers decode differently ('..%2Fsecret': %2F); only a FETCH_ALLOW rule that spells that segment out allows it",
+    });
+    assert.deepEqual(verdict('https://h.example/allowed/x/..;/secret'), {
+      allowed: false,
+      reason: "the path of GET https://h.example/allowed/x/..;/secret has a segment servers decode differently ('..;': ;); only a FETCH_ALLOW rule that spells that segment out allows it",
+    });
+    assert.deepEqual(verdict('https://h.example/spelled/x;y/a%2Fb'), {
+      allowed: false,
+      reason: "the path of GET https://h.example/spelled/x;y/a%2Fb has a segment servers decode differently ('a%2Fb': %2F); only a FETCH_ALLOW rule that spells that segment out allows it",
+    });
+    assert.ok(verdict('https://h.example/spelled/x;y/ok').allowed);
+    assert.deepEqual(verdict('https://h.example/other/..%2Fsecret'), {
+      allowed: false,
+      reason: 'no FETCH_ALLOW rule allows GET https://h.example/other/..%2Fsecret (rules for this origin: "GET https://h.example/allowed/**", "GET https://h.example/spelled/x;y/*")',
+    });
   });
 
   it('lists every rule it cannot use', () => {

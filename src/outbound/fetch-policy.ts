@@ -1,6 +1,8 @@
 // The fetch policy of a key: deny by default; FETCH_ALLOW rules "METHOD URL"
 // allow requests by method and URL pattern. In a pattern's path `*` matches one
-// segment and a final `**` any rest; scheme, host and port must match exactly.
+// segment and a final `**` any rest, but never a segment servers decode
+// differently (only a literal segment matches one); scheme, host and port must
+// match exactly.
 import { isIP } from 'node:net';
 
 export interface FetchRule {
@@ -15,6 +17,13 @@ export interface FetchRule {
 export type Verdict = { allowed: true; rule: FetchRule } | { allowed: false; reason: string };
 
 const UNRESERVED = /%(2[DEde]|5[Ff]|7[Ee]|3[0-9]|4[1-9A-Fa-f]|5[0-9Aa]|6[1-9A-Fa-f]|7[0-9Aa])/g;
+/**
+ * What makes a normalised segment mean different paths to different servers: an
+ * encoded `/` or `\` (a server that decodes before routing splits there), `%`
+ * (double encoding), an encoded control character, or `;` (path parameters, as
+ * in Tomcat's `..;/`).
+ */
+const AMBIGUOUS = /%(2F|5C|25|[01][0-9A-F]|7F)|;/i;
 
 /**
  * The URL as rules see it: parsed by the WHATWG parser (lower-case scheme and
@@ -63,10 +72,21 @@ export class FetchPolicy {
 
   check(method: string, url: URL): Verdict {
     const segments = url.pathname.split('/').slice(1);
-    const rule = this.rules.find((r) => (r.method === '*' || r.method === method) && r.origin === url.origin && matches(r.segments, segments));
-    if (rule !== undefined) return { allowed: true, rule };
-    const sameOrigin = this.rules.filter((r) => r.origin === url.origin);
+    const fits = this.rules
+      .filter((r) => (r.method === '*' || r.method === method) && r.origin === url.origin)
+      .flatMap((rule) => {
+        const covered = wildcarded(rule.segments, segments);
+        return covered === undefined ? [] : [{ rule, covered }];
+      });
+    const fit = fits.find((f) => !f.covered.some((s) => AMBIGUOUS.test(s)));
+    if (fit !== undefined) return { allowed: true, rule: fit.rule };
     const target = `${method} ${url.origin}${url.pathname}`;
+    // A rule fits but for a wildcard over an ambiguous segment: name that segment.
+    const ambiguous = fits[0]?.covered.find((s) => AMBIGUOUS.test(s));
+    if (ambiguous !== undefined) {
+      return { allowed: false, reason: `the path of ${target} has a segment servers decode differently ('${ambiguous}': ${ambiguous.match(AMBIGUOUS)?.[0]}); only a FETCH_ALLOW rule that spells that segment out allows it` };
+    }
+    const sameOrigin = this.rules.filter((r) => r.origin === url.origin);
     if (sameOrigin.length === 0) return { allowed: false, reason: `no FETCH_ALLOW rule allows ${target} (none names ${url.origin})` };
     return { allowed: false, reason: `no FETCH_ALLOW rule allows ${target} (rules for this origin: ${sameOrigin.map((r) => `"${r.source}"`).join(', ')})` };
   }
@@ -92,12 +112,15 @@ function parseRule(source: string): FetchRule | string {
   return { method, origin: normalized.url.origin, segments, source: source.trim() };
 }
 
-function matches(pattern: readonly string[], path: readonly string[]): boolean {
+/** The segments of `path` that the pattern's `*` and `**` stand for, or undefined if it does not fit. */
+function wildcarded(pattern: readonly string[], path: readonly string[]): string[] | undefined {
+  const covered: string[] = [];
   for (let i = 0; i < pattern.length; i++) {
-    if (pattern[i] === '**') return true;
-    if (i >= path.length) return false;
-    if (pattern[i] !== '*' && pattern[i] !== path[i]) return false;
-    if (pattern[i] === '*' && path[i] === '') return false;
+    if (pattern[i] === '**') return [...covered, ...path.slice(i)];
+    if (i >= path.length) return undefined;
+    if (pattern[i] === '*' && path[i] === '') return undefined;
+    if (pattern[i] === '*') covered.push(path[i]);
+    else if (pattern[i] !== path[i]) return undefined;
   }
-  return pattern.length === path.length;
+  return pattern.length === path.length ? covered : undefined;
 }
