@@ -158,6 +158,15 @@ describe('fetch', () => {
     assert.ok(!api.seen.some((s) => s.url.includes('secret')));
   });
 
+  it('drops method-override headers, whatever their case', async () => {
+    const reply = await run(`fetch('${api.origin}/users/ada/gists', { headers: { 'X-HTTP-Method-Override': 'DELETE', 'x-http-method': 'DELETE', 'X-METHOD-OVERRIDE': 'DELETE', 'X-Token': 'override-test' } }).then((r) => r.status)`);
+    assert.equal(reply.payload?.value, 200);
+    const seen = api.seen.find((s) => s.headers['x-token'] === 'override-test');
+    assert.ok(seen, 'the request arrived');
+    assert.equal(seen.method, 'GET');
+    for (const name of ['x-http-method-override', 'x-http-method', 'x-method-override']) assert.equal(seen.headers[name], undefined, name);
+  });
+
   it('refuses a host name that resolves to loopback unless FETCH_ALLOW_PRIVATE names it', async () => {
     const message = rejection(await run(`fetch('http://localhost:${api.port}/users/ada/gists')`));
     assert.equal(message, 'TypeError: fetch refused: localhost resolves to 127.0.0.1, a loopback, private or link-local address; name it in FETCH_ALLOW_PRIVATE to allow it');

@@ -15,8 +15,8 @@ export interface OutboundLimits {
 
 const MAX_REDIRECTS = 20;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-/** Headers undici sets itself, or that must not be chosen by a script. */
-const DROPPED_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect', 'te', 'trailer', 'proxy-authorization']);
+/** Headers undici sets itself, or that must not be chosen by a script (method overrides: some servers take them as the method, so a GET rule would carry a DELETE). */
+const DROPPED_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect', 'te', 'trailer', 'proxy-authorization', 'x-http-method-override', 'x-http-method', 'x-method-override']);
 /** Sent on to the same origin only. */
 const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie']);
 
