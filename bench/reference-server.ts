@@ -76,6 +76,8 @@ function runInVm(script: Script): Promise<unknown> {
   });
 }
 
+/** The daemon's default MAX_DEPTH: the baseline parses frames as it does. */
+const MAX_DEPTH = 128;
 const CEILING_REPLY = { value: 'hello world', console: [], time: 0 };
 const execute = mode === 'vm' ? runInVm : async () => CEILING_REPLY;
 if (mode !== 'vm' && mode !== 'ceiling') throw new Error('usage: reference-server.js vm|ceiling');
@@ -93,11 +95,11 @@ wss.on('connection', (ws) => {
       ws.send(handshaken ? DUPLEX_ACCEPT : '-ERR');
       return;
     }
-    const incoming = duplex.parse(frame);
+    const incoming = duplex.parse(frame, MAX_DEPTH);
     if (incoming.kind !== 'request' || incoming.target === undefined) return;
     const target = incoming.target;
     execute(incoming.params as Script).then(
-      (result) => ws.send(duplex.result(target, result)),
+      (result) => ws.send(duplex.result(target, JSON.stringify(result))),
       (error: unknown) => ws.send(duplex.error(target, error instanceof RpcError ? error : errors.internal())),
     );
   });

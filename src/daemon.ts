@@ -49,7 +49,11 @@ export class Daemon {
     for (const { key, outbound } of prepared) {
       const sandbox = await startSandbox(key, outbound, config, modulePath, docker, (reason) => metrics.isolateRecycled(key.name, reason), log.child({ key: key.name }));
       sandboxes.push(sandbox);
-      const scheduler = new Scheduler(sandbox, key.queueLimit, (waited) => metrics.waited(key.name, waited));
+      const scheduler = new Scheduler({
+        sandbox,
+        bounds: { items: key.queueLimit, bytes: key.queueBytes },
+        onStart: (waited) => metrics.waited(key.name, waited),
+      });
       keys.set(key.name, { scheduler, parseScript: scriptParser(key.timeoutMs, key.maxTimeoutMs) });
     }
     const schedulers = [...keys.values()].map((k) => k.scheduler);
@@ -83,7 +87,7 @@ export class Daemon {
 
   private accept(ws: WebSocket, request: IncomingMessage, key: KeyPolicy): void {
     const id = `c${++this.lastConnectionId}`;
-    const connection = new Connection(ws, id, key.name, this.runtime, this.config.maxInFlight, this.log.child({ connection: id }), this.metrics);
+    const connection = new Connection({ ws, id, key: key.name, runtime: this.runtime, limits: this.config, log: this.log.child({ connection: id }), metrics: this.metrics });
     this.connections.add(connection);
     this.metrics.connectionOpened();
     ws.on('close', () => {
@@ -142,7 +146,13 @@ export async function prepareKeys(config: Config): Promise<{ modulePath: string;
 
 async function startSandbox(key: KeyPolicy, outbound: Outbound, config: Config, modulePath: string, docker: () => Promise<Docker>, onRecycle: (reason: RecycleReason) => void, log: Logger): Promise<Sandbox> {
   const options = {
-    limits: { memoryLimitMb: key.memoryLimitMb, consoleLimitBytes: key.consoleLimitBytes, resultLimitBytes: key.resultLimitBytes },
+    limits: {
+      memoryLimitMb: key.memoryLimitMb,
+      consoleLimitBytes: key.consoleLimitBytes,
+      resultLimitBytes: key.resultLimitBytes,
+      fetchMaxBytes: key.fetchMaxBytes,
+      fetchMaxRequests: key.fetchMaxRequests,
+    },
     modules: key.modules,
     logLevel: log.level,
     noLogs: log.level === 'silent',
@@ -151,8 +161,7 @@ async function startSandbox(key: KeyPolicy, outbound: Outbound, config: Config, 
     key.executor === 'container'
       ? containerLink(await docker(), options, { image: key.sandboxImage, memoryMb: key.sandboxMemoryMb, cpus: key.sandboxCpus, pids: key.sandboxPids, tmpfsMb: key.sandboxTmpfsMb }, log)
       : processLink({ ...options, modulePath, cacheDir: config.moduleCache });
-  const memoryLimitMb = key.executor === 'container' ? key.sandboxMemoryMb : key.memoryLimitMb;
-  return SandboxPool.create(key.poolSize, link, outbound, memoryLimitMb, onRecycle, log);
+  return SandboxPool.create(key.poolSize, { startLink: link, outbound, sandboxMemoryMb: key.sandboxMemoryMb, onRecycle, log });
 }
 
 /** The Docker engine (DOCKER_HOST, or the local socket), with stale sandboxes removed. */

@@ -1,4 +1,5 @@
 // Every error a caller can receive is made here, so codes and messages stay in one place.
+import { clip } from './text.js';
 
 export const ErrorCode = {
   /** The script threw, rejected, or its result could not be serialized. */
@@ -94,7 +95,7 @@ export function invalidRequest(detail: string): RpcError {
 }
 
 export function methodNotFound(method: string): RpcError {
-  return new RpcError(ErrorCode.MethodNotFound, 'Method not found', { method });
+  return new RpcError(ErrorCode.MethodNotFound, 'Method not found', { method: clip(method) });
 }
 
 export function invalidParams(errors: unknown[]): RpcError {

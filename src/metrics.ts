@@ -40,7 +40,7 @@ export class Metrics {
     });
     this.recycled = new Counter({
       name: 'javascriptd_isolates_recycled_total',
-      help: 'isolates replaced: with their sandbox (sandbox-lost), after hitting the memory limit, or still running past the outcome',
+      help: 'isolates replaced: with their sandbox (sandbox-lost; sandbox-memory: over SANDBOX_MEMORY), after hitting MEMORY_LIMIT (memory-limit), or still running past the outcome (still-running)',
       labelNames: ['key', 'reason'],
       registers,
     });

@@ -184,11 +184,27 @@ describe('fetch', () => {
     assert.equal(message, 'TypeError: fetch failed: responses of this execution exceed 100000 bytes (FETCH_MAX_BYTES)');
   });
 
-  it('refuses a request body larger than FETCH_MAX_BYTES', async () => {
+  it('refuses request bodies past FETCH_MAX_BYTES in all, inside the isolate', async () => {
     const before = api.seen.length;
     const message = rejection(await run(`fetch('${api.origin}/app/items', { method: 'POST', body: 'x'.repeat(200000) })`));
-    assert.equal(message, 'TypeError: fetch refused: a request body of 200000 bytes exceeds 100000 bytes (FETCH_MAX_BYTES)');
-    assert.equal(api.seen.length, before);
+    assert.equal(message, 'TypeError: fetch refused: request bodies of this execution would exceed 100000 bytes (FETCH_MAX_BYTES)');
+    const reply = await run(`(async () => {
+      const post = () => fetch('${api.origin}/app/items', { method: 'POST', body: JSON.stringify('x'.repeat(60000)) }).then((r) => r.status, (e) => e.message);
+      return [await post(), await post()];
+    })()`);
+    assert.deepEqual(reply.payload?.value, [201, 'fetch refused: request bodies of this execution would exceed 100000 bytes (FETCH_MAX_BYTES)']);
+    assert.equal(api.seen.length, before + 1);
+  });
+
+  it('counts requests the policy refuses against FETCH_MAX_REQUESTS, so a refused loop copies nothing more out', async () => {
+    const reply = await run(`(async () => {
+      const results = [];
+      for (let i = 0; i < 7; i++) results.push(await fetch('${api.origin}/admin', { method: 'POST', body: 'x' }).then((r) => r.status, (e) => e.message.slice(0, 40)));
+      return results;
+    })()`);
+    const results = reply.payload?.value as string[];
+    assert.deepEqual(results.slice(0, 5), Array(5).fill('fetch refused: no FETCH_ALLOW rule allow'));
+    assert.deepEqual(results.slice(5), Array(2).fill('fetch refused: more than 5 requests in o'));
   });
 
   it('refuses requests past FETCH_MAX_REQUESTS in one execution, redirects counted', async () => {
@@ -294,6 +310,9 @@ describe('fetch policy', () => {
       '/users/ada;x/gists',
       '/spelled/a%5Cb',
       '/spelled/x;z',
+      '/allowed/..%3B/secret',
+      '/allowed/..%u002fsecret',
+      '/allowed/..%C0%AFsecret',
     ];
     for (const path of ambiguous) assert.ok(!allows(p, 'GET', `https://h.example${path}`), path);
     for (const path of ['/allowed/a/b', '/allowed/a%20b', '/allowed/%3F', '/allowed/', '/users/ada/gists', '/spelled/a%2Fb', '/spelled/a%2fb', '/spelled/x;y']) {

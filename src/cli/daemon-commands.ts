@@ -37,6 +37,9 @@ export const serve: Command = {
   async run() {
     const config = loadConfig(process.env);
     const log = createLogger(config);
+    // The last line of defence: every promise the daemon makes has its rejection
+    // handled, and should one be missed it is logged, not the end of every connection.
+    process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
     const daemon = await Daemon.start(config, log);
     return new Promise<number>((resolve) => {
       let stopping = false;

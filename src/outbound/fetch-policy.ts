@@ -20,10 +20,11 @@ const UNRESERVED = /%(2[DEde]|5[Ff]|7[Ee]|3[0-9]|4[1-9A-Fa-f]|5[0-9Aa]|6[1-9A-Fa
 /**
  * What makes a normalised segment mean different paths to different servers: an
  * encoded `/` or `\` (a server that decodes before routing splits there), `%`
- * (double encoding), an encoded control character, or `;` (path parameters, as
- * in Tomcat's `..;/`).
+ * (double encoding, or a `%` that starts no escape, as IIS's `%u002f`), an
+ * encoded control character, `;` plain or encoded (path parameters, as in
+ * Tomcat's `..;/`), or an overlong UTF-8 lead byte (`%C0%AF`, an old `/`).
  */
-const AMBIGUOUS = /%(2F|5C|25|[01][0-9A-F]|7F)|;/i;
+const AMBIGUOUS = /%(2F|5C|25|3B|[01][0-9A-F]|7F|C[01])|%(?![0-9A-F]{2})|;/i;
 
 /**
  * The URL as rules see it: parsed by the WHATWG parser (lower-case scheme and

@@ -1,12 +1,15 @@
 // One WebSocket connection: the first frame picks the dialect (Duplex handshake
 // or a JSON-RPC 2.0 request), then each request goes to the runtime and its
-// reply comes back whenever it is ready, matched by id.
+// reply comes back whenever it is ready, matched by id. A connection whose
+// replies pile up unsent stops being read until they drain.
 import type { WebSocket } from 'ws';
+import type { Config } from '../config.js';
 import * as errors from '../errors.js';
 import { RpcError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { clip } from '../text.js';
 import type { Dialect, ReplyTarget } from './dialect.js';
 import { DUPLEX_ACCEPT, DUPLEX_HANDSHAKE, duplex } from './duplex.js';
 import { jsonRpc, looksLikeJsonRpc } from './jsonrpc.js';
@@ -14,27 +17,53 @@ import { jsonRpc, looksLikeJsonRpc } from './jsonrpc.js';
 /** WebSocket close codes used here. */
 const CLOSE_PROTOCOL_ERROR = 1002;
 const CLOSE_GOING_AWAY = 1001;
+const CLOSE_POLICY = 1008;
+/** How long a close frame queued behind unread replies may wait before the socket is cut. */
+const CLOSE_GRACE_MS = 1000;
+
+export type ConnectionLimits = Pick<Config, 'maxInFlight' | 'maxDepth' | 'handshakeTimeoutMs' | 'maxUnsentBytes' | 'unsentTimeoutMs'>;
+
+export interface ConnectionOptions {
+  ws: WebSocket;
+  id: string;
+  key: string;
+  runtime: Runtime;
+  limits: ConnectionLimits;
+  log: Logger;
+  metrics: Metrics;
+}
 
 export class Connection {
+  readonly id: string;
+  private readonly ws: WebSocket;
+  private readonly key: string;
+  private readonly runtime: Runtime;
+  private readonly limits: ConnectionLimits;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
   private dialect: Dialect | undefined;
   private inFlight = 0;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  /** Set while unsent replies are over MAX_UNSENT: the connection is not read and closes when it fires. */
+  private slowReaderTimer: NodeJS.Timeout | undefined;
+  private droppedFrames = 0;
 
-  constructor(
-    private readonly ws: WebSocket,
-    readonly id: string,
-    private readonly key: string,
-    private readonly runtime: Runtime,
-    private readonly maxInFlight: number,
-    private readonly log: Logger,
-    private readonly metrics: Metrics,
-  ) {
+  constructor(options: ConnectionOptions) {
+    ({ ws: this.ws, id: this.id, key: this.key, runtime: this.runtime, limits: this.limits, log: this.log, metrics: this.metrics } = options);
+    const { ws } = this;
+    this.handshakeTimer = setTimeout(() => this.close(CLOSE_POLICY, `no handshake within ${this.limits.handshakeTimeoutMs} ms`), this.limits.handshakeTimeoutMs);
     ws.on('message', (data, isBinary) => {
       const frame = isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString();
-      metrics.transferred('in', Buffer.byteLength(frame));
+      this.metrics.transferred('in', Buffer.byteLength(frame));
       this.receive(frame);
     });
-    ws.on('close', () => this.runtime.disconnect(this.key, this.id));
-    ws.on('error', (err) => this.log.warn({ err: err.message }, 'connection error'));
+    ws.on('close', (code) => {
+      clearTimeout(this.handshakeTimer);
+      clearTimeout(this.slowReaderTimer);
+      this.runtime.disconnect(this.key, this.id);
+      this.log.info({ code, dropped: this.droppedFrames }, 'connection closed');
+    });
+    ws.on('error', (err) => this.log.warn({ err: clip(err.message) }, 'connection error'));
   }
 
   /** Closes the connection as the daemon shuts down. */
@@ -43,64 +72,107 @@ export class Connection {
   }
 
   private receive(frame: string): void {
-    if (this.dialect === undefined) {
-      this.handshake(frame);
-      return;
+    // The last line of defence: a failure while handling one frame fails that frame only.
+    try {
+      if (this.dialect === undefined) this.handshake(frame);
+      else this.handle(this.dialect, frame);
+    } catch (err) {
+      this.log.error({ err }, 'failed to handle a frame');
     }
-    const incoming = this.dialect.parse(frame);
+  }
+
+  private handle(dialect: Dialect, frame: string): void {
+    const incoming = dialect.parse(frame, this.limits.maxDepth);
     switch (incoming.kind) {
       case 'ignore':
         return;
       case 'invalid':
-        if (incoming.target === undefined) this.log.warn({ reason: incoming.error.data }, 'dropped a frame that cannot be answered');
-        this.refuse(this.dialect, incoming.target, incoming.error);
+        if (incoming.target === undefined) this.dropped(incoming.error);
+        else this.send(dialect.error(incoming.target, incoming.error));
         return;
       case 'request':
-        this.dispatch(this.dialect, incoming.target, incoming.method, incoming.params);
+        this.dispatch(dialect, incoming.target, incoming.method, incoming.params, Buffer.byteLength(frame));
     }
   }
 
   private handshake(frame: string): void {
+    clearTimeout(this.handshakeTimer);
     if (frame === DUPLEX_HANDSHAKE) {
       this.dialect = duplex;
       this.send(DUPLEX_ACCEPT);
-    } else if (looksLikeJsonRpc(frame)) {
+    } else if (looksLikeJsonRpc(frame, this.limits.maxDepth)) {
       this.dialect = jsonRpc;
-      this.receive(frame);
+      this.handle(jsonRpc, frame);
     } else {
       const reason = frame.startsWith('SIMPLEX/')
         ? `unsupported handshake; this server speaks ${DUPLEX_HANDSHAKE}`
         : `expected the handshake ${DUPLEX_HANDSHAKE} or a JSON-RPC 2.0 request`;
       this.log.warn({ reason }, 'refused a connection at handshake');
-      this.ws.close(CLOSE_PROTOCOL_ERROR, reason);
+      this.close(CLOSE_PROTOCOL_ERROR, reason);
     }
   }
 
-  private dispatch(dialect: Dialect, target: ReplyTarget | undefined, method: string, params: unknown): void {
-    if (this.inFlight >= this.maxInFlight) {
-      this.refuse(dialect, target, errors.busy(`more than ${this.maxInFlight} requests in flight on this connection`));
+  /** A frame that cannot be answered: the first is logged, the rest counted for the close line. */
+  private dropped(error: RpcError): void {
+    if (this.droppedFrames++ === 0) this.log.warn({ reason: clip(JSON.stringify(error.data ?? {})) }, 'dropped a frame that cannot be answered');
+  }
+
+  private dispatch(dialect: Dialect, target: ReplyTarget | undefined, method: string, params: unknown, bytes: number): void {
+    if (this.inFlight >= this.limits.maxInFlight) {
+      if (target !== undefined) this.send(dialect.error(target, errors.busy(`more than ${this.limits.maxInFlight} requests in flight on this connection`)));
       return;
     }
     this.inFlight++;
-    this.runtime.call(this.key, this.id, method, params).then(
-      (result) => {
-        this.inFlight--;
-        if (target !== undefined) this.send(dialect.result(target, result));
-      },
-      (error: unknown) => {
-        this.inFlight--;
-        this.refuse(dialect, target, error instanceof RpcError ? error : errors.internal());
-      },
+    this.runtime.call({ key: this.key, client: this.id, method, params, bytes }).then(
+      (resultJson) => this.answer(dialect, target, () => dialect.result(target as ReplyTarget, resultJson)),
+      (error: unknown) => this.answer(dialect, target, () => dialect.error(target as ReplyTarget, error instanceof RpcError ? error : errors.internal())),
     );
   }
 
-  private refuse(dialect: Dialect, target: ReplyTarget | undefined, error: RpcError): void {
-    if (target !== undefined) this.send(dialect.error(target, error));
+  /** Sends one request's reply; a reply that cannot be made becomes an internal error, never a lost caller. */
+  private answer(dialect: Dialect, target: ReplyTarget | undefined, reply: () => string): void {
+    this.inFlight--;
+    if (target === undefined) return;
+    try {
+      this.send(reply());
+    } catch (err) {
+      this.log.error({ err }, 'failed to make a reply');
+      this.send(dialect.error({ id: target.id }, errors.internal()));
+    }
   }
 
   private send(frame: string): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     this.metrics.transferred('out', Buffer.byteLength(frame));
-    this.ws.send(frame);
+    this.ws.send(frame, () => this.drained());
+    this.checkUnsent();
+  }
+
+  /** Backpressure: past MAX_UNSENT the connection is not read and its queued executions wait; far past it, or for too long, it is closed. */
+  private checkUnsent(): void {
+    const unsent = this.ws.bufferedAmount;
+    if (unsent > 4 * this.limits.maxUnsentBytes) {
+      this.close(CLOSE_POLICY, `more than ${4 * this.limits.maxUnsentBytes} bytes of replies unread`);
+    } else if (unsent > this.limits.maxUnsentBytes && this.slowReaderTimer === undefined) {
+      this.ws.pause();
+      this.runtime.hold(this.key, this.id, true);
+      this.slowReaderTimer = setTimeout(() => this.close(CLOSE_POLICY, `replies unread for ${this.limits.unsentTimeoutMs} ms`), this.limits.unsentTimeoutMs);
+    }
+  }
+
+  private drained(): void {
+    if (this.slowReaderTimer === undefined || this.ws.bufferedAmount > this.limits.maxUnsentBytes / 2) return;
+    clearTimeout(this.slowReaderTimer);
+    this.slowReaderTimer = undefined;
+    this.runtime.hold(this.key, this.id, false);
+    this.ws.resume();
+  }
+
+  private close(code: number, reason: string): void {
+    if (this.ws.readyState === this.ws.CLOSED) return;
+    if (code === CLOSE_POLICY) this.log.warn({ reason }, 'closing a connection');
+    this.ws.close(code, reason);
+    // A peer that reads nothing never receives the close frame either.
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 }

@@ -19,8 +19,10 @@ export type Incoming =
 
 export interface Dialect {
   readonly name: string;
-  parse(frame: string): Incoming;
-  result(target: ReplyTarget, result: unknown): string;
+  /** Turns a frame into a request; nothing nested deeper than `maxDepth` is accepted. */
+  parse(frame: string, maxDepth: number): Incoming;
+  /** A reply carrying `resultJson`, the result as JSON text (spliced in as it is, never parsed again). */
+  result(target: ReplyTarget, resultJson: string): string;
   error(target: ReplyTarget, error: RpcError): string;
 }
 
@@ -30,13 +32,4 @@ export function isRequestId(value: unknown): value is RequestId {
 
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** JSON.parse that reports failure as undefined plus the parser's message. */
-export function parseJson(frame: string): { ok: true; value: unknown } | { ok: false; reason: string } {
-  try {
-    return { ok: true, value: JSON.parse(frame) };
-  } catch (error) {
-    return { ok: false, reason: error instanceof Error ? error.message : 'unparsable' };
-  }
 }

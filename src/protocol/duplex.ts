@@ -3,7 +3,8 @@
 // {type:"rep",id,payload|error,ext?} out.
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
-import { type Dialect, type Incoming, isObject, isRequestId, parseJson, type ReplyTarget } from './dialect.js';
+import { parseBoundedJson } from './bounded-json.js';
+import { type Dialect, type Incoming, isObject, isRequestId, type ReplyTarget } from './dialect.js';
 
 export const DUPLEX_HANDSHAKE = 'SIMPLEX/1.0;json';
 export const DUPLEX_ACCEPT = '+OK';
@@ -11,11 +12,16 @@ export const DUPLEX_ACCEPT = '+OK';
 export const duplex: Dialect = {
   name: 'duplex',
 
-  parse(frame: string): Incoming {
+  parse(frame: string, maxDepth: number): Incoming {
     // Duplex peers ignore empty frames.
     if (frame === '') return { kind: 'ignore' };
-    const parsed = parseJson(frame);
-    if (!parsed.ok) return { kind: 'invalid', target: undefined, error: errors.parseError(parsed.reason) };
+    const parsed = parseBoundedJson(frame, maxDepth);
+    if (!parsed.ok) {
+      if (parsed.outline === undefined) return { kind: 'invalid', target: undefined, error: errors.parseError(parsed.reason) };
+      // Too deep: answered by id when the outline has one, without echoing the (deep) ext.
+      const id = isObject(parsed.outline) ? parsed.outline.id : undefined;
+      return { kind: 'invalid', target: isRequestId(id) ? { id } : undefined, error: errors.invalidRequest(parsed.reason) };
+    }
     const msg = parsed.value;
     if (!isObject(msg)) return { kind: 'invalid', target: undefined, error: errors.invalidRequest('a message must be a JSON object') };
     if (msg.id !== undefined && !isRequestId(msg.id)) {
@@ -31,16 +37,16 @@ export const duplex: Dialect = {
     return { kind: 'request', target, method: msg.method, params: msg.payload };
   },
 
-  result(target: ReplyTarget, result: unknown): string {
-    return JSON.stringify(withExt({ type: 'rep', id: target.id, payload: result }, target));
+  result(target: ReplyTarget, resultJson: string): string {
+    return `{"type":"rep","id":${JSON.stringify(target.id)},"payload":${resultJson}${ext(target)}}`;
   },
 
   error(target: ReplyTarget, error: RpcError): string {
-    return JSON.stringify(withExt({ type: 'rep', id: target.id, error: error.toWire() }, target));
+    return `{"type":"rep","id":${JSON.stringify(target.id)},"error":${JSON.stringify(error.toWire())}${ext(target)}}`;
   },
 };
 
-function withExt(message: Record<string, unknown>, target: ReplyTarget): Record<string, unknown> {
-  // Duplex replies carry the request's ext back.
-  return target.ext === undefined ? message : { ...message, ext: target.ext };
+/** Duplex replies carry the request's ext back. */
+function ext(target: ReplyTarget): string {
+  return target.ext === undefined ? '' : `,"ext":${JSON.stringify(target.ext)}`;
 }

@@ -2,22 +2,27 @@
 // JSON-RPC request. Batches are refused.
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
-import { type Dialect, type Incoming, isObject, isRequestId, parseJson, type ReplyTarget } from './dialect.js';
+import { parseBoundedJson } from './bounded-json.js';
+import { type Dialect, type Incoming, isObject, isRequestId, type ReplyTarget } from './dialect.js';
 
 /** Whether a connection's first frame asks for this dialect. */
-export function looksLikeJsonRpc(frame: string): boolean {
-  const parsed = parseJson(frame);
-  if (!parsed.ok) return false;
-  const first = Array.isArray(parsed.value) ? parsed.value[0] : parsed.value;
+export function looksLikeJsonRpc(frame: string, maxDepth: number): boolean {
+  const parsed = parseBoundedJson(frame, maxDepth);
+  const value = parsed.ok ? parsed.value : parsed.outline;
+  const first = Array.isArray(value) ? value[0] : value;
   return isObject(first) && first.jsonrpc === '2.0';
 }
 
 export const jsonRpc: Dialect = {
   name: 'jsonrpc',
 
-  parse(frame: string): Incoming {
-    const parsed = parseJson(frame);
-    if (!parsed.ok) return { kind: 'invalid', target: { id: null }, error: errors.parseError(parsed.reason) };
+  parse(frame: string, maxDepth: number): Incoming {
+    const parsed = parseBoundedJson(frame, maxDepth);
+    if (!parsed.ok) {
+      if (parsed.outline === undefined) return { kind: 'invalid', target: { id: null }, error: errors.parseError(parsed.reason) };
+      const id = isObject(parsed.outline) ? parsed.outline.id : undefined;
+      return { kind: 'invalid', target: { id: isRequestId(id) ? id : null }, error: errors.invalidRequest(parsed.reason) };
+    }
     const msg = parsed.value;
     if (Array.isArray(msg)) {
       return { kind: 'invalid', target: { id: null }, error: errors.invalidRequest('batch requests are not supported') };
@@ -35,8 +40,8 @@ export const jsonRpc: Dialect = {
     return { kind: 'request', target, method: msg.method, params: msg.params };
   },
 
-  result(target: ReplyTarget, result: unknown): string {
-    return JSON.stringify({ jsonrpc: '2.0', id: target.id, result });
+  result(target: ReplyTarget, resultJson: string): string {
+    return `{"jsonrpc":"2.0","id":${JSON.stringify(target.id)},"result":${resultJson}}`;
   },
 
   error(target: ReplyTarget, error: RpcError): string {

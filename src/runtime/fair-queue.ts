@@ -1,45 +1,124 @@
 // Round-robin across clients: each client has its own FIFO and clients take
 // turns, so one client's flood waits behind itself, not in front of others.
+// The queue is bounded in items and in bytes; when it is full, a client
+// holding more of it than the newcomer would gives way (its newest items are
+// evicted), so no client can lock the others out. A held client keeps its
+// items but takes no turns until it is let go.
+
+export interface QueueBounds {
+  items: number;
+  bytes: number;
+}
+
+interface Entry<T> {
+  item: T;
+  bytes: number;
+}
+
+interface Share<T> {
+  entries: Entry<T>[];
+  bytes: number;
+}
+
+export type Admission<T> = { admitted: true; evicted: T[] } | { admitted: false; reason: string };
 
 export class FairQueue<T> {
   // Map order is the rotation: a client that still has items goes to the back.
-  private readonly queues = new Map<string, T[]>();
+  private readonly shares = new Map<string, Share<T>>();
+  private readonly held = new Set<string>();
   private count = 0;
+  private totalBytes = 0;
+
+  constructor(private readonly bounds: QueueBounds) {}
 
   get size(): number {
     return this.count;
   }
 
-  push(client: string, item: T): void {
-    const queue = this.queues.get(client);
-    if (queue === undefined) this.queues.set(client, [item]);
-    else queue.push(item);
+  /** Queues `item` for `client`, evicting the newest items of clients over their share if the queue is full. */
+  push(client: string, item: T, bytes: number): Admission<T> {
+    if (bytes > this.bounds.bytes) return { admitted: false, reason: 'the request is larger than the whole execution queue' };
+    const mine = this.shares.get(client) ?? { entries: [], bytes: 0 };
+    const evicted: T[] = [];
+    while (this.count + 1 > this.bounds.items) {
+      const victim = this.largest(client, (s) => s.entries.length, mine.entries.length + 1);
+      if (victim === undefined) return { admitted: false, reason: 'the execution queue is full' };
+      evicted.push(this.evict(victim));
+    }
+    while (this.totalBytes + bytes > this.bounds.bytes) {
+      const victim = this.largest(client, (s) => s.bytes, mine.bytes + bytes);
+      if (victim === undefined) return { admitted: false, reason: 'the execution queue is full (QUEUE_BYTES)' };
+      evicted.push(this.evict(victim));
+    }
+    mine.entries.push({ item, bytes });
+    mine.bytes += bytes;
+    if (!this.shares.has(client)) this.shares.set(client, mine);
     this.count++;
+    this.totalBytes += bytes;
+    return { admitted: true, evicted };
   }
 
+  /** The next item of the next client whose turn it is and who is not held. */
   shift(): T | undefined {
-    for (const [client, queue] of this.queues) {
-      const item = queue.shift() as T;
-      this.queues.delete(client);
-      if (queue.length > 0) this.queues.set(client, queue);
+    for (const [client, share] of this.shares) {
+      if (this.held.has(client)) continue;
+      const entry = share.entries.shift() as Entry<T>;
+      share.bytes -= entry.bytes;
+      this.shares.delete(client);
+      if (share.entries.length > 0) this.shares.set(client, share);
       this.count--;
-      return item;
+      this.totalBytes -= entry.bytes;
+      return entry.item;
     }
     return undefined;
   }
 
+  /** A held client's items wait (its replies are not being read); letting it go gives it turns again. */
+  hold(client: string, held: boolean): void {
+    if (held) this.held.add(client);
+    else this.held.delete(client);
+  }
+
   /** Takes out everything a client still has queued. */
   remove(client: string): T[] {
-    const queue = this.queues.get(client) ?? [];
-    this.queues.delete(client);
-    this.count -= queue.length;
-    return queue;
+    const share = this.shares.get(client);
+    this.shares.delete(client);
+    this.held.delete(client);
+    if (share === undefined) return [];
+    this.count -= share.entries.length;
+    this.totalBytes -= share.bytes;
+    return share.entries.map((entry) => entry.item);
   }
 
   clear(): T[] {
-    const all = [...this.queues.values()].flat();
-    this.queues.clear();
+    const all = [...this.shares.values()].flatMap((share) => share.entries.map((entry) => entry.item));
+    this.shares.clear();
     this.count = 0;
+    this.totalBytes = 0;
     return all;
+  }
+
+  /** The client other than `newcomer` holding the most by `measure`, if it holds more than `newcomerWouldHold`. */
+  private largest(newcomer: string, measure: (share: Share<T>) => number, newcomerWouldHold: number): string | undefined {
+    let found: string | undefined;
+    let most = newcomerWouldHold;
+    for (const [client, share] of this.shares) {
+      if (client !== newcomer && measure(share) > most) {
+        found = client;
+        most = measure(share);
+      }
+    }
+    return found;
+  }
+
+  /** Removes the newest item of `client`. */
+  private evict(client: string): T {
+    const share = this.shares.get(client) as Share<T>;
+    const entry = share.entries.pop() as Entry<T>;
+    share.bytes -= entry.bytes;
+    if (share.entries.length === 0) this.shares.delete(client);
+    this.count--;
+    this.totalBytes -= entry.bytes;
+    return entry.item;
   }
 }

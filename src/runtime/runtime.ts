@@ -5,6 +5,7 @@ import { RpcError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { ExecutionResult } from '../sandbox/sandbox.js';
+import { clip } from '../text.js';
 import type { Scheduler } from './scheduler.js';
 import type { ParseScript } from './script.js';
 
@@ -16,6 +17,17 @@ export interface KeyRuntime {
   parseScript: ParseScript;
 }
 
+/** One request, as a connection hands it over. */
+export interface Call {
+  key: string;
+  /** The connection: queues are shared fairly between clients. */
+  client: string;
+  method: string;
+  params: unknown;
+  /** Size of the frame it came in, counted against QUEUE_BYTES while it waits. */
+  bytes: number;
+}
+
 export class Runtime {
   private executions = 0;
 
@@ -25,10 +37,15 @@ export class Runtime {
     private readonly metrics: Metrics,
   ) {}
 
-  /** Calls `method` for `client` of `key`; rejects with an RpcError. */
-  call(key: string, client: string, method: string, params: unknown): Promise<ExecutionResult> {
-    if (method !== EXECUTE) return Promise.reject(errors.methodNotFound(method));
-    return this.execute(this.keyRuntime(key), key, client, params);
+  /** Calls the method; resolves to the result as JSON text, rejects with an RpcError. */
+  async call(call: Call): Promise<string> {
+    if (call.method !== EXECUTE) throw errors.methodNotFound(call.method);
+    return resultJson(await this.execute(call));
+  }
+
+  /** While a client's replies go unread, its queued executions wait. */
+  hold(key: string, client: string, held: boolean): void {
+    this.keyRuntime(key).scheduler.hold(client, held);
   }
 
   /** A client went away: what it still has queued will never be answered. */
@@ -42,8 +59,9 @@ export class Runtime {
     return found;
   }
 
-  private async execute(runtime: KeyRuntime, key: string, client: string, params: unknown): Promise<ExecutionResult> {
-    const request = runtime.parseScript(params);
+  private async execute({ key, client, params, bytes }: Call): Promise<ExecutionResult> {
+    const { scheduler, parseScript } = this.keyRuntime(key);
+    const request = parseScript(params);
     const id = ++this.executions;
     const started = performance.now();
     const fields = {
@@ -51,10 +69,10 @@ export class Runtime {
       key,
       client,
       hash: request.codeHash.slice(0, 16),
-      call: request.call,
+      call: request.call === undefined ? undefined : clip(request.call),
     };
     try {
-      const result = await runtime.scheduler.run(client, request);
+      const result = await scheduler.run(client, request, bytes);
       this.log.info({ ...fields, outcome: 'ok', ms: elapsed(started) }, 'execution');
       this.metrics.execution(key, undefined, elapsed(started) / 1000);
       return result;
@@ -69,6 +87,11 @@ export class Runtime {
       throw error;
     }
   }
+}
+
+/** runtime.execute's result on the wire: the value's JSON text as the sandbox made it, never parsed here. */
+function resultJson(result: ExecutionResult): string {
+  return `{"value":${result.valueJson},"console":${JSON.stringify(result.console)},"time":${JSON.stringify(result.time)}}`;
 }
 
 function elapsed(since: number): number {

@@ -2,8 +2,8 @@
 // soon as the sandbox has a free slot.
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
-import type { ExecutionRequest, ExecutionResult, Sandbox } from '../sandbox/sandbox.js';
-import { FairQueue } from './fair-queue.js';
+import type { ExecutionRequest, ExecutionResult, Running, Sandbox } from '../sandbox/sandbox.js';
+import { FairQueue, type QueueBounds } from './fair-queue.js';
 
 interface Job {
   request: ExecutionRequest;
@@ -12,18 +12,27 @@ interface Job {
   reject: (error: RpcError) => void;
 }
 
+export interface SchedulerOptions {
+  sandbox: Sandbox;
+  /** QUEUE_LIMIT and QUEUE_BYTES. */
+  bounds: QueueBounds;
+  /** Told how long each execution waited for a sandbox, in seconds. */
+  onStart?: (waitedSeconds: number) => void;
+}
+
 export class Scheduler {
-  private readonly queue = new FairQueue<Job>();
+  private readonly sandbox: Sandbox;
+  private readonly queue: FairQueue<Job>;
+  private readonly onStart: (waitedSeconds: number) => void;
   private running = 0;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(
-    private readonly sandbox: Sandbox,
-    private readonly queueLimit: number,
-    /** Told how long each execution waited for a sandbox, in seconds. */
-    private readonly onStart: (waitedSeconds: number) => void = () => {},
-  ) {}
+  constructor(options: SchedulerOptions) {
+    this.sandbox = options.sandbox;
+    this.queue = new FairQueue(options.bounds);
+    this.onStart = options.onStart ?? (() => {});
+  }
 
   get capacity(): number {
     return this.sandbox.capacity;
@@ -37,16 +46,30 @@ export class Scheduler {
     return this.running;
   }
 
-  /** Runs `request` for `client`; rejects with 1004 when the queue is full, 1006 once closed. */
-  run(client: string, request: ExecutionRequest): Promise<ExecutionResult> {
+  /**
+   * Runs `request` for `client`; `bytes` (its frame's size) counts against
+   * QUEUE_BYTES while it waits. Rejects with 1004 when the queue is full and
+   * the client already holds its share, 1006 once closed.
+   */
+  run(client: string, request: ExecutionRequest, bytes: number): Promise<ExecutionResult> {
     if (this.closed) return Promise.reject(errors.shuttingDown());
-    if (this.running >= this.sandbox.capacity && this.queue.size >= this.queueLimit) {
-      return Promise.reject(errors.busy('the execution queue is full'));
+    const { promise, resolve, reject } = Promise.withResolvers<ExecutionResult>();
+    const job: Job = { request, enqueuedAt: performance.now(), resolve, reject };
+    if (this.running < this.sandbox.capacity && this.queue.size === 0) {
+      this.start(job);
+      return promise;
     }
-    return new Promise((resolve, reject) => {
-      this.queue.push(client, { request, enqueuedAt: performance.now(), resolve, reject });
-      this.pump();
-    });
+    const admission = this.queue.push(client, job, bytes);
+    if (!admission.admitted) return Promise.reject(errors.busy(admission.reason));
+    for (const evicted of admission.evicted) evicted.reject(errors.busy('the execution queue is full and this connection held more of it than others'));
+    this.pump();
+    return promise;
+  }
+
+  /** While a client's replies go unread, its queued executions wait. */
+  hold(client: string, held: boolean): void {
+    this.queue.hold(client, held);
+    if (!held) this.pump();
   }
 
   /** Forgets what a departed client still had queued. */
@@ -76,17 +99,27 @@ export class Scheduler {
     while (this.running < this.sandbox.capacity) {
       const job = this.queue.shift();
       if (job === undefined) return;
-      this.running++;
-      this.onStart((performance.now() - job.enqueuedAt) / 1000);
-      const running = this.sandbox.start(job.request);
-      running.result.then(job.resolve, job.reject);
-      const free = () => {
-        this.running--;
-        this.pump();
-        this.notifyIfIdle();
-      };
-      running.done.then(free, free);
+      this.start(job);
     }
+  }
+
+  private start(job: Job): void {
+    this.running++;
+    this.onStart((performance.now() - job.enqueuedAt) / 1000);
+    let running: Running;
+    try {
+      running = this.sandbox.start(job.request);
+    } catch (error) {
+      // A sandbox bug fails this execution only; its slot is given back at once.
+      running = { result: Promise.reject(error as RpcError), done: Promise.resolve() };
+    }
+    running.result.then(job.resolve, job.reject);
+    const free = () => {
+      this.running--;
+      this.pump();
+      this.notifyIfIdle();
+    };
+    running.done.then(free, free);
   }
 
   private notifyIfIdle(): void {

@@ -84,8 +84,16 @@ export function containerLink(docker: Docker, options: ExecutorOptions, limits: 
         return connected;
       },
       send: (message) => {
-        if (connected) stream.write(encodeFrame(message));
+        if (!connected) return false;
+        try {
+          stream.write(encodeFrame(message));
+          return true;
+        } catch {
+          return false;
+        }
       },
+      // The container's memory limit bounds it; the kernel kills it past that.
+      memoryBytes: () => undefined,
       kill: () => void container.kill().catch(() => undefined),
       close: async () => {
         connected = false;

@@ -8,10 +8,10 @@ import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
 import { ConsoleLog } from './console-log.js';
 import type { ExecutionRequest, ExecutionResult, SandboxLimits } from './sandbox.js';
-import { cleanStack } from './thrown.js';
+import { thrown } from './thrown.js';
 
-/** Pending timers one execution may hold; more is treated as an exception. */
-const MAX_PENDING_TIMERS = 10_000;
+/** Pending timers one execution may hold; the isolate throws a RangeError at the next, the host fails the execution. */
+export const MAX_PENDING_TIMERS = 10_000;
 const MAX_RANDOM_BYTES = 65536;
 const DIGESTS = new Set(['sha1', 'sha256', 'sha384', 'sha512']);
 const REDIRECT_MODES = new Set(['follow', 'error', 'manual']);
@@ -72,6 +72,9 @@ export class Execution {
       case 'log':
         if (typeof a === 'string') this.console.push(a);
         break;
+      case 'dropped':
+        if (typeof a === 'number' && typeof b === 'number') this.console.droppedInIsolate(a, b);
+        break;
       case 'set':
         if (typeof a === 'number' && typeof b === 'number') this.setTimer(a, b);
         break;
@@ -81,8 +84,11 @@ export class Execution {
       case 'value':
         if (typeof a === 'string') this.succeed(a);
         break;
+      case 'too-large':
+        if (typeof a === 'number') this.fail(errors.resultTooLarge(a, this.limits.resultLimitBytes, this.console.lines()));
+        break;
       case 'error':
-        this.fail(errors.exception({ name: String(a), message: String(b), stack: cleanStack(String(c)) }, this.console.lines()));
+        this.fail(errors.exception(thrown(String(a), String(b), String(c)), this.console.lines()));
         break;
       case 'require':
         if (typeof a === 'string' && this.modulesRequired.size < 100) this.modulesRequired.add(a);
@@ -109,7 +115,9 @@ export class Execution {
   }
 
   /** Synchronous requests from the isolate; what they return is copied back in. */
-  answer(op: unknown, [a, b]: unknown[]): Uint8Array {
+  answer(op: unknown, [a, b]: unknown[]): Uint8Array | undefined {
+    // The isolate waits here for the host to have handled its earlier asynchronous calls.
+    if (op === 'barrier') return undefined;
     if (op === 'random' && typeof a === 'number' && Number.isInteger(a) && a >= 0 && a <= MAX_RANDOM_BYTES) return new Uint8Array(randomBytes(a));
     if (op === 'digest' && typeof a === 'string' && DIGESTS.has(a) && b instanceof Uint8Array) return new Uint8Array(createHash(a).update(b).digest());
     throw new TypeError('unsupported request');
@@ -134,21 +142,15 @@ export class Execution {
     this.timers.delete(id);
   }
 
+  /** `json` is the isolate's own JSON.stringify of the value, already within RESULT_LIMIT; checked again all the same. */
   private succeed(json: string): void {
     const size = Buffer.byteLength(json);
     if (size > this.limits.resultLimitBytes) {
       this.fail(errors.resultTooLarge(size, this.limits.resultLimitBytes, this.console.lines()));
       return;
     }
-    let value: unknown;
-    try {
-      value = JSON.parse(json);
-    } catch {
-      this.fail(errors.internal());
-      return;
-    }
     const time = Math.round((performance.now() - this.startedAt) * 1000) / 1000;
-    this.finish({ ok: true, result: { value, console: this.console.lines(), time } });
+    this.finish({ ok: true, result: { valueJson: json, console: this.console.lines(), time } });
   }
 
   private finish(outcome: Outcome): void {

@@ -22,7 +22,7 @@ export type ToExecutor =
 export type FromExecutor =
   | { kind: 'ready' }
   /** The sandbox replaced its isolate (the sandbox itself lives on). */
-  | { kind: 'recycled'; reason: Exclude<RecycleReason, 'sandbox-lost'> }
+  | { kind: 'recycled'; reason: Exclude<RecycleReason, 'sandbox-lost' | 'sandbox-memory'> }
   /** Execution `id` arrived and is about to run: before this, nothing of it can have had an effect. */
   | { kind: 'started'; id: number }
   | { kind: 'result'; id: number; result: ExecutionResult }

@@ -12,12 +12,12 @@ import type { RpcError } from '../errors.js';
 import { FetchFailure, type FetchRelay } from '../outbound/wire.js';
 import type { Logger } from '../log.js';
 import { Deadline } from './deadline.js';
-import { Execution, type Outcome } from './execution.js';
+import { Execution, MAX_PENDING_TIMERS, type Outcome } from './execution.js';
 import type { ExecutionRequest, RecycleReason, Running, SandboxLimits } from './sandbox.js';
 import type { BundledModule } from './module-bundler.js';
 import { type PreludeSource, preludeSource, readCodeCache, writeCodeCache } from './prelude-source.js';
 import { ScriptCache } from './script-cache.js';
-import { fromHost } from './thrown.js';
+import { ERROR_TEXT, fromHost } from './thrown.js';
 
 /** How long calls may keep running after the outcome is known before the isolate is disposed. */
 const SETTLE_GRACE_MS = 100;
@@ -39,7 +39,7 @@ export class IsolateWorker {
     private readonly preludeSource: PreludeSource,
     private readonly log: Logger,
     /** Told each time a disposed isolate is replaced. */
-    private readonly onRecycle: (reason: Exclude<RecycleReason, 'sandbox-lost'>) => void = () => {},
+    private readonly onRecycle: (reason: Exclude<RecycleReason, 'sandbox-lost' | 'sandbox-memory'>) => void = () => {},
   ) {}
 
   async start(): Promise<void> {
@@ -87,7 +87,15 @@ export class IsolateWorker {
     const calls = new CallTracker();
     const result = execution.outcome.then(unwrap);
     execution.onAbortFetch = (id) => relay.abort(id);
-    const done = this.drive(request, execution, deadline, calls, relay).finally(() => deadline.cancel());
+    const done = this.drive(request, execution, deadline, calls, relay)
+      .catch((err: unknown) => {
+        // A failure of ours, not the script's: this execution fails alone, and an isolate in an unknown state is replaced.
+        this.log.error({ err }, 'an execution failed inside the sandbox');
+        execution.fail(errors.internal());
+        this.disposedByUs = true;
+        if (!this.isolate.isDisposed) this.isolate.dispose();
+      })
+      .finally(() => deadline.cancel());
     return { result, done };
   }
 
@@ -144,8 +152,7 @@ export class IsolateWorker {
     try {
       const setup = this.prelude.runSync(context, { reference: true, timeout: PREPARE_TIMEOUT_MS });
       handles.push(setup);
-      const lineLimit = Math.max(1, this.limits.consoleLimitBytes);
-      const enter = setup.applySync(undefined, [link.async, link.sync, lineLimit], {
+      const enter = setup.applySync(undefined, [link.async, link.sync, new ivm.ExternalCopy(this.isolateLimits()).copyInto()], {
         result: { reference: true },
         timeout: PREPARE_TIMEOUT_MS,
       }) as ivm.Reference;
@@ -158,6 +165,12 @@ export class IsolateWorker {
       releaseAll(handles);
       throw err;
     }
+  }
+
+  /** The limits the prelude applies inside the isolate, before anything is copied out. */
+  private isolateLimits() {
+    const { consoleLimitBytes, resultLimitBytes, fetchMaxBytes, fetchMaxRequests } = this.limits;
+    return { consoleBytes: consoleLimitBytes, resultBytes: resultLimitBytes, fetchMaxBytes, fetchMaxRequests, maxPendingTimers: MAX_PENDING_TIMERS, ...ERROR_TEXT };
   }
 
   /** The calls into the isolate that make one execution in a fresh context: globals, script, start. */
@@ -193,21 +206,12 @@ export class IsolateWorker {
     // Synchronous calls skip a thread hop each. They are safe where nothing can be
     // known before they return: defining JSON values, compiling, and the script's
     // top level (it has no cb yet; its outcome is its completion value).
-    if (request.globals !== undefined) {
-      enter.applySync(undefined, ['globals', JSON.stringify(request.globals)], { timeout: deadline.remainingMs() });
-    }
+    const globals = request.globals === undefined ? null : JSON.stringify(request.globals);
+    enter.applySync(undefined, ['begin', Date.now() + deadline.remainingMs(), globals], { timeout: deadline.remainingMs() });
     const script = this.scripts.get(request.code, request.codeHash);
-    let completion: ivm.Reference;
-    try {
-      completion = script.runSync(context, { reference: true, timeout: deadline.remainingMs() });
-    } catch (thrown) {
-      // Console lines the top level wrote are still queued for this thread, ahead
-      // of the answer to any asynchronous call: one (a no-op) takes them in. The
-      // deadline, already past if this was a timeout, must not report first.
-      deadline.cancel();
-      await enter.apply(undefined, ['flush'], { timeout: PREPARE_TIMEOUT_MS }).catch(() => undefined);
-      throw thrown;
-    }
+    // The top level reports synchronously (prelude.js, `paced`): its console
+    // lines and timers are in when this returns, or throws.
+    const completion = script.runSync(context, { reference: true, timeout: deadline.remainingMs() });
     handles.push(completion);
     if (execution.isFinished) return;
     started = true;
@@ -256,7 +260,7 @@ export class IsolateWorker {
 
 /** Compiles a prelude once, which writes its code cache; for preparing images. */
 export async function compilePrelude(modules: readonly BundledModule[], cacheDir: string, log: Logger): Promise<void> {
-  const worker = new IsolateWorker({ memoryLimitMb: 128, consoleLimitBytes: 0, resultLimitBytes: 0 }, preludeSource(modules, cacheDir), log);
+  const worker = new IsolateWorker({ memoryLimitMb: 128, consoleLimitBytes: 0, resultLimitBytes: 0, fetchMaxBytes: 0, fetchMaxRequests: 0 }, preludeSource(modules, cacheDir), log);
   await worker.start();
   worker.dispose();
 }
@@ -273,11 +277,15 @@ interface FreshContext {
   handles: Releasable[];
 }
 
-/** The host callbacks of one context; they reach the execution it is given to, and nothing before that. */
+/**
+ * The host callbacks of one context; they reach the execution it is given to,
+ * and nothing before that (what a module made ahead reports is dropped).
+ */
 class HostLink {
   execution: Execution | undefined;
   readonly async = new ivm.Callback((op: unknown, ...args: unknown[]) => this.execution?.receive(op, args), { ignored: true });
   readonly sync = new ivm.Callback((op: unknown, ...args: unknown[]) => {
+    if (op === 'report') return this.execution?.receive(args[0], args.slice(1));
     if (this.execution === undefined) throw new TypeError('unsupported request');
     return this.execution.answer(op, args);
   });

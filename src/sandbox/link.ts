@@ -10,7 +10,10 @@ export interface LinkEvents {
 
 export interface SandboxLink {
   readonly connected: boolean;
-  send(message: ToExecutor): void;
+  /** Hands `message` to the sandbox; false if it could not be (the sandbox is gone, or the message cannot be serialized). */
+  send(message: ToExecutor): boolean;
+  /** The sandbox's resident memory in bytes, where the daemon can read it (a process on this machine); undefined where something else bounds it (a container's limit). */
+  memoryBytes(): number | undefined;
   /** Ends the sandbox at once. */
   kill(): void;
   /** Asks the sandbox to exit, and kills it if it has not after `graceMs`. */

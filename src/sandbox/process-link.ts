@@ -1,6 +1,7 @@
 // A sandbox as a forked Node process on this machine, over Node's IPC channel.
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExecutorOptions, FromExecutor } from './ipc.js';
 import type { StartLink } from './link.js';
@@ -27,8 +28,15 @@ export function processLink(options: ExecutorOptions): StartLink {
         return child.connected;
       },
       send: (message) => {
-        if (child.connected) child.send(message, () => undefined);
+        if (!child.connected) return false;
+        try {
+          child.send(message, () => undefined);
+          return true;
+        } catch {
+          return false;
+        }
       },
+      memoryBytes: () => residentBytes(child.pid),
       kill: () => child.kill('SIGKILL'),
       close: async (graceMs) => {
         if (child.exitCode !== null || child.signalCode !== null) return;
@@ -40,4 +48,14 @@ export function processLink(options: ExecutorOptions): StartLink {
       },
     };
   };
+}
+
+/** VmRSS of a process from /proc, or undefined where there is none to read. */
+function residentBytes(pid: number | undefined): number | undefined {
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,7 +1,7 @@
 // The daemon's handle on one sandbox (a process or a container, see link.ts).
 // It runs one execution at a time, performs the execution's fetches, and kills
 // and replaces the sandbox if it does not finish within the execution's time
-// limit plus a grace, or if it dies.
+// limit plus a grace, if it goes over its memory budget, or if it dies.
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -15,6 +15,20 @@ import type { ExecutionRequest, ExecutionResult, RecycleReason, Running } from '
 const KILL_GRACE_MS = 1000;
 /** How long a new sandbox may take to become ready. */
 const START_TIMEOUT_MS = 60000;
+/** How often a sandbox's memory is read while it runs an execution. */
+const MEMORY_POLL_MS = 50;
+/** Between executions, a sandbox holding more than this share of its budget is replaced. */
+const RECYCLE_SHARE = 0.75;
+
+export interface SandboxHostOptions {
+  startLink: StartLink;
+  outbound: Outbound;
+  /** SANDBOX_MEMORY: the budget a sandbox is killed past (where the daemon can read its memory), and what a 1003 for it reports. */
+  sandboxMemoryMb: number;
+  /** Told each time an isolate is replaced: with its sandbox, or inside it. */
+  onRecycle: (reason: RecycleReason) => void;
+  log: Logger;
+}
 
 interface Current {
   id: number;
@@ -23,7 +37,9 @@ interface Current {
   reject: (error: RpcError) => void;
   finish: () => void;
   watchdog: NodeJS.Timeout;
+  memoryWatch: NodeJS.Timeout;
   killedForTime: boolean;
+  killedForMemory: boolean;
   timeoutMs: number;
   fetches: OutboundSession;
   /** The sandbox confirmed it took the execution. */
@@ -33,43 +49,54 @@ interface Current {
 
 export class SandboxHost {
   private link!: SandboxLink;
+  /** A sandbox being replaced on purpose: its exit is expected. */
+  private retiring: SandboxLink | undefined;
   private current: Current | undefined;
   private lastId = 0;
   private closing = false;
   private starting: Promise<void> | undefined;
+  private readonly startLink: StartLink;
+  private readonly outbound: Outbound;
+  private readonly sandboxMemoryMb: number;
+  private readonly onRecycle: (reason: RecycleReason) => void;
+  private readonly log: Logger;
 
-  private constructor(
-    private readonly startLink: StartLink,
-    private readonly outbound: Outbound,
-    /** What a 1003 reports when the kernel kills a sandbox for memory. */
-    private readonly memoryLimitMb: number,
-    /** Told each time an isolate is replaced: with its sandbox, or inside it. */
-    private readonly onRecycle: (reason: RecycleReason) => void,
-    private readonly log: Logger,
-  ) {}
+  private constructor(options: SandboxHostOptions) {
+    ({ startLink: this.startLink, outbound: this.outbound, sandboxMemoryMb: this.sandboxMemoryMb, onRecycle: this.onRecycle, log: this.log } = options);
+  }
 
-  static async start(startLink: StartLink, outbound: Outbound, memoryLimitMb: number, onRecycle: (reason: RecycleReason) => void, log: Logger): Promise<SandboxHost> {
-    const host = new SandboxHost(startLink, outbound, memoryLimitMb, onRecycle, log);
+  static async start(options: SandboxHostOptions): Promise<SandboxHost> {
+    const host = new SandboxHost(options);
     await host.startSandbox();
     return host;
   }
 
   run(request: ExecutionRequest): Running {
     const id = ++this.lastId;
-    let finish!: () => void;
-    const done = new Promise<void>((resolve) => (finish = resolve));
-    const message: ToExecutor = { kind: 'run', id, request };
-    const result = new Promise<ExecutionResult>((resolve, reject) => {
-      const watchdog = setTimeout(() => this.killForTime(), request.timeoutMs + KILL_GRACE_MS);
-      const fetches = this.outbound.session(request.timeoutMs);
-      this.current = { id, settled: false, resolve, reject, finish, watchdog, killedForTime: false, timeoutMs: request.timeoutMs, fetches, started: false, message };
-    });
-    if (this.link.connected) this.link.send(message);
+    const { promise: done, resolve: finish } = Promise.withResolvers<void>();
+    const { promise: result, resolve, reject } = Promise.withResolvers<ExecutionResult>();
+    const current: Current = {
+      id,
+      settled: false,
+      resolve,
+      reject,
+      finish,
+      watchdog: setTimeout(() => this.killForTime(), request.timeoutMs + KILL_GRACE_MS),
+      memoryWatch: setInterval(() => this.checkMemory(), MEMORY_POLL_MS),
+      killedForTime: false,
+      killedForMemory: false,
+      timeoutMs: request.timeoutMs,
+      fetches: this.outbound.session(request.timeoutMs),
+      started: false,
+      message: { kind: 'run', id, request },
+    };
+    this.current = current;
+    if (this.link.connected) this.hand(current);
     else {
       // An earlier restart failed; try again before giving up on this execution.
       this.startSandbox().then(
-        () => this.link.send(message),
-        (err: unknown) => this.startFailed(err, this.current),
+        () => this.hand(current),
+        (err: unknown) => this.startFailed(err, current),
       );
     }
     return { result, done };
@@ -125,6 +152,14 @@ export class SandboxHost {
     }
   }
 
+  /** Sends the execution to the sandbox. One that cannot be sent fails alone; a sandbox that has just died resends it once replaced. */
+  private hand(current: Current): void {
+    if (this.current !== current || this.link.send(current.message) || !this.link.connected) return;
+    this.log.error('an execution could not be handed to its sandbox');
+    this.settle((c) => c.reject(errors.internal()));
+    this.release(current);
+  }
+
   private receive(message: FromExecutor): void {
     const current = this.current;
     if (current === undefined || message.kind === 'ready' || message.kind === 'recycled' || message.id !== current.id) return;
@@ -138,7 +173,7 @@ export class SandboxHost {
 
   private fetch(current: Current, fetchId: number, request: Extract<FromExecutor, { kind: 'fetch' }>['request']): void {
     const answer = (message: ToExecutor) => {
-      if (this.current === current) this.link.send(message);
+      if (this.current === current) void this.link.send(message);
     };
     current.fetches.fetch(fetchId, request).then(
       (response) => answer({ kind: 'fetched', id: current.id, fetchId, response }),
@@ -163,13 +198,41 @@ export class SandboxHost {
     this.release(current);
   }
 
-  /** Execution `current` is over and the sandbox is free for the next one. */
+  /** Execution `current` is over; the sandbox is free for the next one once it is back within its budget. */
   private release(current: Current | undefined): void {
     if (current === undefined || current !== this.current) return;
     clearTimeout(current.watchdog);
+    clearInterval(current.memoryWatch);
     current.fetches.close();
     this.current = undefined;
-    current.finish();
+    const used = this.link.memoryBytes();
+    if (used !== undefined && used > RECYCLE_SHARE * this.budgetBytes && !this.closing) {
+      this.log.info({ rss: used, budget: this.budgetBytes }, 'sandbox holds most of its memory budget; replacing it');
+      this.recycle().finally(current.finish);
+    } else current.finish();
+  }
+
+  private get budgetBytes(): number {
+    return this.sandboxMemoryMb * 1024 * 1024;
+  }
+
+  /** A running execution's sandbox past SANDBOX_MEMORY is killed: its execution gets 1003. */
+  private checkMemory(): void {
+    const { current, link } = this;
+    const used = link.memoryBytes();
+    if (current === undefined || current.killedForMemory || used === undefined || used <= this.budgetBytes) return;
+    current.killedForMemory = true;
+    this.log.warn({ rss: used, budget: this.budgetBytes }, 'sandbox went over SANDBOX_MEMORY; killing it');
+    link.kill();
+  }
+
+  /** Replaces an idle sandbox, the old one first, so the two never hold memory together. */
+  private async recycle(): Promise<void> {
+    const old = this.link;
+    this.retiring = old;
+    this.onRecycle('sandbox-memory');
+    await old.close(KILL_GRACE_MS);
+    await this.startSandbox().catch((err: unknown) => this.log.error({ err }, 'could not start a sandbox'));
   }
 
   private killForTime(): void {
@@ -188,14 +251,15 @@ export class SandboxHost {
   }
 
   private exited(link: SandboxLink, reason: string, outOfMemory: boolean): void {
-    if (link !== this.link) return;
+    if (link !== this.link || link === this.retiring) return;
     const current = this.current;
     // Sent to a sandbox that was already gone: nothing of it ran, so the new sandbox takes it.
-    const resend = current !== undefined && !current.started && !current.killedForTime && !this.closing;
+    const resend = current !== undefined && !current.started && !current.killedForTime && !current.killedForMemory && !this.closing;
+    const forMemory = outOfMemory || current?.killedForMemory === true;
     if (current !== undefined && !resend) {
       this.settle((c) => {
         if (c.killedForTime) c.reject(errors.timeout(c.timeoutMs, []));
-        else if (outOfMemory) c.reject(errors.memoryLimit(this.memoryLimitMb, []));
+        else if (forMemory) c.reject(errors.memoryLimit(this.sandboxMemoryMb, []));
         else c.reject(errors.sandboxLost(`the sandbox exited (${reason})`));
       });
     }
@@ -203,12 +267,12 @@ export class SandboxHost {
       this.release(current);
       return;
     }
-    if (!current?.killedForTime) this.log.error({ reason }, 'sandbox exited; starting a new one');
-    this.onRecycle('sandbox-lost');
+    if (!current?.killedForTime && !forMemory) this.log.error({ reason }, 'sandbox exited; starting a new one');
+    this.onRecycle(forMemory ? 'sandbox-memory' : 'sandbox-lost');
     // Only the execution that was running is freed once the new sandbox is up; a later one is not touched.
     this.startSandbox().then(
       () => {
-        if (resend && this.current === current) this.link.send(current.message);
+        if (resend && this.current === current) this.hand(current);
         else this.release(current);
       },
       (err: unknown) => this.startFailed(err, current),

@@ -2,11 +2,8 @@
 // containers, see link.ts), each hosting one isolated-vm isolate, so executions
 // run in parallel and off the daemon's event loop.
 import * as errors from '../errors.js';
-import type { Logger } from '../log.js';
-import type { Outbound } from '../outbound/outbound.js';
-import type { StartLink } from './link.js';
-import type { ExecutionRequest, RecycleReason, Running, Sandbox } from './sandbox.js';
-import { SandboxHost } from './sandbox-host.js';
+import type { ExecutionRequest, Running, Sandbox } from './sandbox.js';
+import { SandboxHost, type SandboxHostOptions } from './sandbox-host.js';
 
 export class SandboxPool implements Sandbox {
   private readonly idle: SandboxHost[];
@@ -19,8 +16,9 @@ export class SandboxPool implements Sandbox {
     return this.hosts.length;
   }
 
-  static async create(size: number, startLink: StartLink, outbound: Outbound, memoryLimitMb: number, onRecycle: (reason: RecycleReason) => void, log: Logger): Promise<SandboxPool> {
-    const hosts = await Promise.all(Array.from({ length: size }, () => SandboxHost.start(startLink, outbound, memoryLimitMb, onRecycle, log)));
+  /** POOL_SIZE sandboxes, each made with `host`. */
+  static async create(size: number, host: SandboxHostOptions): Promise<SandboxPool> {
+    const hosts = await Promise.all(Array.from({ length: size }, () => SandboxHost.start(host)));
     return new SandboxPool(hosts);
   }
 

@@ -13,7 +13,8 @@ export interface ExecutionRequest {
 }
 
 export interface ExecutionResult {
-  value: unknown;
+  /** The value as JSON text, as the isolate serialized it; it is spliced into the reply, never parsed again. */
+  valueJson: string;
   console: string[];
   /** Duration of the execution in ms. */
   time: number;
@@ -23,14 +24,18 @@ export interface SandboxLimits {
   memoryLimitMb: number;
   consoleLimitBytes: number;
   resultLimitBytes: number;
+  /** What one execution may send (request bodies, in all) and how many requests it may hand over. */
+  fetchMaxBytes: number;
+  fetchMaxRequests: number;
 }
 
 /**
  * Why an isolate was thrown away and replaced: its sandbox died or was killed
- * (taking the isolate with it), it hit its memory limit, or a call was still
- * running after the outcome was known.
+ * (taking the isolate with it), its sandbox went over SANDBOX_MEMORY (killed
+ * during an execution, or replaced after one), the isolate hit MEMORY_LIMIT,
+ * or a call was still running after the outcome was known.
  */
-export type RecycleReason = 'sandbox-lost' | 'memory-limit' | 'still-running';
+export type RecycleReason = 'sandbox-lost' | 'sandbox-memory' | 'memory-limit' | 'still-running';
 
 export interface Running {
   /** The script's result; rejects with an RpcError. */

@@ -238,13 +238,22 @@ export class Response extends Body {
   }
 }
 
+/** Longest URL and header list (as JSON) a request may hand to the host, in characters. */
+const MAX_URL = 65536;
+const MAX_HEADERS = 65536;
+
 /**
  * fetch for one execution. `host('fetch', ...)` hands the request to the
- * daemon; `settle` is how the answer comes back in.
+ * daemon; `settle` is how the answer comes back in. FETCH_MAX_REQUESTS and
+ * FETCH_MAX_BYTES are applied here to what goes out, before it is copied out
+ * of the isolate: every request handed to the daemon counts, whether its
+ * policy then refuses it or not, and request bodies count together; the
+ * daemon applies them again, and to what comes back.
  */
-export function makeFetch(host) {
+export function makeFetch(host, limits) {
   const pending = new Map();
   let lastId = 0;
+  let sentBytes = 0;
   function fetch(input, init) {
     return new Promise((resolve, reject) => {
       const request = new Request(input, init);
@@ -253,7 +262,14 @@ export function makeFetch(host) {
         reject(signal.reason);
         return;
       }
-      const id = ++lastId;
+      const headers = JSONStringify([...request.headers].map(([name, value]) => [name, value]));
+      const body = request._bytes();
+      const refused = refusal(request.url, headers, body);
+      if (refused !== undefined) {
+        reject(new TypeErrorCtor(`fetch refused: ${refused}`));
+        return;
+      }
+      const id = lastId;
       const onAbort = () => {
         if (!pending.delete(id)) return;
         host('abort-fetch', id);
@@ -261,9 +277,18 @@ export function makeFetch(host) {
       };
       pending.set(id, { resolve, reject, signal, onAbort });
       signal.addEventListener('abort', onAbort, { once: true });
-      const headers = [...request.headers].map(([name, value]) => [name, value]);
-      host('fetch', id, request.method, request.url, JSONStringify(headers), request._bytes(), request.redirect);
+      host('fetch', id, request.method, request.url, headers, body, request.redirect);
     });
+  }
+  function refusal(url, headers, body) {
+    if (lastId >= limits.fetchMaxRequests) return `more than ${limits.fetchMaxRequests} requests in one execution (FETCH_MAX_REQUESTS)`;
+    if (url.length > MAX_URL) return `a URL of ${url.length} characters is longer than ${MAX_URL}`;
+    if (headers.length > MAX_HEADERS) return `headers of ${headers.length} characters are longer than ${MAX_HEADERS}`;
+    const size = body === null ? 0 : body.byteLength;
+    if (sentBytes + size > limits.fetchMaxBytes) return `request bodies of this execution would exceed ${limits.fetchMaxBytes} bytes (FETCH_MAX_BYTES)`;
+    sentBytes += size;
+    lastId++;
+    return undefined;
   }
   function settle(id, wire, message) {
     const entry = pending.get(id);

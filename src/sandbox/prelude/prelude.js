@@ -8,8 +8,11 @@
 // - `host` (the only link to the daemon) is called directly and never passed to,
 //   stored on, or reachable from anything the script can touch; the daemon
 //   validates everything it receives through it anyway.
+import { makeConsole } from './console.js';
 import { Headers, Request, Response, makeFetch } from './fetch.js';
-import { format } from './format.js';
+import { hostLink } from './host.js';
+import { confine } from './leftovers.js';
+import { clip, utf8Length } from './text.js';
 import { webApis } from './web.js';
 import { onDemand } from 'javascriptd:on-demand';
 import inspect from 'object-inspect';
@@ -22,6 +25,8 @@ const JSONParse = JSON.parse;
 const JSONStringify = JSON.stringify;
 const { isError } = Error;
 const StringCtor = String;
+const ArrayIsArray = Array.isArray;
+const RangeErrorCtor = RangeError;
 const MathMin = Math.min;
 const MathMax = Math.max;
 const NumberCtor = Number;
@@ -34,7 +39,6 @@ const MapPrototypeGet = Map.prototype.get;
 const MapPrototypeSet = Map.prototype.set;
 const MapPrototypeDelete = Map.prototype.delete;
 const RegExpPrototypeExec = RegExp.prototype.exec;
-const StringPrototypeSlice = String.prototype.slice;
 const ErrorCtor = Error;
 const TypeErrorCtor = TypeError;
 const indirectEval = eval;
@@ -58,14 +62,50 @@ function text(value, fallback) {
   }
 }
 
-/** Name, message and stack of anything thrown, read inside the isolate so hostile getters run under the deadline. */
-function describe(thrown) {
+/**
+ * Name, message and stack of anything thrown, read inside the isolate so hostile
+ * getters run under the deadline, and cut to `limits` before they are copied out.
+ */
+function describe(thrown, limits) {
   try {
-    if (isError(thrown)) return [text(thrown.name, 'Error'), text(thrown.message, ''), text(thrown.stack, '')];
-    return ['Error', `Uncaught ${inspect(thrown, { depth: 2 })}`, ''];
+    if (isError(thrown)) {
+      return [clip(text(thrown.name, 'Error'), limits.nameChars), clip(text(thrown.message, ''), limits.messageChars), clip(text(thrown.stack, ''), limits.stackChars)];
+    }
+    return ['Error', clip(`Uncaught ${inspect(thrown, { depth: 2 })}`, limits.messageChars), ''];
   } catch {
     return ['Error', 'Uncaught exception that could not be described', ''];
   }
+}
+
+/**
+ * JSON of a result, or the error saying it is over `limitBytes`. What the JSON
+ * will hold is summed as it is made (strings and keys by length, which can only
+ * undercount bytes), so a huge result is refused before it is made, let alone
+ * copied out; `size` is then that lower bound.
+ */
+function resultJson(value, limitBytes) {
+  let atLeast = 0;
+  let root = true;
+  const tooLarge = {};
+  function measure(key, member) {
+    // A string takes its characters and quotes; anything else at least a character; a key in an object its characters, quotes and colon.
+    atLeast += typeof member === 'string' ? member.length + 2 : 1;
+    if (!root && !ArrayIsArray(this)) atLeast += key.length + 3;
+    root = false;
+    if (atLeast > limitBytes) throw tooLarge;
+    return member;
+  }
+  let json;
+  try {
+    json = JSONStringify(value, measure);
+  } catch (error) {
+    if (error === tooLarge) return { tooLarge: atLeast };
+    throw error;
+  }
+  if (json === undefined) return { json: 'null' };
+  // Only non-ASCII can make the bytes outnumber the characters up to threefold.
+  const size = json.length * 3 <= limitBytes ? json.length : utf8Length(json);
+  return size > limitBytes ? { tooLarge: size } : { json };
 }
 
 const ObjectHasOwn = Object.hasOwn;
@@ -123,31 +163,42 @@ function makeRequire(modules, onLoad) {
  * @param {Record<string, (module: object, exports: object, require: Function) => void>} modules allowlisted module factories
  * @param {(op: string, ...args: unknown[]) => void} host asynchronous: console, timers, fetches, the outcome
  * @param {(op: string, ...args: unknown[]) => Uint8Array} hostSync synchronous: random bytes and digests
- * @param {number} lineLimit longest console line sent to the host, in characters
+ * @param {{ consoleBytes: number, resultBytes: number, fetchMaxBytes: number, fetchMaxRequests: number,
+ *   maxPendingTimers: number, nameChars: number, messageChars: number, stackChars: number }} limits
+ *   applied here, before anything is copied out of the isolate
  */
-export function setup(modules, host, hostSync, lineLimit) {
+export function setup(modules, hostAsync, hostCall, limits) {
   const global = globalThis;
+  const { host, hostSync, begin, goAsync } = hostLink(hostAsync, hostCall);
   let finished = false;
+  const { console, flush } = makeConsole(host, limits.consoleBytes);
+
+  /** Every outcome goes through here: the console's last counts first. */
+  function finish(op, a, b, c) {
+    if (finished) return;
+    finished = true;
+    flush();
+    host(op, a, b, c);
+  }
 
   function finishValue(value) {
     if (finished) return;
-    finished = true;
-    let json;
+    let result;
     try {
-      json = JSONStringify(value);
+      result = resultJson(value, limits.resultBytes);
     } catch (error) {
-      const described = describe(error);
-      host('error', described[0], `result could not be serialized to JSON: ${described[1]}`, '');
+      const described = describe(error, limits);
+      finish('error', described[0], `result could not be serialized to JSON: ${described[1]}`, '');
       return;
     }
-    host('value', json === undefined ? 'null' : json);
+    if (result.json === undefined) finish('too-large', result.tooLarge);
+    else finish('value', result.json);
   }
 
   function fail(thrown) {
     if (finished) return;
-    finished = true;
-    const described = describe(thrown);
-    host('error', described[0], described[1], described[2]);
+    const described = describe(thrown, limits);
+    finish('error', described[0], described[1], described[2]);
   }
 
   function guarded(fn, self, args) {
@@ -158,27 +209,12 @@ export function setup(modules, host, hostSync, lineLimit) {
     }
   }
 
-  // console: every method formats one line and hands it to the host.
-  function emit(args) {
-    let line = format(args);
-    if (line.length > lineLimit) line = ReflectApply(StringPrototypeSlice, line, [0, lineLimit]);
-    host('log', line);
-  }
-  const console = {};
-  for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace']) {
-    console[method] = function (...args) {
-      emit(args);
-    };
-  }
-  console.dir = function (value) {
-    emit([inspect(value, { depth: 3 })]);
-  };
-
   // Timers live here; the host only keeps one clock per id and calls `enter('fire', id)`.
   const timers = new MapCtor();
   let lastTimerId = 0;
   function addTimer(fn, delay, args, repeat) {
     if (typeof fn !== 'function') throw new TypeErrorCtor('The "callback" argument must be of type function');
+    if (timers.size >= limits.maxPendingTimers) throw new RangeErrorCtor(`more than ${limits.maxPendingTimers} pending timers`);
     let ms = NumberCtor(delay);
     ms = NumberIsFinite(ms) ? MathMin(MathMax(ms, 0), MAX_DELAY) : 0;
     const id = ++lastTimerId;
@@ -198,7 +234,7 @@ export function setup(modules, host, hostSync, lineLimit) {
   }
 
   const moduleLoader = makeRequire(modules, (name) => host('require', name));
-  const fetcher = makeFetch(host);
+  const fetcher = makeFetch(host, limits);
   const web = webApis(hostSync);
   const api = {
     ...web.values,
@@ -236,6 +272,7 @@ export function setup(modules, host, hostSync, lineLimit) {
 
   // WebAssembly memory is allocated outside the isolate's memory limit, so it is not offered.
   ReflectDeleteProperty(global, 'WebAssembly');
+  const leftovers = confine(global, () => finished, guarded);
   // V8 would call a script's Error.prepareStackTrace while isolated-vm copies an
   // escaping error out of the isolate, where no deadline applies.
   ReflectDefineProperty(Error, 'prepareStackTrace', { get() {}, set() {}, configurable: false });
@@ -273,8 +310,7 @@ export function setup(modules, host, hostSync, lineLimit) {
     }
     const callee = lookup(call);
     if (callee === undefined) {
-      finished = true;
-      host('missing');
+      finish('missing');
       return;
     }
     let caller = defaultCaller;
@@ -293,12 +329,19 @@ export function setup(modules, host, hostSync, lineLimit) {
     ReflectApply(caller, undefined, [wrappedCallee, cb]);
   }
 
-  // Never throws: everything the script does comes back through `host`. An
-  // unknown op (the host sends 'flush') does nothing.
+  // Never throws: everything the script does comes back through `host`. The
+  // ops that run script code are asynchronous calls: they switch `host` to
+  // asynchronous reports, and run due FinalizationRegistry callbacks first.
   return function enter(op, a, b, c) {
-    if (op === 'globals') defineGlobals(a);
-    else if (op === 'preload') moduleLoader.preload(a);
-    else if (op === 'start') guarded(start, undefined, [a, b, c]);
+    if (op === 'begin') {
+      begin(a);
+      if (b !== null) defineGlobals(b);
+      return;
+    }
+    if (op === 'preload') return moduleLoader.preload(a);
+    goAsync();
+    leftovers.runCleanups();
+    if (op === 'start') guarded(start, undefined, [a, b, c]);
     else if (op === 'fire') fire(a);
     else if (op === 'fetched') guarded(fetcher.settle, undefined, [a, b, undefined]);
     else if (op === 'fetch-failed') guarded(fetcher.settle, undefined, [a, undefined, b]);

@@ -1,0 +1,53 @@
+// The isolate's two ways to the host: `host` reports (console lines, timers,
+// fetches, the outcome) and `hostSync` asks (random bytes, digests). Both stop
+// at the execution's deadline, and reports are flow-controlled.
+//
+// An asynchronous call waits in the host process until its event loop takes it,
+// at about a kilobyte a call, so a loop of console lines or timers could grow
+// the sandbox without bound:
+// - while the host runs the script's top level synchronously (its thread waits
+//   in that call and takes nothing asynchronous until it returns), every report
+//   is a synchronous call, which that waiting thread answers directly;
+// - once the host enters asynchronously (`goAsync`), reports are asynchronous,
+//   and every HOST_CALLS_IN_FLIGHT of them one synchronous call waits for the
+//   host to have taken those before it (it handles its calls in order).
+// Past the deadline nothing is reported and asking throws: a script spinning
+// on host calls then spins in the isolate alone, where isolated-vm's timeout
+// stops it at once (inside host calls it lands late).
+const DateNow = Date.now;
+const ErrorCtor = Error;
+
+const HOST_CALLS_IN_FLIGHT = 256;
+
+export function hostLink(hostAsync, hostCall) {
+  let synchronous = true;
+  let sent = 0;
+  let deadline = Infinity;
+
+  function host(op, a, b, c, d, e, f) {
+    if (DateNow() >= deadline) return;
+    if (synchronous) {
+      hostCall('report', op, a, b, c, d, e, f);
+      return;
+    }
+    hostAsync(op, a, b, c, d, e, f);
+    if (++sent % HOST_CALLS_IN_FLIGHT === 0) hostCall('barrier');
+  }
+
+  function hostSync(op, a, b) {
+    if (DateNow() >= deadline) throw new ErrorCtor('the execution has ended');
+    return hostCall(op, a, b);
+  }
+
+  return {
+    host,
+    hostSync,
+    /** The execution starts; `deadlineAt` is its end as a Date.now() time. */
+    begin(deadlineAt) {
+      deadline = deadlineAt;
+    },
+    goAsync() {
+      synchronous = false;
+    },
+  };
+}

@@ -1,0 +1,76 @@
+// What an execution could otherwise leave behind on its isolate, to cost a
+// later execution time or memory: the isolate-wide `Symbol.for` registry
+// (replaced by one that lives and dies with the context), FinalizationRegistry
+// callbacks that V8 runs whenever it collects, in whatever call is running
+// then (deferred to this execution's own next call, dropped once it is over),
+// and Atomics.waitAsync, whose wake-ups isolated-vm never delivers.
+const ReflectApply = Reflect.apply;
+const ReflectDefineProperty = Reflect.defineProperty;
+const ReflectDeleteProperty = Reflect.deleteProperty;
+const MapCtor = Map;
+const MapPrototypeGet = Map.prototype.get;
+const MapPrototypeSet = Map.prototype.set;
+const SymbolCtor = Symbol;
+const StringCtor = String;
+const TypeErrorCtor = TypeError;
+const NativeFinalizationRegistry = FinalizationRegistry;
+const { register: NativeRegister, unregister: NativeUnregister } = FinalizationRegistry.prototype;
+const ArrayPrototypePush = Array.prototype.push;
+const ArrayPrototypeSplice = Array.prototype.splice;
+
+/**
+ * Installs the per-execution replacements in `global`. `isOver()` tells when the
+ * execution has its outcome; `run(fn, args)` calls script code, catching what it throws.
+ * @returns {{ runCleanups(): void }} to call at the start of each call into the execution
+ */
+export function confine(global, isOver, run) {
+  const symbols = new MapCtor();
+  const keys = new MapCtor();
+  const registry = {
+    for(key) {
+      const name = StringCtor(key);
+      let symbol = ReflectApply(MapPrototypeGet, symbols, [name]);
+      if (symbol === undefined) {
+        symbol = SymbolCtor(name);
+        ReflectApply(MapPrototypeSet, symbols, [name, symbol]);
+        ReflectApply(MapPrototypeSet, keys, [symbol, name]);
+      }
+      return symbol;
+    },
+    keyFor(symbol) {
+      if (typeof symbol !== 'symbol') throw new TypeErrorCtor(`${StringCtor(symbol)} is not a symbol`);
+      return ReflectApply(MapPrototypeGet, keys, [symbol]);
+    },
+  };
+  for (const name of ['for', 'keyFor']) {
+    ReflectDefineProperty(SymbolCtor, name, { value: registry[name], writable: true, configurable: true, enumerable: false });
+  }
+
+  const cleanups = [];
+  class FinalizationRegistry {
+    #registry;
+    constructor(cleanup) {
+      if (typeof cleanup !== 'function') throw new TypeErrorCtor('FinalizationRegistry: cleanup must be callable');
+      this.#registry = new NativeFinalizationRegistry((held) => {
+        if (!isOver()) ReflectApply(ArrayPrototypePush, cleanups, [[cleanup, held]]);
+      });
+    }
+    register(target, held, token) {
+      ReflectApply(NativeRegister, this.#registry, token === undefined ? [target, held] : [target, held, token]);
+    }
+    unregister(token) {
+      return ReflectApply(NativeUnregister, this.#registry, [token]);
+    }
+  }
+  ReflectDefineProperty(FinalizationRegistry.prototype, SymbolCtor.toStringTag, { value: 'FinalizationRegistry', configurable: true });
+  ReflectDefineProperty(global, 'FinalizationRegistry', { value: FinalizationRegistry, writable: true, configurable: true, enumerable: false });
+
+  ReflectDeleteProperty(global.Atomics, 'waitAsync');
+
+  return {
+    runCleanups() {
+      const due = ReflectApply(ArrayPrototypeSplice, cleanups, [0]);
+      for (let i = 0; i < due.length; i++) run(due[i][0], [due[i][1]]);
+    },
+  };
+}
