@@ -46,6 +46,26 @@ describe('runtime.execute', () => {
       );
       assert.deepEqual(replies.map(value), Array.from({ length: 10 }, (_, i) => i));
     });
+
+    it('has a Symbol.for registry of its own, which behaves as the standard one within the execution', async () => {
+      const reply = await client.execute({
+        code: '[Symbol.for("a") === Symbol.for("a"), Symbol.keyFor(Symbol.for("k")), Symbol.keyFor(Symbol("n")) === undefined, Symbol.for("d").description]',
+      });
+      assert.deepEqual(value(reply), [true, 'k', true, 'd']);
+    });
+
+    it('runs FinalizationRegistry callbacks within their own execution only (and has no Atomics.waitAsync)', async () => {
+      const reply = await client.execute({
+        code: `function h(cb) {
+          const registry = new FinalizationRegistry((held) => cb(held + " collected, " + typeof Atomics.waitAsync));
+          (() => registry.register({}, "object"))();
+          const junk = [];
+          setInterval(() => { for (let i = 0; i < 50; i++) junk.push(new Array(1e4)); if (junk.length > 1000) junk.length = 0; }, 1);
+        }`,
+        call: 'h',
+      });
+      assert.equal(value(reply), 'object collected, undefined');
+    });
   });
 
   describe('2. globals', () => {

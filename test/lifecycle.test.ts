@@ -86,6 +86,38 @@ describe('lifecycle', () => {
     });
   });
 
+  describe('the sandbox memory budget (SANDBOX_MEMORY)', () => {
+    let daemon: RunningDaemon;
+    let client: TestClient;
+    /** Holds `mb` of typed arrays (outside the JS heap, inside the sandbox) for `ms`. */
+    const hold = (mb: number, ms: number) =>
+      `const a = []; for (let i = 0; i < ${mb}; i++) a.push(new Float64Array(131072).fill(i)); const end = Date.now() + ${ms}; while (Date.now() < end) {} a.length`;
+    before(async () => {
+      daemon = await startDaemon({ POOL_SIZE: '1', SANDBOX_MEMORY: '160' });
+      client = await TestClient.connect(daemon.url);
+    });
+    after(async () => {
+      await client?.close();
+      await daemon?.stop();
+    });
+
+    it('kills a sandbox process that goes over it during an execution: that execution gets 1003, the next succeeds', async () => {
+      const [pid] = sandboxPids(daemon);
+      const reply = await client.execute({ code: hold(100, 1000) });
+      assert.deepEqual(reply.error, { code: 1003, message: 'Memory limit exceeded', data: { limit: 160, console: [] } });
+      assert.equal((await client.execute({ code: '"next"' })).payload?.value, 'next');
+      assert.notDeepEqual(sandboxPids(daemon), [pid]);
+    });
+
+    it('replaces a sandbox process that holds most of it once its execution has answered', async () => {
+      const [pid] = sandboxPids(daemon);
+      assert.equal((await client.execute({ code: hold(60, 0) })).payload?.value, 60);
+      assert.equal((await client.execute({ code: '"next"' })).payload?.value, 'next');
+      assert.notDeepEqual(sandboxPids(daemon), [pid]);
+      assert.ok(daemon.logs().some((line) => line.msg === 'sandbox holds most of its memory budget; replacing it'));
+    });
+  });
+
   describe('an idle sandbox process that dies', () => {
     it('is replaced, and a call sent while it restarts is answered', async () => {
       const daemon = await startDaemon({ POOL_SIZE: '1' });

@@ -33,6 +33,40 @@ describe('limits and scheduling', () => {
     });
   });
 
+  describe('sharing the queue', () => {
+    let daemon: RunningDaemon;
+    before(async () => {
+      daemon = await startDaemon({ POOL_SIZE: '1', QUEUE_LIMIT: '10', QUEUE_BYTES: '200000' });
+    });
+    after(async () => {
+      await daemon?.stop();
+    });
+
+    it('admits a light client while one client holds the whole queue over several connections', async () => {
+      const hog = await Promise.all([1, 2, 3].map(() => TestClient.connect(daemon.url)));
+      const light = await TestClient.connect(daemon.url);
+      const flood = hog.flatMap((connection) => Array.from({ length: 6 }, () => connection.execute(SLOW)));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const reply = await light.execute({ code: '"light"' });
+      assert.equal(reply.payload?.value, 'light');
+      const floodReplies = await Promise.all(flood);
+      const evicted = floodReplies.filter((r) => r.error?.data?.reason === 'the execution queue is full and this connection held more of it than others');
+      assert.ok(evicted.length >= 1, 'the light call took the place of a flooding one');
+      assert.ok(floodReplies.every((r) => r.payload?.value === 'slow' || r.error?.code === 1004));
+      await Promise.all([...hog, light].map((c) => c.close()));
+    });
+
+    it('bounds the queue in bytes (QUEUE_BYTES), counting requests as their frames', async () => {
+      const client = await TestClient.connect(daemon.url);
+      const padded = (n: number) => ({ ...SLOW, code: `${SLOW.code}/*${'p'.repeat(n)}*/` });
+      const replies = await Promise.all([client.execute(SLOW), ...Array.from({ length: 4 }, () => client.execute(padded(60000)))]);
+      const busy = replies.filter((r) => r.error?.code === 1004);
+      assert.equal(busy.length, 1, 'three 60 KB requests fit in 200 KB of queue, the fourth does not');
+      assert.equal(busy[0].error?.data?.reason, 'the execution queue is full (QUEUE_BYTES)');
+      await client.close();
+    });
+  });
+
   describe('bounds', () => {
     let daemon: RunningDaemon;
     before(async () => {
@@ -86,6 +120,49 @@ describe('limits and scheduling', () => {
       assert.equal(err?.code, 1005);
       assert.equal(err?.message, 'Result too large');
       assert.deepEqual(err?.data, { size: 5002, limit: 1000, console: ['kept'] });
+      await client.close();
+    });
+
+    it('applies CONSOLE_LIMIT inside the isolate: a console flood costs nothing past it', async () => {
+      const client = await TestClient.connect(daemon.url);
+      const reply = await client.execute({ code: 'console.log("kept"); for (;;) console.log("x".repeat(1000))', timeout: 500 });
+      assert.equal(reply.error?.code, 1002);
+      const lines = reply.error?.data?.console as string[];
+      assert.equal(lines[0], 'kept');
+      const [, dropped, bytes] = /^\[javascriptd: (\d+) more console lines \((\d+) bytes\) dropped past CONSOLE_LIMIT\]$/.exec(lines[1]) ?? [];
+      assert.ok(Number(dropped) > 100, `${dropped} lines dropped`);
+      assert.equal(Number(bytes), Number(dropped) * 1000);
+      await client.close();
+    });
+
+    it('answers 1005 for a 256 MB string result without making its JSON (it would not fit MEMORY_LIMIT)', async () => {
+      const client = await TestClient.connect(daemon.url);
+      const err = (await client.execute({ code: '"x".repeat(256 * 1024 * 1024)' })).error;
+      assert.deepEqual(err, { code: 1005, message: 'Result too large', data: { size: 268435458, limit: 1000, console: [] } });
+      const nested = (await client.execute({ code: '({ list: Array.from({ length: 100 }, (_, i) => ({ i, text: "é".repeat(10) })) })' })).error;
+      assert.equal(nested?.code, 1005);
+      assert.ok((nested?.data?.size as number) > 1000);
+      await client.close();
+    });
+
+    it('cuts the message and stack of every error reply, however the script threw', async () => {
+      const client = await TestClient.connect(daemon.url);
+      const huge = '"x".repeat(8 * 1024 * 1024)';
+      for (const code of [
+        `throw new Error(${huge})`,
+        `throw ${huge}`,
+        `function h() { return Promise.reject(new TypeError(${huge})); }`,
+        `function h(cb) { setTimeout(() => { throw new RangeError(${huge}); }, 1); }`,
+      ]) {
+        const frame = await new Promise<string>((resolve) => {
+          client.ws.once('message', (data) => resolve(data.toString()));
+          client.execute({ code, call: code.startsWith('function') ? 'h' : undefined });
+        });
+        const err = (JSON.parse(frame) as Reply).error;
+        assert.equal(err?.code, 1000, frame.slice(0, 200));
+        assert.match(err?.message ?? '', /xxxx… \[\d+ more characters\]$/);
+        assert.ok(frame.length < 4096 + 12288 + 1000, `a ${frame.length}-byte reply to ${code}`);
+      }
       await client.close();
     });
 

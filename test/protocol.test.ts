@@ -1,5 +1,6 @@
 // The wire protocol: Duplex SIMPLEX/1.0 framing, JSON-RPC 2.0, malformed frames.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import WebSocket from 'ws';
 import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
@@ -197,6 +198,57 @@ describe('wire protocol', () => {
     });
   });
 
+  describe('hostile frames', () => {
+    const deep = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+    const TOO_DEEP = { code: -32600, message: 'Invalid request', data: { detail: 'nested deeper than 128 levels (MAX_DEPTH)' } };
+
+    it('answers a frame nested deeper than MAX_DEPTH with -32600 by id, and serves on (two such requests took main down)', async () => {
+      const client = await TestClient.connect(daemon.url);
+      const replies = [1, 2, 3].map((id) => client.replyTo(id));
+      client.send(`{"type":"req","method":"runtime.execute","id":1,"payload":{"code":"1","globals":{"a":${deep(6000)}}}}`);
+      client.send(`{"type":"nope","id":2,"ext":${deep(5000)}}`);
+      client.send(`{"type":"req","method":"runtime.execute","id":3,"payload":{"code":"1"},"ext":${deep(5000)}}`);
+      for (const reply of await Promise.all(replies)) {
+        assert.deepEqual(reply.error, TOO_DEEP);
+        assert.equal(reply.ext, undefined, 'a deep ext is not echoed');
+      }
+      assert.equal((await client.execute({ code: 'function f(cb) { for (;;) {} }', call: 'f', timeout: 300 })).error?.code, 1002);
+      assert.equal((await client.execute({ code: '6 * 7' })).payload?.value, 42);
+      await client.close();
+      assert.equal(daemon.process.exitCode, null);
+      assert.deepEqual(daemon.logs().filter((line) => (line.level ?? 0) >= 50), []);
+    });
+
+    it('answers a deep JSON-RPC request by id too', async () => {
+      const client = await TestClient.connect(daemon.url, { handshake: false });
+      const reply = client.replyTo(9);
+      client.send(`{"jsonrpc":"2.0","method":"runtime.execute","id":9,"params":{"code":"1","globals":{"a":${deep(6000)}}}}`);
+      assert.deepEqual((await reply).error, TOO_DEEP);
+      await client.close();
+    });
+
+    it('sends a result nested thousands of levels deep as the script made it: the daemon never re-serializes results', async () => {
+      const client = await TestClient.connect(daemon.url);
+      const reply = await client.execute({ code: 'let a = []; for (let i = 0; i < 3000; i++) a = [a]; a' });
+      let depth = 0;
+      for (let value = reply.payload?.value; Array.isArray(value); value = value[0]) depth++;
+      assert.equal(depth, 3001);
+      await client.close();
+    });
+
+    it('logs at most 200 characters of a string the client chose', async () => {
+      const client = await TestClient.connect(daemon.url);
+      const call = 'x'.repeat(60000);
+      await client.execute({ code: '1', call });
+      const logged = () => daemon.output.find((l) => l.includes('"msg":"execution"') && l.includes('xxxxxxxxxx'));
+      for (let wait = 0; logged() === undefined && wait < 20; wait++) await new Promise((resolve) => setTimeout(resolve, 100));
+      const line = logged();
+      assert.ok(line !== undefined && line.length < 1000, `logged ${line?.length} characters`);
+      assert.match(line, /… \[59800 more characters\]/);
+      await client.close();
+    });
+  });
+
   describe('HTTP', () => {
     it('answers GET /healthz with 200 and other paths without a WebSocket', async () => {
       const base = daemon.url.replace('ws://', 'http://');
@@ -212,5 +264,61 @@ describe('wire protocol', () => {
       await new Promise((resolve) => ws.once('open', resolve));
       ws.close();
     });
+  });
+});
+
+describe('connection bounds', () => {
+  let daemon: RunningDaemon;
+  const BIG = { code: 'function h(cb) { cb("x".repeat(90000)); }', call: 'h' };
+
+  before(async () => {
+    daemon = await startDaemon({
+      POOL_SIZE: '1',
+      HANDSHAKE_TIMEOUT: '300',
+      MAX_FRAME: '65536',
+      RESULT_LIMIT: '100000',
+      CONSOLE_LIMIT: '1000',
+      MAX_UNSENT: '100000',
+      UNSENT_TIMEOUT: '1000',
+    });
+  });
+  after(async () => {
+    await daemon?.stop();
+  });
+
+  it('closes a WebSocket that sends no first frame within HANDSHAKE_TIMEOUT', async () => {
+    const ws = new WebSocket(daemon.url);
+    const opened = performance.now();
+    const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
+    assert.equal(code, 1008);
+    assert.equal(reason.toString(), 'no handshake within 300 ms');
+    assert.ok(performance.now() - opened < 5000);
+  });
+
+  it('stops taking the work of a client that does not read its replies, and closes it after UNSENT_TIMEOUT', async () => {
+    const client = await TestClient.connect(daemon.url);
+    const connection = daemon.logs().filter((line) => line.msg === 'connection opened').at(-1)?.connection;
+    // Executions that ran: those still queued when the connection closes are logged as cancelled (1006).
+    const executions = () => daemon.logs().filter((line) => line.msg === 'execution' && line.client === connection && line.code !== 1006).length;
+    client.ws.pause();
+    for (let id = 1; id <= 100; id++) client.send({ type: 'req', method: 'runtime.execute', id, payload: BIG });
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // 100 replies of 90 KB: what the socket buffers took, then nothing more ran.
+    assert.ok(executions() < 60, `${executions()} of 100 executions ran for a client reading nothing`);
+    const closing = daemon.logs().find((line) => line.msg === 'closing a connection' && line.connection === connection);
+    assert.equal(closing?.reason, 'replies unread for 1000 ms');
+    client.ws.resume();
+    await client.closed;
+  });
+
+  it('lets a client that reads slowly catch up, and answers all its requests', async () => {
+    const client = await TestClient.connect(daemon.url);
+    client.ws.pause();
+    const replies = Array.from({ length: 60 }, () => client.execute(BIG));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    client.ws.resume();
+    const values = (await Promise.all(replies)).map((reply) => (reply.payload?.value as string | undefined)?.length);
+    assert.deepEqual(values, Array(60).fill(90000));
+    await client.close();
   });
 });

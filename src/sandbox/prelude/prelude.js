@@ -272,7 +272,7 @@ export function setup(modules, hostAsync, hostCall, limits) {
 
   // WebAssembly memory is allocated outside the isolate's memory limit, so it is not offered.
   ReflectDeleteProperty(global, 'WebAssembly');
-  const leftovers = confine(global, () => finished, guarded);
+  const leftovers = confine(global, () => finished, (fn, args) => guarded(fn, undefined, args));
   // V8 would call a script's Error.prepareStackTrace while isolated-vm copies an
   // escaping error out of the isolate, where no deadline applies.
   ReflectDefineProperty(Error, 'prepareStackTrace', { get() {}, set() {}, configurable: false });
