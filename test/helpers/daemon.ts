@@ -86,6 +86,23 @@ export async function assertServing(daemon: RunningDaemon, timeoutMs = 10000): P
   }
 }
 
+/** GET /metrics, the Prometheus exposition as text. */
+export async function metricsText(daemon: RunningDaemon, token?: string): Promise<string> {
+  const res = await fetch(new URL('/metrics', httpBase(daemon)), { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+  if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
+  return res.text();
+}
+
+/** The value of one sample, e.g. metricSample(text, 'javascriptd_connections'). */
+export function metricSample(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  if (line === undefined) {
+    const known = text.split('\n').filter((l) => l.startsWith('javascriptd_') && !l.startsWith('javascriptd_process'));
+    throw new Error(`no sample ${series} in:\n${known.join('\n')}`);
+  }
+  return Number(line.split(' ')[1]);
+}
+
 /** A loopback port nothing listens on right now. */
 export function freePort(): Promise<number> {
   return new Promise((resolve) => {
