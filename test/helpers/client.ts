@@ -138,6 +138,15 @@ export class TestClient {
     }
   }
 
+  /** `promise`, or a rejection as soon as the connection closes before it settles. */
+  whileOpen<T>(promise: Promise<T>): Promise<T> {
+    const lost = this.closed.then(({ code, reason }) => {
+      throw new Error(`the connection closed (${code} "${reason}") first`);
+    });
+    lost.catch(() => undefined);
+    return Promise.race([promise, lost]);
+  }
+
   /** Resolves true if no unclaimed frame arrives within `ms`. */
   async silentFor(ms: number): Promise<boolean> {
     try {
