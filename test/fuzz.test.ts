@@ -226,6 +226,7 @@ function checkReplies(dialect: Dialect, expectations: Expectation[], frames: str
     const shown = `${describe(e)}\n  reply: ${JSON.stringify(reply).slice(0, 600)}`;
     if (e.tooDeep) {
       assert.equal(error?.code, ErrorCode.InvalidRequest, `${where}: a frame nested deeper than MAX_DEPTH must get -32600: ${shown}`);
+      assert.equal(error.message, 'Invalid request', `${where}: ${shown}`);
       assert.match(String(error?.data?.detail), /MAX_DEPTH/, `${where}: the -32600 must name MAX_DEPTH: ${shown}`);
     }
     if (dialect === 'duplex' && !e.tooDeep) {

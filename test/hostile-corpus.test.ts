@@ -320,6 +320,7 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
       const { deep, loop } = await deepGlobals;
       for (const reply of deep) {
         assert.equal(reply.error?.code, -32600, `expected -32600, got ${brief(reply.error)}`);
+        assert.equal(reply.error.message, 'Invalid request');
         assert.match(String(reply.error.data?.detail), /MAX_DEPTH/);
       }
       if (loop instanceof Error) throw loop;
@@ -331,6 +332,7 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
       if (deepExt === undefined) this.skip();
       for (const reply of await deepExt) {
         assert.equal(reply.error?.code, -32600, `expected -32600, got ${brief(reply.error)}`);
+        assert.equal(reply.error.message, 'Invalid request');
         assert.match(String(reply.error.data?.detail), /MAX_DEPTH/);
       }
       await assertServing(daemon);
