@@ -1,15 +1,8 @@
 // GET /metrics: Prometheus exposition of executions, queue, pool, connections and bytes.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { metricSample as sample, type RunningDaemon, startDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
-
-/** The value of one sample, e.g. sample(text, 'javascriptd_connections'). */
-function sample(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  assert.ok(line, `no sample ${series} in:\n${text.split('\n').filter((l) => l.startsWith('javascriptd_') && !l.startsWith('javascriptd_process')).join('\n')}`);
-  return Number(line.split(' ')[1]);
-}
 
 describe('metrics', () => {
   let daemon: RunningDaemon;

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { TestClient, within } from './client.js';
 
 export const CLI = join(__dirname, '..', '..', 'src', 'cli.js');
 
@@ -53,6 +54,53 @@ export async function startDaemon(env: Record<string, string> = {}): Promise<Run
       return code;
     },
   };
+}
+
+/** pino's level number for `error` (`fatal` is 60). */
+export const LOG_LEVEL_ERROR = 50;
+
+/** The daemon's log lines at error or fatal: where a failure inside the daemon shows. */
+export function errorLogs(daemon: RunningDaemon): LogLine[] {
+  return daemon.logs().filter((line) => (line.level ?? 0) >= LOG_LEVEL_ERROR);
+}
+
+/** The daemon's http:// base URL, for /healthz and /metrics. */
+export function httpBase(daemon: RunningDaemon): string {
+  return daemon.url.replace(/^ws/, 'http');
+}
+
+/** Throws unless the daemon process runs, GET /healthz answers 200, and a new connection runs 1+1 → 2. */
+export async function assertServing(daemon: RunningDaemon, timeoutMs = 10000): Promise<void> {
+  const { exitCode, signalCode } = daemon.process;
+  if (exitCode !== null || signalCode !== null) {
+    throw new Error(`the daemon exited (${signalCode ?? exitCode}); its last output:\n${daemon.output.slice(-15).join('\n')}`);
+  }
+  const health = await fetch(new URL('/healthz', httpBase(daemon)), { signal: AbortSignal.timeout(timeoutMs) });
+  if (health.status !== 200) throw new Error(`GET /healthz answered ${health.status}`);
+  const client = await within(TestClient.connect(daemon.url), timeoutMs, 'connecting');
+  try {
+    const reply = await within(client.execute({ code: '1+1' }), timeoutMs, '1+1 on a new connection');
+    if (reply.payload?.value !== 2) throw new Error(`1+1 on a new connection answered ${JSON.stringify(reply).slice(0, 500)}`);
+  } finally {
+    client.ws.terminate();
+  }
+}
+
+/** GET /metrics, the Prometheus exposition as text. */
+export async function metricsText(daemon: RunningDaemon, token?: string): Promise<string> {
+  const res = await fetch(new URL('/metrics', httpBase(daemon)), { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+  if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
+  return res.text();
+}
+
+/** The value of one sample, e.g. metricSample(text, 'javascriptd_connections'). */
+export function metricSample(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  if (line === undefined) {
+    const known = text.split('\n').filter((l) => l.startsWith('javascriptd_') && !l.startsWith('javascriptd_process'));
+    throw new Error(`no sample ${series} in:\n${known.join('\n')}`);
+  }
+  return Number(line.split(' ')[1]);
 }
 
 /** A loopback port nothing listens on right now. */
