@@ -84,7 +84,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'MAX_FRAME', scope: 'server', field: 'maxFrameBytes', schema: int(1024, 4194304), help: 'largest WebSocket message accepted, bytes; larger ones close the connection (1009)' },
   { env: 'MAX_DEPTH', scope: 'server', field: 'maxDepth', schema: { ...int(1, 128), maximum: 1000 }, help: 'deepest nesting of arrays and objects in a frame; a deeper frame gets -32600 (also the deepest result a script may return)' },
   { env: 'MAX_CONNECTIONS', scope: 'server', field: 'maxConnections', schema: int(1, 10000), help: 'open TCP connections (WebSocket and HTTP); more are closed as they arrive' },
-  { env: 'HEADER_TIMEOUT', scope: 'server', field: 'headerTimeoutMs', schema: int(100, 10000), help: 'time a new connection has to send its complete HTTP request headers, ms' },
+  { env: 'HEADER_TIMEOUT', scope: 'server', field: 'headerTimeoutMs', schema: int(100, 10000), help: 'time a new connection has to send its complete HTTP request headers (a TLS handshake included), ms; only a WebSocket stays open longer' },
   { env: 'HANDSHAKE_TIMEOUT', scope: 'server', field: 'handshakeTimeoutMs', schema: int(100, 10000), help: 'time a new WebSocket has to send its first frame (the Duplex handshake or a JSON-RPC request), ms' },
   { env: 'MAX_UNSENT', scope: 'server', field: 'maxUnsentBytes', schema: int(65536, 8388608), help: "a connection's unsent reply bytes above which its frames are not read and its queued executions wait; 4 times as many close it" },
   { env: 'UNSENT_TIMEOUT', scope: 'server', field: 'unsentTimeoutMs', schema: int(100, 30000), help: 'how long a connection may stay above MAX_UNSENT before it is closed, ms' },
