@@ -1,5 +1,6 @@
 // Connection bounds: a connection that has not become a WebSocket HEADER_TIMEOUT
-// after its TCP connect is closed (plain and TLS).
+// after its TCP connect is closed (plain and TLS), and MAX_CONNECTIONS closes
+// connections past the cap as they arrive.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
@@ -146,6 +147,43 @@ describe('connection bounds', () => {
       await sleep(HEADER_TIMEOUT * 1.5);
       assert.equal((await client.execute({ code: '"still here"' })).payload?.value, 'still here');
       await client.close();
+    });
+  });
+
+  describe('MAX_CONNECTIONS', () => {
+    const MAX = 20;
+    let daemon: RunningDaemon;
+    before(async () => {
+      daemon = await startDaemon({ SECRET, HOST: '127.0.0.1', MAX_CONNECTIONS: String(MAX), HEADER_TIMEOUT: String(HEADER_TIMEOUT), POOL_SIZE: '1' });
+    });
+    after(async () => {
+      await daemon?.stop();
+    });
+
+    it('closes connections past the cap at once, counting WebSockets, and serves again once the silent ones are closed', async () => {
+      const headers = { 'x-runtime-secret': SECRET };
+      const client = await TestClient.connect(daemon.url, { headers });
+      const silent: Opened[] = [];
+      for (let i = 1; i < MAX; i++) silent.push(await open(daemon.port));
+      // At the cap: the next connection is closed as it arrives, long before the silent ones.
+      const extra = await open(daemon.port);
+      const extraMs = await extra.lifetime;
+      assert.ok(extraMs < HEADER_TIMEOUT / 2, `the connection past the cap was closed after ${Math.round(extraMs)} ms`);
+      await assert.rejects(TestClient.connect(daemon.url, { headers }));
+      // The WebSocket inside the cap is served while the daemon is full.
+      assert.equal((await client.execute({ code: '"full"' })).payload?.value, 'full');
+
+      for (const [i, { lifetime }] of silent.entries()) assertClosedAtDeadline(await lifetime, `silent connection ${i}`);
+      const newcomer = await TestClient.connect(daemon.url, { headers });
+      assert.equal((await newcomer.execute({ code: '"in"' })).payload?.value, 'in');
+      assert.equal((await client.execute({ code: '"still in"' })).payload?.value, 'still in');
+      await Promise.all([newcomer.close(), client.close()]);
+
+      assert.equal(daemon.process.exitCode, null);
+      const warnings = daemon.logs().filter((line) => line.msg === 'MAX_CONNECTIONS reached: closing new connections');
+      assert.equal(warnings.length, 1, 'one warning for the two connections closed within its interval');
+      assert.equal(warnings[0].maxConnections, MAX);
+      assert.equal(warnings[0].level, 40);
     });
   });
 });

@@ -1,7 +1,7 @@
 // The listening socket: HTTP (or HTTPS with TLS_CERT/TLS_KEY) for /healthz and
 // /metrics, and WebSocket upgrades, refused with 401 before any WebSocket exists
-// when the secret does not match. Each connection must become a WebSocket within
-// HEADER_TIMEOUT of connecting.
+// when the secret does not match. It bounds connections: at most MAX_CONNECTIONS,
+// and each must become a WebSocket within HEADER_TIMEOUT of connecting.
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -9,6 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Config, KeyPolicy } from '../config.js';
+import type { Logger } from '../log.js';
 import { keyResolver, matcher, SECRET_HEADER } from './secret.js';
 
 export interface TransportHandlers {
@@ -26,11 +27,17 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-export async function listen(config: Config, handlers: TransportHandlers): Promise<Transport> {
+/** The least time between two log lines saying MAX_CONNECTIONS was reached. */
+const FULL_WARNING_INTERVAL_MS = 10_000;
+
+export async function listen(config: Config, handlers: TransportHandlers, log: Logger): Promise<Transport> {
   const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
   const server: Server = tls
     ? createHttpsServer({ cert: readFileSync(config.tlsCert as string), key: readFileSync(config.tlsKey as string) })
     : createHttpServer();
+  // Node closes each connection past the cap as it is accepted; WebSockets and TLS handshakes count.
+  server.maxConnections = config.maxConnections;
+  warnWhenFull(server, config.maxConnections, log);
   const becameWebSocket = closeUnlessWebSocket(server, config.headerTimeoutMs);
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes });
   const resolveKey = keyResolver(config.keys);
@@ -109,6 +116,19 @@ function closeUnlessWebSocket(server: Server, timeoutMs: number): (socket: Duple
   });
   // A TLSSocket keeps the TCP socket it wraps as _parent (Node has no public link).
   return (socket) => clearTimeout(deadlines.get((socket as { _parent?: Duplex | null })._parent ?? socket));
+}
+
+/** Says in the log, at most every FULL_WARNING_INTERVAL_MS, that connections are closed at the cap. */
+function warnWhenFull(server: Server, maxConnections: number, log: Logger): void {
+  let closed = 0;
+  let warnedAt = -Infinity;
+  server.on('drop', () => {
+    closed++;
+    if (performance.now() - warnedAt < FULL_WARNING_INTERVAL_MS) return;
+    warnedAt = performance.now();
+    log.warn({ maxConnections, closed }, 'MAX_CONNECTIONS reached: closing new connections');
+    closed = 0;
+  });
 }
 
 function refuse(socket: Duplex, status: number, statusText: string, body: string): void {
