@@ -92,7 +92,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'LOG_LEVEL', scope: 'server', field: 'logLevel', schema: { type: 'string', enum: LOG_LEVELS, default: 'info' }, help: 'pino log level' },
   { env: 'NOLOGS', scope: 'server', field: 'noLogs', schema: { type: 'boolean', default: false }, help: 'true: write no logs at all' },
   { env: 'ALLOW_NO_SECRET', scope: 'server', field: 'allowNoSecret', schema: { type: 'boolean', default: true }, help: 'false: refuse to start while a key has no secret (the container image sets false)' },
-  { env: 'METRICS_TOKEN', scope: 'server', field: 'metricsToken', schema: text, help: 'if set, GET /metrics needs "Authorization: Bearer TOKEN"' },
+  { env: 'METRICS_TOKEN', scope: 'server', field: 'metricsToken', schema: text, help: 'if set, GET /metrics needs "Authorization: Bearer TOKEN"; if not, /metrics is off (403) while any key has a secret' },
   { env: 'MODULE_PATH', scope: 'server', field: 'modulePath', schema: text, help: 'node_modules folder allowlisted modules are taken from (default: the global one, npm root -g)' },
   { env: 'MODULE_CACHE', scope: 'server', field: 'moduleCache', schema: { ...text, default: join(tmpdir(), 'javascriptd-modules') }, help: 'folder for bundled modules and their V8 code cache' },
   { env: 'SECRET', scope: 'key', field: 'secret', schema: text, help: 'shared secret clients send in the x-runtime-secret header' },

@@ -41,6 +41,9 @@ export async function listen(config: Config, handlers: TransportHandlers, log: L
   const becameWebSocket = closeUnlessWebSocket(server, config.headerTimeoutMs);
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes });
   const resolveKey = keyResolver(config.keys);
+  // With a secret the daemon listens beyond loopback by default: its metrics (every key's name among them) need a token of their own.
+  const metricsOff = config.metricsToken === undefined && config.keys.some((key) => key.secret !== undefined);
+  if (metricsOff) log.warn('GET /metrics is off (403) until METRICS_TOKEN is set');
   const metricsAllowed = config.metricsToken === undefined ? () => true : matcher(`Bearer ${config.metricsToken}`);
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -53,6 +56,10 @@ export async function listen(config: Config, handlers: TransportHandlers, log: L
       return;
     }
     if (req.url === '/metrics' && req.method === 'GET') {
+      if (metricsOff) {
+        res.writeHead(403, { 'content-type': 'text/plain' }).end('metrics are off: set METRICS_TOKEN to serve them\n');
+        return;
+      }
       if (!metricsAllowed(req.headers.authorization)) {
         res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' }).end('missing or wrong metrics token\n');
         return;
