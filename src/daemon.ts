@@ -62,7 +62,7 @@ export class Daemon {
       onConnection: (ws, request, key) => daemon.accept(ws, request, key),
       accepting: () => !daemon.draining,
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-    });
+    }, log);
     daemon.announce();
     return daemon;
   }

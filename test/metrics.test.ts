@@ -1,6 +1,9 @@
 // GET /metrics: Prometheus exposition of executions, queue, pool, connections and bytes.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { metricSample as sample, type RunningDaemon, startDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
 
@@ -65,5 +68,59 @@ describe('metrics', () => {
     await client.close();
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(sample(await scrape(), 'javascriptd_connections'), 0);
+  });
+});
+
+describe('who may read /metrics', () => {
+  const OFF = 'GET /metrics is off (403) until METRICS_TOKEN is set';
+
+  /** Starts a daemon with `env`, runs `check` on it with GET /metrics (headers optional), stops it. */
+  async function withDaemon(env: Record<string, string>, check: (get: (authorization?: string) => Promise<Response>, daemon: RunningDaemon) => Promise<void>) {
+    const daemon = await startDaemon({ POOL_SIZE: '1', ...env });
+    const url = new URL('/metrics', daemon.url.replace('ws://', 'http://'));
+    try {
+      await check((authorization) => fetch(url, { headers: authorization === undefined ? {} : { authorization } }), daemon);
+    } finally {
+      await daemon.stop();
+    }
+  }
+
+  it('anyone, on a daemon without a secret (it listens on loopback)', async () => {
+    await withDaemon({}, async (get, daemon) => {
+      assert.equal((await get()).status, 200);
+      assert.ok(!daemon.logs().some((line) => line.msg === OFF));
+    });
+  });
+
+  it('nobody, while a key has a secret and METRICS_TOKEN is not set: 403 saying to set it, and one warning', async () => {
+    await withDaemon({ SECRET: 'connection-secret', HOST: '127.0.0.1' }, async (get, daemon) => {
+      for (const authorization of [undefined, 'Bearer connection-secret']) {
+        const res = await get(authorization);
+        assert.equal(res.status, 403);
+        assert.equal(await res.text(), 'metrics are off: set METRICS_TOKEN to serve them\n');
+      }
+      assert.equal(daemon.logs().filter((line) => line.msg === OFF && line.level === 40).length, 1);
+    });
+  });
+
+  it('nobody, with CONFIG keys that have secrets and no METRICS_TOKEN (their names stay private)', async () => {
+    const config = join(mkdtempSync(join(tmpdir(), 'javascriptd-metrics-')), 'keys.json');
+    writeFileSync(config, JSON.stringify({ keys: { alpha: { secret: 'alpha-secret', poolSize: 1 }, beta: { secret: 'beta-secret', poolSize: 1 } } }));
+    await withDaemon({ CONFIG: config, HOST: '127.0.0.1' }, async (get) => {
+      const res = await get();
+      assert.equal(res.status, 403);
+      assert.doesNotMatch(await res.text(), /alpha|beta/);
+    });
+  });
+
+  it('the bearer of METRICS_TOKEN, on a daemon with a secret', async () => {
+    await withDaemon({ SECRET: 'connection-secret', METRICS_TOKEN: 'metrics-token', HOST: '127.0.0.1' }, async (get, daemon) => {
+      assert.equal((await get()).status, 401);
+      assert.equal((await get('Bearer wrong')).status, 401);
+      const res = await get('Bearer metrics-token');
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /^javascriptd_connections 0$/m);
+      assert.ok(!daemon.logs().some((line) => line.msg === OFF));
+    });
   });
 });

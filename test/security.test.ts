@@ -1,12 +1,11 @@
 // The shared secret, TLS, what listens where, and what never leaks.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
+import { selfSignedCert } from './helpers/tls.js';
 
 const SECRET = 's3cr3t-value-that-must-not-leak';
 
@@ -108,14 +107,11 @@ describe('security', () => {
 
   describe('TLS', () => {
     it('serves wss:// with TLS_CERT and TLS_KEY', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'javascriptd-tls-'));
-      const cert = join(dir, 'cert.pem');
-      const key = join(dir, 'key.pem');
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-      const daemon = await startDaemon({ TLS_CERT: cert, TLS_KEY: key, SECRET, HOST: '127.0.0.1' });
+      const cert = selfSignedCert();
+      const daemon = await startDaemon({ ...cert.env, SECRET, HOST: '127.0.0.1' });
       try {
         assert.match(daemon.url, /^wss:\/\//);
-        const client = await TestClient.connect(daemon.url, { headers: { 'x-runtime-secret': SECRET }, ca: readFileSync(cert, 'utf8') });
+        const client = await TestClient.connect(daemon.url, { headers: { 'x-runtime-secret': SECRET }, ca: cert.pem });
         assert.equal((await client.execute({ code: '"over tls"' })).payload?.value, 'over tls');
         await client.close();
         await assert.rejects(TestClient.connect(daemon.url.replace('wss://', 'ws://'), { headers: { 'x-runtime-secret': SECRET } }));

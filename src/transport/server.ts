@@ -1,13 +1,15 @@
-// The listening socket: HTTP (or HTTPS with TLS_CERT/TLS_KEY) for /healthz, and
-// WebSocket upgrades, refused with 401 before any WebSocket exists when the
-// secret does not match.
+// The listening socket: HTTP (or HTTPS with TLS_CERT/TLS_KEY) for /healthz and
+// /metrics, and WebSocket upgrades, refused with 401 before any WebSocket exists
+// when the secret does not match. It bounds connections: at most MAX_CONNECTIONS,
+// and each must become a WebSocket within HEADER_TIMEOUT of connecting.
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Config, KeyPolicy } from '../config.js';
+import type { Logger } from '../log.js';
 import { keyResolver, matcher, SECRET_HEADER } from './secret.js';
 
 export interface TransportHandlers {
@@ -25,16 +27,28 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-export async function listen(config: Config, handlers: TransportHandlers): Promise<Transport> {
+/** The least time between two log lines saying MAX_CONNECTIONS was reached. */
+const FULL_WARNING_INTERVAL_MS = 10_000;
+
+export async function listen(config: Config, handlers: TransportHandlers, log: Logger): Promise<Transport> {
   const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
   const server: Server = tls
     ? createHttpsServer({ cert: readFileSync(config.tlsCert as string), key: readFileSync(config.tlsKey as string) })
     : createHttpServer();
+  // Node closes each connection past the cap as it is accepted; WebSockets and TLS handshakes count.
+  server.maxConnections = config.maxConnections;
+  warnWhenFull(server, config.maxConnections, log);
+  const becameWebSocket = closeUnlessWebSocket(server, config.headerTimeoutMs);
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes });
   const resolveKey = keyResolver(config.keys);
+  // With a secret the daemon listens beyond loopback by default: its metrics (every key's name among them) need a token of their own.
+  const metricsOff = config.metricsToken === undefined && config.keys.some((key) => key.secret !== undefined);
+  if (metricsOff) log.warn('GET /metrics is off (403) until METRICS_TOKEN is set');
   const metricsAllowed = config.metricsToken === undefined ? () => true : matcher(`Bearer ${config.metricsToken}`);
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    // Only a WebSocket outlives HEADER_TIMEOUT: one reply, then the connection closes, so no client reuses one about to be cut.
+    res.setHeader('connection', 'close');
     if (req.url === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       const ok = handlers.accepting();
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
@@ -42,6 +56,10 @@ export async function listen(config: Config, handlers: TransportHandlers): Promi
       return;
     }
     if (req.url === '/metrics' && req.method === 'GET') {
+      if (metricsOff) {
+        res.writeHead(403, { 'content-type': 'text/plain' }).end('metrics are off: set METRICS_TOKEN to serve them\n');
+        return;
+      }
       if (!metricsAllowed(req.headers.authorization)) {
         res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' }).end('missing or wrong metrics token\n');
         return;
@@ -61,7 +79,10 @@ export async function listen(config: Config, handlers: TransportHandlers): Promi
     if (!handlers.accepting()) return refuse(socket, 503, 'Service Unavailable', 'shutting down');
     const key = resolveKey(req.headers[SECRET_HEADER]);
     if (key === undefined) return refuse(socket, 401, 'Unauthorized', `missing or wrong ${SECRET_HEADER}`);
-    wss.handleUpgrade(req, socket, head, (ws) => handlers.onConnection(ws, req, key));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      becameWebSocket(socket);
+      handlers.onConnection(ws, req, key);
+    });
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -84,6 +105,37 @@ export async function listen(config: Config, handlers: TransportHandlers): Promi
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * Closes every connection that has not become a WebSocket HEADER_TIMEOUT ms after
+ * connecting. Counted from the TCP connect, so neither a slow TLS handshake nor
+ * headers trickled a byte at a time extend it. Returns the call that exempts an
+ * upgraded socket.
+ */
+function closeUnlessWebSocket(server: Server, timeoutMs: number): (socket: Duplex) => void {
+  const deadlines = new WeakMap<Duplex, NodeJS.Timeout>();
+  // 'connection' is the TCP socket, also under HTTPS (before the TLS handshake).
+  server.on('connection', (tcp: Socket) => {
+    const deadline = setTimeout(() => tcp.destroy(), timeoutMs);
+    deadlines.set(tcp, deadline);
+    tcp.once('close', () => clearTimeout(deadline));
+  });
+  // A TLSSocket keeps the TCP socket it wraps as _parent (Node has no public link).
+  return (socket) => clearTimeout(deadlines.get((socket as { _parent?: Duplex | null })._parent ?? socket));
+}
+
+/** Says in the log, at most every FULL_WARNING_INTERVAL_MS, that connections are closed at the cap. */
+function warnWhenFull(server: Server, maxConnections: number, log: Logger): void {
+  let closed = 0;
+  let warnedAt = -Infinity;
+  server.on('drop', () => {
+    closed++;
+    if (performance.now() - warnedAt < FULL_WARNING_INTERVAL_MS) return;
+    warnedAt = performance.now();
+    log.warn({ maxConnections, closed }, 'MAX_CONNECTIONS reached: closing new connections');
+    closed = 0;
+  });
 }
 
 function refuse(socket: Duplex, status: number, statusText: string, body: string): void {
