@@ -227,12 +227,18 @@ describe('wire protocol', () => {
       await client.close();
     });
 
-    it('sends a result nested thousands of levels deep as the script made it: the daemon never re-serializes results', async () => {
+    it('returns a result up to MAX_DEPTH deep, and refuses a deeper one with 1000 (10,000 levels crashed main\'s sandbox, unanswered)', async () => {
       const client = await TestClient.connect(daemon.url);
-      const reply = await client.execute({ code: 'let a = []; for (let i = 0; i < 3000; i++) a = [a]; a' });
+      const nested = (depth: number) => ({ code: `let a = []; for (let i = 1; i < ${depth}; i++) a = [a]; a` });
+      const reply = await client.execute(nested(128));
       let depth = 0;
       for (let value = reply.payload?.value; Array.isArray(value); value = value[0]) depth++;
-      assert.equal(depth, 3001);
+      assert.equal(depth, 128);
+      for (const tooDeep of [129, 10000]) {
+        const error = (await client.execute(nested(tooDeep))).error;
+        assert.equal(error?.code, 1000);
+        assert.equal(error?.message, 'RangeError: result could not be serialized to JSON: nested deeper than 128 levels (MAX_DEPTH)');
+      }
       await client.close();
     });
 

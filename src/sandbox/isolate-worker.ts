@@ -169,8 +169,8 @@ export class IsolateWorker {
 
   /** The limits the prelude applies inside the isolate, before anything is copied out. */
   private isolateLimits() {
-    const { consoleLimitBytes, resultLimitBytes, fetchMaxBytes, fetchMaxRequests } = this.limits;
-    return { consoleBytes: consoleLimitBytes, resultBytes: resultLimitBytes, fetchMaxBytes, fetchMaxRequests, maxPendingTimers: MAX_PENDING_TIMERS, ...ERROR_TEXT };
+    const { consoleLimitBytes, resultLimitBytes, resultDepth, fetchMaxBytes, fetchMaxRequests } = this.limits;
+    return { consoleBytes: consoleLimitBytes, resultBytes: resultLimitBytes, resultDepth, fetchMaxBytes, fetchMaxRequests, maxPendingTimers: MAX_PENDING_TIMERS, ...ERROR_TEXT };
   }
 
   /** The calls into the isolate that make one execution in a fresh context: globals, script, start. */
@@ -260,7 +260,7 @@ export class IsolateWorker {
 
 /** Compiles a prelude once, which writes its code cache; for preparing images. */
 export async function compilePrelude(modules: readonly BundledModule[], cacheDir: string, log: Logger): Promise<void> {
-  const worker = new IsolateWorker({ memoryLimitMb: 128, consoleLimitBytes: 0, resultLimitBytes: 0, fetchMaxBytes: 0, fetchMaxRequests: 0 }, preludeSource(modules, cacheDir), log);
+  const worker = new IsolateWorker({ memoryLimitMb: 128, consoleLimitBytes: 0, resultLimitBytes: 0, resultDepth: 0, fetchMaxBytes: 0, fetchMaxRequests: 0 }, preludeSource(modules, cacheDir), log);
   await worker.start();
   worker.dispose();
 }

@@ -24,6 +24,8 @@ export interface SandboxLimits {
   memoryLimitMb: number;
   consoleLimitBytes: number;
   resultLimitBytes: number;
+  /** MAX_DEPTH: the deepest result, as for frames. */
+  resultDepth: number;
   /** What one execution may send (request bodies, in all) and how many requests it may hand over. */
   fetchMaxBytes: number;
   fetchMaxRequests: number;

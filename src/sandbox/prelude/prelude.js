@@ -81,11 +81,15 @@ function describe(thrown, limits) {
  * JSON of a result, or the error saying it is over `limitBytes`. What the JSON
  * will hold is summed as it is made (strings and keys by length, which can only
  * undercount bytes), so a huge result is refused before it is made, let alone
- * copied out; `size` is then that lower bound.
+ * copied out; `size` is then that lower bound. A result nested deeper than
+ * `maxDepth` throws, as a cyclic one does: a client parsing it would recurse.
  */
-function resultJson(value, limitBytes) {
+function resultJson(value, limitBytes, maxDepth) {
   let atLeast = 0;
   let root = true;
+  // The objects being serialized, innermost first (JSON.stringify walks depth first, calling with each object as `this`).
+  let open = null;
+  let depth = 0;
   const tooLarge = {};
   function measure(key, member) {
     // A string takes its characters and quotes; anything else at least a character; a key in an object its characters, quotes and colon.
@@ -93,6 +97,15 @@ function resultJson(value, limitBytes) {
     if (!root && !ArrayIsArray(this)) atLeast += key.length + 3;
     root = false;
     if (atLeast > limitBytes) throw tooLarge;
+    while (open !== null && open.value !== this) {
+      open = open.outer;
+      depth--;
+    }
+    if (typeof member === 'object' && member !== null) {
+      if (depth === maxDepth) throw new RangeErrorCtor(`nested deeper than ${maxDepth} levels (MAX_DEPTH)`);
+      open = { value: member, outer: open };
+      depth++;
+    }
     return member;
   }
   let json;
@@ -163,7 +176,7 @@ function makeRequire(modules, onLoad) {
  * @param {Record<string, (module: object, exports: object, require: Function) => void>} modules allowlisted module factories
  * @param {(op: string, ...args: unknown[]) => void} host asynchronous: console, timers, fetches, the outcome
  * @param {(op: string, ...args: unknown[]) => Uint8Array} hostSync synchronous: random bytes and digests
- * @param {{ consoleBytes: number, resultBytes: number, fetchMaxBytes: number, fetchMaxRequests: number,
+ * @param {{ consoleBytes: number, resultBytes: number, resultDepth: number, fetchMaxBytes: number, fetchMaxRequests: number,
  *   maxPendingTimers: number, nameChars: number, messageChars: number, stackChars: number }} limits
  *   applied here, before anything is copied out of the isolate
  */
@@ -185,7 +198,7 @@ export function setup(modules, hostAsync, hostCall, limits) {
     if (finished) return;
     let result;
     try {
-      result = resultJson(value, limits.resultBytes);
+      result = resultJson(value, limits.resultBytes, limits.resultDepth);
     } catch (error) {
       const described = describe(error, limits);
       finish('error', described[0], `result could not be serialized to JSON: ${described[1]}`, '');
