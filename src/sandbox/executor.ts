@@ -17,7 +17,8 @@ import { bundleModules } from './module-bundler.js';
 const overIpc = process.send !== undefined;
 
 function send(message: FromExecutor): void {
-  if (overIpc) process.send?.(message);
+  // Once the daemon is gone a send fails (EPIPE); the process exits on 'disconnect' all the same.
+  if (overIpc) process.send?.(message, () => undefined);
   else process.stdout.write(encodeFrame(message));
 }
 

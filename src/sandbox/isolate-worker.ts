@@ -209,7 +209,7 @@ export class IsolateWorker {
     const globals = request.globals === undefined ? null : JSON.stringify(request.globals);
     enter.applySync(undefined, ['begin', Date.now() + deadline.remainingMs(), globals], { timeout: deadline.remainingMs() });
     const script = this.scripts.get(request.code, request.codeHash);
-    // The top level reports synchronously (prelude.js, `paced`): its console
+    // The top level reports synchronously (prelude/host.js): its console
     // lines and timers are in when this returns, or throws.
     const completion = script.runSync(context, { reference: true, timeout: deadline.remainingMs() });
     handles.push(completion);
