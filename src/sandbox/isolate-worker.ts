@@ -33,6 +33,7 @@ export class IsolateWorker {
   /** Modules the last execution required: the next fresh context has them instantiated already. */
   private preload: string[] = [];
   private disposedByUs = false;
+  private limitsJson: string | undefined;
 
   constructor(
     private readonly limits: SandboxLimits,
@@ -152,7 +153,7 @@ export class IsolateWorker {
     try {
       const setup = this.prelude.runSync(context, { reference: true, timeout: PREPARE_TIMEOUT_MS });
       handles.push(setup);
-      const enter = setup.applySync(undefined, [link.async, link.sync, new ivm.ExternalCopy(this.isolateLimits()).copyInto()], {
+      const enter = setup.applySync(undefined, [link.async, link.sync, this.isolateLimits], {
         result: { reference: true },
         timeout: PREPARE_TIMEOUT_MS,
       }) as ivm.Reference;
@@ -167,10 +168,11 @@ export class IsolateWorker {
     }
   }
 
-  /** The limits the prelude applies inside the isolate, before anything is copied out. */
-  private isolateLimits() {
+  /** The limits the prelude applies inside the isolate, before anything is copied out; as JSON, the cheapest to hand to every new context. */
+  private get isolateLimits(): string {
     const { consoleLimitBytes, resultLimitBytes, resultDepth, fetchMaxBytes, fetchMaxRequests } = this.limits;
-    return { consoleBytes: consoleLimitBytes, resultBytes: resultLimitBytes, resultDepth, fetchMaxBytes, fetchMaxRequests, maxPendingTimers: MAX_PENDING_TIMERS, ...ERROR_TEXT };
+    this.limitsJson ??= JSON.stringify({ consoleBytes: consoleLimitBytes, resultBytes: resultLimitBytes, resultDepth, fetchMaxBytes, fetchMaxRequests, maxPendingTimers: MAX_PENDING_TIMERS, ...ERROR_TEXT });
+    return this.limitsJson;
   }
 
   /** The calls into the isolate that make one execution in a fresh context: globals, script, start. */

@@ -15,7 +15,7 @@ import type { ExecutionRequest, ExecutionResult, RecycleReason, Running } from '
 const KILL_GRACE_MS = 1000;
 /** How long a new sandbox may take to become ready. */
 const START_TIMEOUT_MS = 60000;
-/** How often a sandbox's memory is read while it runs an execution. */
+/** How often a sandbox's memory is read while it runs an execution, and at most. */
 const MEMORY_POLL_MS = 50;
 /** Between executions, a sandbox holding more than this share of its budget is replaced. */
 const RECYCLE_SHARE = 0.75;
@@ -55,6 +55,8 @@ export class SandboxHost {
   private lastId = 0;
   private closing = false;
   private starting: Promise<void> | undefined;
+  /** The last reading of the sandbox's memory: reading another process's is not free. */
+  private memory = { bytes: undefined as number | undefined, at: Number.NEGATIVE_INFINITY };
   private readonly startLink: StartLink;
   private readonly outbound: Outbound;
   private readonly sandboxMemoryMb: number;
@@ -137,6 +139,7 @@ export class SandboxHost {
       },
     });
     this.link = link;
+    this.memory = { bytes: undefined, at: Number.NEGATIVE_INFINITY };
     if (this.closing) {
       await link.close(KILL_GRACE_MS);
       throw new Error('the daemon is shutting down');
@@ -205,7 +208,7 @@ export class SandboxHost {
     clearInterval(current.memoryWatch);
     current.fetches.close();
     this.current = undefined;
-    const used = this.link.memoryBytes();
+    const used = this.memoryBytes();
     if (used !== undefined && used > RECYCLE_SHARE * this.budgetBytes && !this.closing) {
       this.log.info({ rss: used, budget: this.budgetBytes }, 'sandbox holds most of its memory budget; replacing it');
       this.recycle().finally(current.finish);
@@ -216,10 +219,17 @@ export class SandboxHost {
     return this.sandboxMemoryMb * 1024 * 1024;
   }
 
+  /** The sandbox's memory, read at most every MEMORY_POLL_MS. */
+  private memoryBytes(): number | undefined {
+    const now = performance.now();
+    if (now - this.memory.at >= MEMORY_POLL_MS) this.memory = { bytes: this.link.memoryBytes(), at: now };
+    return this.memory.bytes;
+  }
+
   /** A running execution's sandbox past SANDBOX_MEMORY is killed: its execution gets 1003. */
   private checkMemory(): void {
     const { current, link } = this;
-    const used = link.memoryBytes();
+    const used = this.memoryBytes();
     if (current === undefined || current.killedForMemory || used === undefined || used <= this.budgetBytes) return;
     current.killedForMemory = true;
     this.log.warn({ rss: used, budget: this.budgetBytes }, 'sandbox went over SANDBOX_MEMORY; killing it');

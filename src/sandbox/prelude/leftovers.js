@@ -24,11 +24,14 @@ const ArrayPrototypeSplice = Array.prototype.splice;
  * @returns {{ runCleanups(): void }} to call at the start of each call into the execution
  */
 export function confine(global, isOver, run) {
-  const symbols = new MapCtor();
-  const keys = new MapCtor();
+  // Made on first use, as most scripts never register a symbol.
+  let symbols;
+  let keys;
   const registry = {
     for(key) {
       const name = StringCtor(key);
+      symbols ??= new MapCtor();
+      keys ??= new MapCtor();
       let symbol = ReflectApply(MapPrototypeGet, symbols, [name]);
       if (symbol === undefined) {
         symbol = SymbolCtor(name);
@@ -39,7 +42,7 @@ export function confine(global, isOver, run) {
     },
     keyFor(symbol) {
       if (typeof symbol !== 'symbol') throw new TypeErrorCtor(`${StringCtor(symbol)} is not a symbol`);
-      return ReflectApply(MapPrototypeGet, keys, [symbol]);
+      return keys === undefined ? undefined : ReflectApply(MapPrototypeGet, keys, [symbol]);
     },
   };
   for (const name of ['for', 'keyFor']) {
@@ -47,28 +50,43 @@ export function confine(global, isOver, run) {
   }
 
   const cleanups = [];
-  class FinalizationRegistry {
-    #registry;
-    constructor(cleanup) {
-      if (typeof cleanup !== 'function') throw new TypeErrorCtor('FinalizationRegistry: cleanup must be callable');
-      this.#registry = new NativeFinalizationRegistry((held) => {
-        if (!isOver()) ReflectApply(ArrayPrototypePush, cleanups, [[cleanup, held]]);
-      });
+  function makeFinalizationRegistry() {
+    class FinalizationRegistry {
+      #registry;
+      constructor(cleanup) {
+        if (typeof cleanup !== 'function') throw new TypeErrorCtor('FinalizationRegistry: cleanup must be callable');
+        this.#registry = new NativeFinalizationRegistry((held) => {
+          if (!isOver()) ReflectApply(ArrayPrototypePush, cleanups, [[cleanup, held]]);
+        });
+      }
+      register(target, held, token) {
+        ReflectApply(NativeRegister, this.#registry, token === undefined ? [target, held] : [target, held, token]);
+      }
+      unregister(token) {
+        return ReflectApply(NativeUnregister, this.#registry, [token]);
+      }
     }
-    register(target, held, token) {
-      ReflectApply(NativeRegister, this.#registry, token === undefined ? [target, held] : [target, held, token]);
-    }
-    unregister(token) {
-      return ReflectApply(NativeUnregister, this.#registry, [token]);
-    }
+    ReflectDefineProperty(FinalizationRegistry.prototype, SymbolCtor.toStringTag, { value: 'FinalizationRegistry', configurable: true });
+    return FinalizationRegistry;
   }
-  ReflectDefineProperty(FinalizationRegistry.prototype, SymbolCtor.toStringTag, { value: 'FinalizationRegistry', configurable: true });
-  ReflectDefineProperty(global, 'FinalizationRegistry', { value: FinalizationRegistry, writable: true, configurable: true, enumerable: false });
+  // Made on first use, as most scripts never touch it.
+  const install = (value) => ReflectDefineProperty(global, 'FinalizationRegistry', { value, writable: true, configurable: true, enumerable: false });
+  ReflectDefineProperty(global, 'FinalizationRegistry', {
+    get() {
+      const made = makeFinalizationRegistry();
+      install(made);
+      return made;
+    },
+    set: install,
+    configurable: true,
+    enumerable: false,
+  });
 
   ReflectDeleteProperty(global.Atomics, 'waitAsync');
 
   return {
     runCleanups() {
+      if (cleanups.length === 0) return;
       const due = ReflectApply(ArrayPrototypeSplice, cleanups, [0]);
       for (let i = 0; i < due.length; i++) run(due[i][0], [due[i][1]]);
     },

@@ -176,12 +176,12 @@ function makeRequire(modules, onLoad) {
  * @param {Record<string, (module: object, exports: object, require: Function) => void>} modules allowlisted module factories
  * @param {(op: string, ...args: unknown[]) => void} host asynchronous: console, timers, fetches, the outcome
  * @param {(op: string, ...args: unknown[]) => Uint8Array} hostSync synchronous: random bytes and digests
- * @param {{ consoleBytes: number, resultBytes: number, resultDepth: number, fetchMaxBytes: number, fetchMaxRequests: number,
- *   maxPendingTimers: number, nameChars: number, messageChars: number, stackChars: number }} limits
- *   applied here, before anything is copied out of the isolate
+ * @param {string} limitsJson `{ consoleBytes, resultBytes, resultDepth, fetchMaxBytes, fetchMaxRequests,
+ *   maxPendingTimers, nameChars, messageChars, stackChars }`, applied here before anything is copied out of the isolate
  */
-export function setup(modules, hostAsync, hostCall, limits) {
+export function setup(modules, hostAsync, hostCall, limitsJson) {
   const global = globalThis;
+  const limits = JSONParse(limitsJson);
   const { host, hostSync, begin, goAsync } = hostLink(hostAsync, hostCall);
   let finished = false;
   const { console, flush } = makeConsole(host, limits.consoleBytes);
