@@ -124,6 +124,8 @@ export class SandboxHost {
       becameReady = resolve;
       failed = reject;
     });
+    // Awaited below, unless the daemon is closing; an exit before then is not an error of its own.
+    readiness.catch(() => undefined);
     const link = await this.startLink({
       message: (message) => {
         if (message.kind === 'recycled') this.onRecycle(message.reason);
