@@ -65,7 +65,7 @@ function runInVm(script: Script): Promise<unknown> {
         return;
       }
       const callee = sandbox[script.call];
-      if (typeof callee !== 'function') return finish(errors.notImplemented(script.call, output));
+      if (typeof callee !== 'function') return finish(errors.notImplemented(output));
       const caller = script.caller ? vm.runInContext(`(${script.caller})`, context) : (fn: (cb: unknown) => void, cb: unknown) => fn(cb);
       caller(callee, (value: unknown) => finish(undefined, value));
     } catch (thrown) {

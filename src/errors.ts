@@ -62,12 +62,16 @@ export function exception(thrown: Thrown, console: string[]): RpcError {
   return new RpcError(ErrorCode.Exception, message, { name: thrown.name, stack: thrown.stack, console });
 }
 
-export function notImplemented(call: string, console: string[]): RpcError {
-  return new RpcError(ErrorCode.NotImplemented, 'Not implemented', { call, console });
+// 1001 and 1002 carry `data` only when the script printed something first:
+// the original javascriptd sent none, and its clients compare these errors
+// exactly with {code, message}.
+
+export function notImplemented(console: string[]): RpcError {
+  return new RpcError(ErrorCode.NotImplemented, 'Not implemented', console.length === 0 ? undefined : { console });
 }
 
 export function timeout(limitMs: number, console: string[], reason = 'the time limit was reached'): RpcError {
-  return new RpcError(ErrorCode.Timeout, 'Timeout', { timeout: limitMs, reason, console });
+  return new RpcError(ErrorCode.Timeout, 'Timeout', console.length === 0 ? undefined : { timeout: limitMs, reason, console });
 }
 
 export function memoryLimit(limitMb: number, console: string[]): RpcError {

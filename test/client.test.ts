@@ -58,7 +58,7 @@ describe('javascriptd/client', function () {
     assert.deepEqual(thrown.console, ['before']);
     assert.match(thrown.scriptStack ?? '', /RangeError: bad\n\s+at script\.js/);
     await executionError(rt.execute({ code: '1', call: 'nope' }), ErrorCode.NotImplemented);
-    const timeout = await executionError(rt.execute({ code: 'while (true) {}', timeout: 50 }), ErrorCode.Timeout);
+    const timeout = await executionError(rt.execute({ code: 'console.log("spinning"); while (true) {}', timeout: 50 }), ErrorCode.Timeout);
     assert.equal(timeout.data?.timeout, 50);
     await executionError(rt.execute({ code: 'const a = []; while (true) a.push(new Array(100000).fill(1));' }), ErrorCode.MemoryLimit);
     await executionError(rt.execute({ code: '"x".repeat(5000)' }), ErrorCode.ResultTooLarge);

@@ -102,9 +102,9 @@ describe('runtime.execute', () => {
       assert.deepEqual(err.data?.console, ['before']);
     });
 
-    it('answers 1001 when call names something that is not a function', async () => {
+    it('answers 1001 when call names something that is not a function, with no data when nothing was printed (as the original)', async () => {
       const err = error(await client.execute({ code: 'var notAFunction = 5; const alsoNot = {};', call: 'notAFunction' }));
-      assert.equal(err.code, 1001);
+      assert.deepEqual(err, { code: 1001, message: 'Not implemented' });
       assert.equal(error(await client.execute({ code: 'const alsoNot = {};', call: 'alsoNot' })).code, 1001);
     });
   });
@@ -272,10 +272,11 @@ describe('runtime.execute', () => {
       assert.equal(err.data?.timeout, 200);
     });
 
-    it('answers 1002 when cb is never called but a timer is still pending', async () => {
-      const err = error(await client.execute({ code: 'function h(cb) { setTimeout(() => {}, 100000); }', call: 'h', timeout: 200 }));
-      assert.equal(err.code, 1002);
-      assert.equal(err.data?.reason, 'the time limit was reached');
+    it('answers 1002 when cb is never called but a timer is still pending; data only when something was printed', async () => {
+      const silent = error(await client.execute({ code: 'function h(cb) { setTimeout(() => {}, 100000); }', call: 'h', timeout: 200 }));
+      assert.deepEqual(silent, { code: 1002, message: 'Timeout' });
+      const printed = error(await client.execute({ code: 'function h(cb) { console.log("waiting"); setTimeout(() => {}, 100000); }', call: 'h', timeout: 200 }));
+      assert.deepEqual(printed.data, { timeout: 200, reason: 'the time limit was reached', console: ['waiting'] });
     });
 
     it('answers 1002 at once when cb is never called and nothing is pending', async () => {

@@ -64,7 +64,7 @@ describe('keys and policies', () => {
     assert.equal(big.error?.code, 1005);
     const ci = await as('secret-of-ci');
     assert.equal((await ci.execute({ code: '"x".repeat(200)' })).payload?.value, 'x'.repeat(200));
-    const slow = await ci.execute({ code: 'while (true) {}' });
+    const slow = await ci.execute({ code: 'console.log("spinning"); while (true) {}' });
     assert.equal(slow.error?.code, 1002);
     assert.equal(slow.error?.data?.timeout, 2000, "the key's TIMEOUT");
     await Promise.all([customer.close(), ci.close()]);

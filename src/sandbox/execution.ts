@@ -7,7 +7,7 @@ import type { WireRequest } from '../outbound/wire.js';
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
 import { ConsoleLog } from './console-log.js';
-import type { ExecutionRequest, ExecutionResult, SandboxLimits } from './sandbox.js';
+import type { ExecutionResult, SandboxLimits } from './sandbox.js';
 import { thrown } from './thrown.js';
 
 /** Pending timers one execution may hold; the isolate throws a RangeError at the next, the host fails the execution. */
@@ -34,10 +34,7 @@ export class Execution {
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private startedAt = performance.now();
 
-  constructor(
-    private readonly request: ExecutionRequest,
-    private readonly limits: SandboxLimits,
-  ) {
+  constructor(private readonly limits: SandboxLimits) {
     this.console = new ConsoleLog(limits.consoleLimitBytes);
     this.outcome = new Promise((resolve) => (this.settle = resolve));
   }
@@ -94,7 +91,7 @@ export class Execution {
         if (typeof a === 'string' && this.modulesRequired.size < 100) this.modulesRequired.add(a);
         break;
       case 'missing':
-        this.fail(errors.notImplemented(this.request.call ?? '', this.console.lines()));
+        this.fail(errors.notImplemented(this.console.lines()));
         break;
       case 'fetch':
         this.startFetch(a, b, c, d, e, f);

@@ -83,7 +83,7 @@ export class IsolateWorker {
 
   /** Runs one execution; its fetches go through `relay`. */
   run(request: ExecutionRequest, relay: FetchRelay): Running {
-    const execution = new Execution(request, this.limits);
+    const execution = new Execution(this.limits);
     const deadline = new Deadline(request.timeoutMs, () => execution.fail(errors.timeout(request.timeoutMs, execution.console.lines())));
     const calls = new CallTracker();
     const result = execution.outcome.then(unwrap);
