@@ -1,6 +1,7 @@
 // The wire protocol: Duplex SIMPLEX/1.0 framing, JSON-RPC 2.0, malformed frames.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { JSONRPCClient, type JSONRPCResponse } from 'json-rpc-2.0';
 import WebSocket from 'ws';
 import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
@@ -163,10 +164,10 @@ describe('wire protocol', () => {
       assert.equal(await client.silentFor(400), true);
     });
 
-    it('refuses batches, unparsable frames and invalid requests with id null', async () => {
+    it('refuses unparsable frames, invalid requests and an empty batch with id null', async () => {
       client.send({ jsonrpc: '2.0', method: 'runtime.execute', params: { code: '1' }, id: 0 });
       await client.next();
-      client.send([{ jsonrpc: '2.0', method: 'runtime.execute', params: { code: '1' }, id: 1 }]);
+      client.send('[]');
       client.send('{oops');
       client.send({ jsonrpc: '1.0', method: 'runtime.execute', id: 5 });
       const frames = [await client.next(), await client.next(), await client.next()].map((f) => JSON.parse(f) as { id: unknown; error: { code: number; data: { detail: string } } });
@@ -178,7 +179,7 @@ describe('wire protocol', () => {
           [5, -32600],
         ],
       );
-      assert.equal(frames[0].error.data.detail, 'batch requests are not supported');
+      assert.equal(frames[0].error.data.detail, 'an empty batch');
     });
 
     it('answers -32601 and -32602 like Duplex', async () => {
@@ -188,12 +189,52 @@ describe('wire protocol', () => {
       assert.deepEqual(codes, [-32602, -32601]);
     });
 
-    it('speaks JSON-RPC when the first frame is a batch, and refuses it', async () => {
+    it('answers a batch from the json-rpc-2.0 client (npm) with one array of replies, as the specification says', async () => {
+      const ws = new WebSocket(daemon.url);
+      await once(ws, 'open');
+      const rpc = new JSONRPCClient((payload) => ws.send(JSON.stringify(payload)));
+      ws.on('message', (data) => rpc.receive(JSON.parse(data.toString()) as JSONRPCResponse[]));
+      const replies = await rpc.requestAdvanced([
+        { jsonrpc: '2.0', id: 1, method: 'runtime.execute', params: { code: 'function h(cb) { setTimeout(() => cb(6 * 7), 20); }', call: 'h' } },
+        { jsonrpc: '2.0', id: 2, method: 'runtime.execute', params: [{ code: 'null.x' }] },
+        { jsonrpc: '2.0', id: 3, method: 'runtime.nope' },
+      ]);
+      const byId = new Map(replies.map((reply) => [reply.id, reply]));
+      assert.equal((byId.get(1)?.result as { value: number }).value, 42);
+      assert.equal(byId.get(2)?.error?.code, 1000);
+      assert.equal(byId.get(3)?.error?.code, -32601);
+      ws.close();
+    });
+
+    it('leaves notifications in a batch unanswered, answers invalid members each, and sends nothing for a batch of notifications', async () => {
       const batch = await TestClient.connect(daemon.url, { handshake: false });
-      batch.send([{ jsonrpc: '2.0', method: 'runtime.execute', params: { code: '1' }, id: 1 }]);
-      const frame = JSON.parse(await batch.next()) as { jsonrpc: string; error: { code: number } };
-      assert.equal(frame.jsonrpc, '2.0');
-      assert.equal(frame.error.code, -32600);
+      batch.send([
+        { jsonrpc: '2.0', method: 'runtime.execute', params: { code: '1' } },
+        { jsonrpc: '2.0', method: 'runtime.execute', params: { code: '2' }, id: 'two' },
+        1,
+        { jsonrpc: '2.0', id: 4 },
+      ]);
+      const replies = JSON.parse(await batch.next()) as { id: unknown; result?: { value: number }; error?: { code: number } }[];
+      assert.deepEqual(
+        replies.map((r) => [r.id, r.result?.value ?? r.error?.code]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+        [
+          [4, -32600],
+          [null, -32600],
+          ['two', 2],
+        ],
+      );
+      batch.send([{ jsonrpc: '2.0', method: 'runtime.execute', params: { code: '1' } }]);
+      assert.equal(await batch.silentFor(500), true);
+      await batch.close();
+    });
+
+    it('counts each request of a batch against MAX_IN_FLIGHT', async () => {
+      const batch = await TestClient.connect(daemon.url, { handshake: false });
+      const wait = { code: 'function h(cb) { setTimeout(() => cb(1), 100); }', call: 'h' };
+      batch.send(Array.from({ length: 105 }, (_, id) => ({ jsonrpc: '2.0', method: 'runtime.execute', params: wait, id })));
+      const replies = JSON.parse(await batch.next()) as { result?: unknown; error?: { code: number } }[];
+      assert.equal(replies.length, 105);
+      assert.equal(replies.filter((r) => r.error?.code === 1004).length, 5);
       await batch.close();
     });
   });

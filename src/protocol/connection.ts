@@ -10,9 +10,9 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { clip } from '../text.js';
-import type { Dialect, ReplyTarget } from './dialect.js';
+import type { Dialect, Message } from './dialect.js';
 import { DUPLEX_ACCEPT, DUPLEX_HANDSHAKE, duplex } from './duplex.js';
-import { jsonRpc, looksLikeJsonRpc } from './jsonrpc.js';
+import { batchReply, jsonRpc, looksLikeJsonRpc } from './jsonrpc.js';
 
 /** WebSocket close codes used here. */
 const CLOSE_PROTOCOL_ERROR = 1002;
@@ -83,15 +83,36 @@ export class Connection {
 
   private handle(dialect: Dialect, frame: string): void {
     const incoming = dialect.parse(frame, this.limits.maxDepth);
-    switch (incoming.kind) {
-      case 'ignore':
-        return;
-      case 'invalid':
-        if (incoming.target === undefined) this.dropped(incoming.error);
-        else this.send(dialect.error(incoming.target, incoming.error));
-        return;
-      case 'request':
-        this.dispatch(dialect, incoming.target, incoming.method, incoming.params, Buffer.byteLength(frame));
+    const bytes = Buffer.byteLength(frame);
+    if (incoming.kind === 'invalid' && incoming.target === undefined) {
+      this.dropped(incoming.error);
+      return;
+    }
+    // A batch is answered once every message in it is, in one frame; messages without a reply (notifications) leave none.
+    const replies = incoming.kind === 'batch' ? incoming.messages.map((message) => this.respond(dialect, message, bytes / incoming.messages.length)) : [this.respond(dialect, incoming, bytes)];
+    Promise.all(replies)
+      .then((frames) => {
+        const answered = frames.filter((reply) => reply !== undefined);
+        if (answered.length > 0) this.send(incoming.kind === 'batch' ? batchReply(answered) : answered[0]);
+      })
+      .catch((err: unknown) => this.log.error({ err }, 'failed to send a reply'));
+  }
+
+  /** The reply to one message, or undefined if it gets none; never rejects. */
+  private async respond(dialect: Dialect, message: Message, bytes: number): Promise<string | undefined> {
+    if (message.kind === 'ignore' || message.target === undefined) {
+      if (message.kind === 'request') await this.dispatch(message.method, message.params, bytes).catch(() => undefined);
+      return undefined;
+    }
+    const { target } = message;
+    if (message.kind === 'invalid') return dialect.error(target, message.error);
+    try {
+      return dialect.result(target, await this.dispatch(message.method, message.params, bytes));
+    } catch (error) {
+      if (error instanceof RpcError) return dialect.error(target, error);
+      // A reply that cannot be made becomes an internal error, never a lost caller.
+      this.log.error({ err: error }, 'failed to make a reply');
+      return dialect.error({ id: target.id }, errors.internal());
     }
   }
 
@@ -117,27 +138,14 @@ export class Connection {
     if (this.droppedFrames++ === 0) this.log.warn({ reason: clip(JSON.stringify(error.data ?? {})) }, 'dropped a frame that cannot be answered');
   }
 
-  private dispatch(dialect: Dialect, target: ReplyTarget | undefined, method: string, params: unknown, bytes: number): void {
-    if (this.inFlight >= this.limits.maxInFlight) {
-      if (target !== undefined) this.send(dialect.error(target, errors.busy(`more than ${this.limits.maxInFlight} requests in flight on this connection`)));
-      return;
-    }
+  /** Runs one request within MAX_IN_FLIGHT (each message of a batch counts); resolves to its result as JSON text. */
+  private async dispatch(method: string, params: unknown, bytes: number): Promise<string> {
+    if (this.inFlight >= this.limits.maxInFlight) throw errors.busy(`more than ${this.limits.maxInFlight} requests in flight on this connection`);
     this.inFlight++;
-    this.runtime.call({ key: this.key, client: this.id, method, params, bytes }).then(
-      (resultJson) => this.answer(dialect, target, () => dialect.result(target as ReplyTarget, resultJson)),
-      (error: unknown) => this.answer(dialect, target, () => dialect.error(target as ReplyTarget, error instanceof RpcError ? error : errors.internal())),
-    );
-  }
-
-  /** Sends one request's reply; a reply that cannot be made becomes an internal error, never a lost caller. */
-  private answer(dialect: Dialect, target: ReplyTarget | undefined, reply: () => string): void {
-    this.inFlight--;
-    if (target === undefined) return;
     try {
-      this.send(reply());
-    } catch (err) {
-      this.log.error({ err }, 'failed to make a reply');
-      this.send(dialect.error({ id: target.id }, errors.internal()));
+      return await this.runtime.call({ key: this.key, client: this.id, method, params, bytes });
+    } finally {
+      this.inFlight--;
     }
   }
 

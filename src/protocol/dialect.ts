@@ -10,12 +10,16 @@ export interface ReplyTarget {
   ext?: unknown;
 }
 
-export type Incoming =
+/** One message of a frame. */
+export type Message =
   /** `target` undefined: a notification, executed but never answered. */
   | { kind: 'request'; target: ReplyTarget | undefined; method: string; params: unknown }
   /** `target` undefined: the frame cannot be answered and is dropped with a warning. */
   | { kind: 'invalid'; target: ReplyTarget | undefined; error: RpcError }
   | { kind: 'ignore' };
+
+/** A frame: one message, or (JSON-RPC) a batch of them, answered together in one array. */
+export type Incoming = Message | { kind: 'batch'; messages: Message[] };
 
 export interface Dialect {
   readonly name: string;

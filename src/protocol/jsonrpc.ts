@@ -1,9 +1,10 @@
 // JSON-RPC 2.0 on the same endpoint: chosen when a connection's first frame is a
-// JSON-RPC request. Batches are refused.
+// JSON-RPC request or batch. A batch is answered with one array holding a reply
+// for each request that has an id; one of notifications only gets no reply.
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
 import { parseBoundedJson } from './bounded-json.js';
-import { type Dialect, type Incoming, isObject, isRequestId, type ReplyTarget } from './dialect.js';
+import { type Dialect, type Incoming, isObject, isRequestId, type Message, type ReplyTarget } from './dialect.js';
 
 /** Whether a connection's first frame asks for this dialect. */
 export function looksLikeJsonRpc(frame: string, maxDepth: number): boolean {
@@ -23,21 +24,9 @@ export const jsonRpc: Dialect = {
       const id = isObject(parsed.outline) ? parsed.outline.id : undefined;
       return { kind: 'invalid', target: { id: isRequestId(id) ? id : null }, error: errors.invalidRequest(parsed.reason) };
     }
-    const msg = parsed.value;
-    if (Array.isArray(msg)) {
-      return { kind: 'invalid', target: { id: null }, error: errors.invalidRequest('batch requests are not supported') };
-    }
-    if (!isObject(msg)) return { kind: 'invalid', target: { id: null }, error: errors.invalidRequest('a request must be a JSON object') };
-    const hasId = 'id' in msg;
-    if (hasId && msg.id !== null && !isRequestId(msg.id)) {
-      return { kind: 'invalid', target: { id: null }, error: errors.invalidRequest('id must be a string, a number or null') };
-    }
-    const target: ReplyTarget | undefined = hasId ? { id: (msg.id as ReplyTarget['id']) ?? null } : undefined;
-    if (msg.jsonrpc !== '2.0') return { kind: 'invalid', target: target ?? { id: null }, error: errors.invalidRequest('jsonrpc must be "2.0"') };
-    if (typeof msg.method !== 'string') {
-      return { kind: 'invalid', target: target ?? { id: null }, error: errors.invalidRequest('method must be a string') };
-    }
-    return { kind: 'request', target, method: msg.method, params: msg.params };
+    if (!Array.isArray(parsed.value)) return message(parsed.value);
+    if (parsed.value.length === 0) return { kind: 'invalid', target: { id: null }, error: errors.invalidRequest('an empty batch') };
+    return { kind: 'batch', messages: parsed.value.map(message) };
   },
 
   result(target: ReplyTarget, resultJson: string): string {
@@ -48,3 +37,23 @@ export const jsonRpc: Dialect = {
     return JSON.stringify({ jsonrpc: '2.0', id: target.id, error: error.toWire() });
   },
 };
+
+/** The frame answering a batch: its replies in one array. */
+export function batchReply(replies: string[]): string {
+  return `[${replies.join(',')}]`;
+}
+
+/** One request object, alone or in a batch. */
+function message(msg: unknown): Message {
+  if (!isObject(msg)) return { kind: 'invalid', target: { id: null }, error: errors.invalidRequest('a request must be a JSON object') };
+  const hasId = 'id' in msg;
+  if (hasId && msg.id !== null && !isRequestId(msg.id)) {
+    return { kind: 'invalid', target: { id: null }, error: errors.invalidRequest('id must be a string, a number or null') };
+  }
+  const target: ReplyTarget | undefined = hasId ? { id: (msg.id as ReplyTarget['id']) ?? null } : undefined;
+  if (msg.jsonrpc !== '2.0') return { kind: 'invalid', target: target ?? { id: null }, error: errors.invalidRequest('jsonrpc must be "2.0"') };
+  if (typeof msg.method !== 'string') {
+    return { kind: 'invalid', target: target ?? { id: null }, error: errors.invalidRequest('method must be a string') };
+  }
+  return { kind: 'request', target, method: msg.method, params: msg.params };
+}
