@@ -11,7 +11,10 @@ export function createLogger(config: Pick<Config, 'logLevel' | 'noLogs'>, fd: 1 
     {
       name: 'javascriptd',
       level: config.noLogs ? 'silent' : config.logLevel,
-      redact: { paths: ['secret', '*.secret', 'headers["x-runtime-secret"]', '*.headers["x-runtime-secret"]'], censor: '[redacted]' },
+      redact: {
+        paths: ['secret', '*.secret', ...['x-runtime-secret', 'authorization', 'sec-websocket-protocol'].flatMap((name) => [`headers["${name}"]`, `*.headers["${name}"]`])],
+        censor: '[redacted]',
+      },
     },
     pino.destination(fd),
   );

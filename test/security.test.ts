@@ -53,6 +53,44 @@ describe('security', () => {
       await client.close();
     });
 
+    it('accepts the secret as Authorization: Bearer, from a ws client', async () => {
+      const client = await TestClient.connect(daemon.url, { headers: { authorization: `Bearer ${SECRET}` } });
+      assert.equal((await client.execute({ code: '"bearer"' })).payload?.value, 'bearer');
+      await client.close();
+      assert.equal(await upgradeStatus(daemon.url, { authorization: 'Bearer wrong' }), 401);
+      assert.equal(await upgradeStatus(daemon.url, { authorization: `Basic ${SECRET}` }), 401);
+    });
+
+    it("accepts the secret as a javascriptd.secret. subprotocol, from Node's browser-compatible WebSocket, and answers with the javascriptd subprotocol", async () => {
+      const protocols = ['javascriptd', `javascriptd.secret.${Buffer.from(SECRET).toString('base64url')}`];
+      const ws = new globalThis.WebSocket(daemon.url, protocols);
+      await new Promise((resolve, reject) => {
+        ws.onopen = resolve;
+        ws.onerror = () => reject(new Error('refused'));
+      });
+      assert.equal(ws.protocol, 'javascriptd');
+      ws.send('SIMPLEX/1.0;json');
+      const replies: string[] = [];
+      const value = new Promise<unknown>((resolve) => {
+        ws.onmessage = (event) => {
+          replies.push(String(event.data));
+          if (replies.length === 2) resolve((JSON.parse(replies[1]) as { payload: { value: unknown } }).payload.value);
+        };
+      });
+      ws.send(JSON.stringify({ type: 'req', method: 'runtime.execute', id: 1, payload: { code: '"subprotocol"' } }));
+      assert.equal(await value, 'subprotocol');
+      ws.close();
+      const wrong = new globalThis.WebSocket(daemon.url, ['javascriptd', `javascriptd.secret.${Buffer.from('wrong').toString('base64url')}`]);
+      assert.equal(await new Promise((resolve) => (wrong.onerror = () => resolve('refused'))), 'refused');
+    });
+
+    it('refuses secrets that differ, and never takes one from the URL', async () => {
+      assert.equal(await upgradeStatus(daemon.url, { 'x-runtime-secret': SECRET, authorization: 'Bearer other' }), 401);
+      assert.equal(await upgradeStatus(`${daemon.url}?secret=${SECRET}`), 401);
+      assert.equal(await upgradeStatus(`${daemon.url}?x-runtime-secret=${SECRET}`), 401);
+      assert.equal(await upgradeStatus(daemon.url, { 'x-runtime-secret': SECRET, authorization: `Bearer ${SECRET}` }), 101);
+    });
+
     it('keeps /healthz open for probes', async () => {
       const res = await fetch(new URL('/healthz', daemon.url.replace('ws://', 'http://')));
       assert.equal(res.status, 200);

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Config, KeyPolicy } from '../config.js';
 import type { Logger } from '../log.js';
-import { keyResolver, matcher, SECRET_HEADER } from './secret.js';
+import { chooseSubprotocol, keyResolver, matcher, presentedSecret, SECRET_HEADER } from './secret.js';
 
 export interface TransportHandlers {
   onConnection(ws: WebSocket, request: IncomingMessage, key: KeyPolicy): void;
@@ -39,7 +39,7 @@ export async function listen(config: Config, handlers: TransportHandlers, log: L
   server.maxConnections = config.maxConnections;
   warnWhenFull(server, config.maxConnections, log);
   const becameWebSocket = closeUnlessWebSocket(server, config.headerTimeoutMs);
-  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, handleProtocols: chooseSubprotocol });
   const resolveKey = keyResolver(config.keys);
   // With a secret the daemon listens beyond loopback by default: its metrics (every key's name among them) need a token of their own.
   const metricsOff = config.metricsToken === undefined && config.keys.some((key) => key.secret !== undefined);
@@ -77,8 +77,10 @@ export async function listen(config: Config, handlers: TransportHandlers, log: L
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     if (!handlers.accepting()) return refuse(socket, 503, 'Service Unavailable', 'shutting down');
-    const key = resolveKey(req.headers[SECRET_HEADER]);
-    if (key === undefined) return refuse(socket, 401, 'Unauthorized', `missing or wrong ${SECRET_HEADER}`);
+    const presented = presentedSecret(req.headers);
+    if (!presented.ok) return refuse(socket, 401, 'Unauthorized', presented.reason);
+    const key = resolveKey(presented.secret);
+    if (key === undefined) return refuse(socket, 401, 'Unauthorized', `missing or wrong secret (${SECRET_HEADER}, Authorization: Bearer, or a javascriptd.secret. subprotocol)`);
     wss.handleUpgrade(req, socket, head, (ws) => {
       becameWebSocket(socket);
       handlers.onConnection(ws, req, key);
