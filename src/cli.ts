@@ -45,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     const { values, positionals } = parse(command, defaulted ? argv : rest);
     if (values.help === true) return say(help(command));
-    return await command.run(values, positionals);
+    return await command.run(values, positionals, 'javascriptd');
   } catch (error) {
     if (error instanceof UsageError) error.help = help(command);
     throw error;
