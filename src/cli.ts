@@ -1,6 +1,8 @@
 // The `javascriptd` command: `serve` (the default) runs the daemon; `run` runs
 // a script on one; the others prepare and check deployments. Each command's
 // flags and --help come from its table (cli/command.ts).
+// First: on a Node it does not support, one line and exit 2.
+import './cli/supported-node.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from './config.js';
@@ -45,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     const { values, positionals } = parse(command, defaulted ? argv : rest);
     if (values.help === true) return say(help(command));
-    return await command.run(values, positionals);
+    return await command.run(values, positionals, 'javascriptd');
   } catch (error) {
     if (error instanceof UsageError) error.help = help(command);
     throw error;

@@ -1,18 +1,19 @@
-// `javascriptd run` as a child process against a real daemon: output, --json,
+// `javascriptd run` (the daemon's CLI) and `javascriptd-client run` (the
+// client package's) as child processes against a real daemon: output, --json,
 // every exit code, the secret from the environment, usage errors, the spinner
 // on a terminal (util-linux `script` gives it one) and --help of every command.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Command } from '../src/cli/command.js';
+import { type Command, run } from 'javascriptd-client/cli';
 import { health, images, prepare, schema, serve } from '../src/cli/daemon-commands.js';
-import { run } from '../src/cli/run-command.js';
 import { CLI, freePort, type RunningDaemon, runCli, startDaemon } from './helpers/daemon.js';
 
 const SECRET = 'cli-test-secret';
 const dir = mkdtempSync(join(tmpdir(), 'javascriptd-cli-'));
+const CLIENT = join(__dirname, '..', '..', 'packages', 'client');
 
 function file(name: string, text: string): string {
   const path = join(dir, name);
@@ -20,12 +21,23 @@ function file(name: string, text: string): string {
   return path;
 }
 
-describe('javascriptd run', function () {
+/** The two CLIs with a `run` command, as node's arguments before the command's. */
+const CLIS = [
+  { program: 'javascriptd', node: ['--no-node-snapshot', CLI] },
+  { program: 'javascriptd-client', node: [join(CLIENT, 'bin', 'javascriptd-client')] },
+];
+
+/** Runs a CLI to completion with only `env` (and PATH) as its environment. */
+function spawnCli(node: string[], args: string[], env: Record<string, string>, input?: string): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [...node, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: 20000, input });
+}
+
+for (const { program, node } of CLIS) describe(`${program} run`, function () {
   this.timeout(30000);
   let daemon: RunningDaemon;
   let env: Record<string, string>;
 
-  const cli = (args: string[], extraEnv: Record<string, string> = {}) => runCli(['run', ...args], { ...env, ...extraEnv });
+  const cli = (args: string[], extraEnv: Record<string, string> = {}) => spawnCli(node, ['run', ...args], { ...env, ...extraEnv });
 
   before(async () => {
     daemon = await startDaemon({ SECRET, MAX_TIMEOUT: '5000' });
@@ -62,7 +74,7 @@ describe('javascriptd run', function () {
   });
 
   it('reads the script from standard input with "-"', () => {
-    const result = spawnSync(process.execPath, ['--no-node-snapshot', CLI, 'run', '-'], { input: '"from stdin"', env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+    const result = spawnCli(node, ['run', '-'], env, '"from stdin"');
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stdout, '"from stdin"\n');
   });
@@ -89,7 +101,7 @@ describe('javascriptd run', function () {
     const nobody = cli([script, '--url', `ws://127.0.0.1:${await freePort()}/`]);
     assert.equal(nobody.status, 4);
     assert.match(nobody.stderr, /cannot connect/);
-    const noSecret = runCli(['run', script], { JAVASCRIPTD_URL: daemon.url });
+    const noSecret = spawnCli(node, ['run', script], { JAVASCRIPTD_URL: daemon.url });
     assert.equal(noSecret.status, 4);
     assert.match(noSecret.stderr, /HTTP 401/);
     const wrong = cli([script], { JAVASCRIPTD_SECRET: 'not-it' });
@@ -103,13 +115,13 @@ describe('javascriptd run', function () {
     for (const args of [[], ['missing-file.js'], [file('u.js', '1'), '--timeout', 'soon'], [file('u2.js', '1'), '--global', 'novalue'], [file('u3.js', '1'), '--globals', file('bad.json', '{nope')], [file('u4.js', '1'), '--url', 'http://x/']]) {
       const result = cli(args);
       assert.equal(result.status, 5, `${args.join(' ')}: ${result.stderr}`);
-      assert.match(result.stderr, /Usage: javascriptd run <file>/);
+      assert.match(result.stderr, new RegExp(`Usage: ${program} run <file>`));
     }
   });
 
   it('shows a spinner with the elapsed time on a terminal, and nothing when piped', () => {
     const script = file('slow.js', 'function f(cb) { setTimeout(() => cb("done"), 700); }');
-    const command = [process.execPath, '--no-node-snapshot', CLI, 'run', script, '--call', 'f'].map((part) => `'${part}'`).join(' ');
+    const command = [process.execPath, ...node, 'run', script, '--call', 'f'].map((part) => `'${part}'`).join(' ');
     const onTerminal = spawnSync('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
     assert.equal(onTerminal.status, 0, onTerminal.stderr);
     assert.match(onTerminal.stdout, /\r⠋ running .*slow\.js on ws:\/\/\S+ 0\.\ds\r⠙ running /);
@@ -133,5 +145,29 @@ describe('javascriptd --help', () => {
     }
     const overview = runCli(['--help']);
     for (const command of commands) assert.match(overview.stdout, new RegExp(`^  ${command.name} `, 'm'));
+  });
+});
+
+describe('javascriptd-client --help, --version', () => {
+  const client = (args: string[]) => spawnCli(CLIS[1].node, args, {});
+
+  it('describes its one command, run, and prints the package version', () => {
+    const overview = client(['--help']);
+    assert.equal(overview.status, 0);
+    assert.match(overview.stdout, /^Usage: javascriptd-client run <file> \[options\]/);
+    const help = client(['run', '--help']);
+    assert.equal(help.status, 0);
+    for (const name of Object.keys(run.options)) assert.match(help.stdout, new RegExp(`--${name}\\b`), `--${name}`);
+    const pkg = JSON.parse(readFileSync(join(CLIENT, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(client(['--version']).stdout, `${pkg.version}\n`);
+  });
+
+  it('exits 5 without a command or with one of the daemon\'s', () => {
+    const none = client([]);
+    assert.equal(none.status, 5);
+    assert.match(none.stderr, /^javascriptd-client: javascriptd-client needs a command: run <file>\n\nUsage: javascriptd-client run/);
+    const serve = client(['serve']);
+    assert.equal(serve.status, 5);
+    assert.match(serve.stderr, /unknown command: serve \(javascriptd-client runs scripts only; the daemon is the javascriptd command\)/);
   });
 });

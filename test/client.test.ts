@@ -1,9 +1,11 @@
-// javascriptd/client against the real daemon over a real WebSocket.
+// javascriptd-client (packages/client; javascriptd/client in this repository)
+// against the real daemon over a real WebSocket.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Client, connect, ConnectionError, ErrorCode, ExecutionError } from '../src/client/index.js';
+import { type Client, connect, ConnectionError, ErrorCode, ExecutionError } from 'javascriptd-client';
+import { ErrorCode as DaemonErrorCode } from '../src/errors.js';
 import { freePort, type RunningDaemon, startDaemon } from './helpers/daemon.js';
 
 const ROOT = join(__dirname, '..', '..');
@@ -25,7 +27,7 @@ async function executionError(promise: Promise<unknown>, code: number): Promise<
   return error;
 }
 
-describe('javascriptd/client', function () {
+describe('javascriptd-client', function () {
   this.timeout(30000);
   let daemon: RunningDaemon;
   let rt: Client;
@@ -85,6 +87,14 @@ describe('javascriptd/client', function () {
     assert.ok(timedOut instanceof DOMException && timedOut.name === 'TimeoutError', String(timedOut));
     const already = await rejection(rt.execute({ code: '1' }, { signal: AbortSignal.abort() }));
     assert.ok(already instanceof DOMException && already.name === 'AbortError');
+    // With both, whichever comes first.
+    const both = await rejection(rt.execute({ code: 'function f(cb) { setTimeout(() => cb("late"), 300); }', call: 'f' }, { signal: new AbortController().signal, timeoutMs: 50 }));
+    assert.ok(both instanceof DOMException && both.name === 'TimeoutError', String(both));
+    const first = new AbortController();
+    const aborting = rt.execute({ code: 'function f(cb) { setTimeout(() => cb("late"), 300); }', call: 'f' }, { signal: first.signal, timeoutMs: 5000 });
+    first.abort();
+    const byHand = await rejection(aborting);
+    assert.ok(byHand instanceof DOMException && byHand.name === 'AbortError', String(byHand));
     // The abandoned replies arrive later and are dropped; the connection keeps working.
     await new Promise((resolve) => setTimeout(resolve, 350));
     assert.equal((await rt.execute({ code: '2' })).value, 2);
@@ -111,21 +121,29 @@ describe('javascriptd/client', function () {
     assert.ok(closed instanceof ConnectionError && closed.reason === 'closed');
   });
 
-  it('works from plain JavaScript as require("javascriptd/client"), with its types published', () => {
+  it('has the daemon\'s error codes (its own copy of src/errors.ts\'s table)', () => {
+    assert.deepEqual({ ...ErrorCode }, { ...DaemonErrorCode });
+  });
+
+  it('works from plain JavaScript in this repository, as javascriptd-client or javascriptd/client, required or imported, with its types published', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, { types: string; default: string }> };
     assert.ok(existsSync(join(ROOT, pkg.exports['./client'].types)), 'the declarations are built');
-    const program = `
-      const { connect } = require('javascriptd/client');
-      connect(process.argv[1], { secret: process.env.SECRET })
-        .then(async (rt) => { const r = await rt.execute({ code: '6 * 7' }); await rt.close(); console.log(JSON.stringify(r.value)); })
-        .catch((e) => { console.error(e); process.exit(1); });`;
-    const child = spawnSync(process.execPath, ['-e', program, daemon.url], { cwd: ROOT, env: { PATH: process.env.PATH, SECRET }, encoding: 'utf8' });
-    assert.equal(child.status, 0, child.stderr);
-    assert.equal(child.stdout.trim(), '42');
+    for (const name of ['javascriptd-client', 'javascriptd/client']) {
+      const run = `async (rt) => { const r = await rt.execute({ code: '6 * 7' }); await rt.close(); console.log(JSON.stringify(r.value)); }`;
+      const programs = [
+        ['-e', `const { connect } = require('${name}');\nconnect(process.argv[1], { secret: process.env.SECRET }).then(${run}).catch((e) => { console.error(e); process.exit(1); });`],
+        ['--input-type=module', '-e', `import { connect, ExecutionError } from '${name}';\nimport { createRequire } from 'node:module';\nif (createRequire(process.cwd() + '/')('${name}').ExecutionError !== ExecutionError) throw new Error('two ExecutionError classes');\nawait connect(process.argv[1], { secret: process.env.SECRET }).then(${run});`],
+      ];
+      for (const args of programs) {
+        const child = spawnSync(process.execPath, [...args, daemon.url], { cwd: ROOT, env: { PATH: process.env.PATH, SECRET }, encoding: 'utf8' });
+        assert.equal(child.status, 0, `${name} ${args[0]}: ${child.stderr}`);
+        assert.equal(child.stdout.trim(), '42');
+      }
+    }
   });
 });
 
-describe('javascriptd/client across daemon restarts', function () {
+describe('javascriptd-client across daemon restarts', function () {
   this.timeout(60000);
 
   it('rejects with 1004 when the daemon is busy and 1006 once it is shutting down', async () => {

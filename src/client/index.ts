@@ -1,7 +1,5 @@
-// javascriptd/client: run scripts on a javascriptd daemon from Node.
+// javascriptd/client is javascriptd-client (packages/client), the package to
+// install outside this repository:
 //   const rt = await connect('ws://127.0.0.1:8765/', { secret });
 //   const { value, console, time } = await rt.execute({ code, call, globals });
-export { Client, connect } from './client.js';
-export type { ConnectOptions, ExecuteOptions, ExecutionResult, Script } from './client.js';
-export { ConnectionError, ErrorCode, ExecutionError } from './errors.js';
-export type { ConnectionFailure } from './errors.js';
+export * from 'javascriptd-client';

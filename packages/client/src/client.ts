@@ -3,8 +3,11 @@
 // with exponential backoff and jitter; calls made meanwhile wait for it.
 import { EventEmitter, once } from 'node:events';
 import WebSocket from 'ws';
-import { DUPLEX_ACCEPT, DUPLEX_HANDSHAKE } from '../protocol/duplex.js';
 import { ConnectionError, ExecutionError } from './errors.js';
+
+/** The Duplex handshake (json codec) and its answer, as in the daemon's src/protocol/duplex.ts. */
+const DUPLEX_HANDSHAKE = 'SIMPLEX/1.0;json';
+const DUPLEX_ACCEPT = '+OK';
 
 export interface ConnectOptions {
   /** Sent as x-runtime-secret. */
@@ -103,15 +106,18 @@ export class Client extends EventEmitter {
   execute(script: Script, options: ExecuteOptions = {}): Promise<ExecutionResult> {
     if (this.closing) return Promise.reject(new ConnectionError('closed', 'the client is closed'));
     if (typeof script?.code !== 'string') return Promise.reject(new TypeError('script.code must be a string'));
+    // Listened to one by one: AbortSignal.any is Node >=20.3.
     const signals = [options.signal, options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs)].filter((s) => s !== undefined);
-    const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    const aborted = signals.find((s) => s.aborted);
+    if (aborted !== undefined) return Promise.reject(aborted.reason);
     const id = ++this.lastId;
     const payload = { code: script.code, call: script.call, caller: script.caller, globals: script.globals, timeout: script.timeout };
     return new Promise<ExecutionResult>((resolve, reject) => {
-      const abort = () => this.settle(id, () => reject(signal?.reason));
-      signal?.addEventListener('abort', abort, { once: true });
-      const done = () => signal?.removeEventListener('abort', abort);
+      const abort = (event: Event) => this.settle(id, () => reject((event.target as AbortSignal).reason));
+      for (const signal of signals) signal.addEventListener('abort', abort, { once: true });
+      const done = () => {
+        for (const signal of signals) signal.removeEventListener('abort', abort);
+      };
       const call: Call = {
         frame: JSON.stringify({ type: 'req', method: 'runtime.execute', id, payload }),
         sent: false,

@@ -1,9 +1,33 @@
 // What a javascriptd call can fail with, on the client's side. Local aborts and
 // per-call timeouts reject with the AbortSignal's reason (a DOMException named
 // AbortError or TimeoutError), as fetch does.
-import { ErrorCode } from '../errors.js';
 
-export { ErrorCode };
+/**
+ * The codes of the daemon's error replies. A copy of the daemon's table
+ * (src/errors.ts at the repository's root), so that the client needs nothing
+ * of the daemon; test/client.test.ts checks that the two are equal.
+ */
+export const ErrorCode = {
+  /** The script threw, rejected, or its result could not be serialized. */
+  Exception: 1000,
+  /** `call` does not name a function. */
+  NotImplemented: 1001,
+  /** The execution did not finish within its time limit. */
+  Timeout: 1002,
+  /** The isolate ran out of its memory limit. */
+  MemoryLimit: 1003,
+  /** The queue or the connection's in-flight bound is full. */
+  Busy: 1004,
+  /** The result is larger than RESULT_LIMIT. */
+  ResultTooLarge: 1005,
+  /** The daemon is shutting down and takes no new work. */
+  ShuttingDown: 1006,
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  Internal: -32603,
+} as const;
 
 /** The daemon answered with an error: the script threw (1000), `call` is missing (1001), it timed out (1002)… */
 export class ExecutionError extends Error {

@@ -1,0 +1,64 @@
+// One table per command: its options parse the arguments (node's
+// util.parseArgs) and print its --help, so the two cannot disagree. Shared by
+// javascriptd-client's CLI and the daemon's (which adds its own commands).
+import { parseArgs } from 'node:util';
+
+export interface Option {
+  type: 'string' | 'boolean';
+  short?: string;
+  multiple?: boolean;
+  /** Placeholder of the value in --help, e.g. "file". */
+  value?: string;
+  description: string;
+}
+
+export type Values = Record<string, string | boolean | string[] | undefined>;
+
+export interface Command {
+  name: string;
+  /** Positional arguments as --help shows them, e.g. "<file>". */
+  args: string;
+  positionals: { min: number; max: number };
+  summary: string;
+  options: Record<string, Option>;
+  /** More --help text after the options. */
+  details?: () => string[];
+  /** Resolves with the exit code. `program` is the CLI's name, for its messages. */
+  run(values: Values, positionals: string[], program: string): Promise<number>;
+}
+
+/** Wrong arguments: the CLI prints the message and `help` (the command's, else the overview), and exits 5. */
+export class UsageError extends Error {
+  help: string | undefined;
+}
+
+export const HELP: Option = { type: 'boolean', short: 'h', description: 'show this help' };
+
+/** The command's --help; `program` is the CLI's name (javascriptd, javascriptd-client). */
+export function help(command: Command, program = 'javascriptd'): string {
+  const options = Object.entries({ ...command.options, help: HELP }).map(([name, option]) => {
+    const flag = `${option.short === undefined ? '    ' : `-${option.short}, `}--${name}${option.value === undefined ? '' : ` <${option.value}>`}`;
+    return `  ${flag.padEnd(28)} ${option.description}${option.multiple ? ' (repeatable)' : ''}`;
+  });
+  return [`Usage: ${program} ${command.name}${command.args === '' ? '' : ` ${command.args}`} [options]`, '', command.summary, '', 'Options:', ...options, ...(command.details?.() ?? []), ''].join('\n');
+}
+
+export function parse(command: Command, argv: string[], program = 'javascriptd'): { values: Values; positionals: string[] } {
+  const options = Object.fromEntries(
+    Object.entries({ ...command.options, help: HELP }).map(([name, { type, short, multiple }]) => [name, { type, ...(short === undefined ? {} : { short }), ...(multiple ? { multiple } : {}) }]),
+  );
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const { positionals } = parsed;
+  // Options are declared string or boolean, so their values are strings, booleans or lists of strings.
+  const values = parsed.values as Values;
+  if (values.help === true) return { values, positionals };
+  const { min, max } = command.positionals;
+  if (positionals.length < min) throw new UsageError(`${program} ${command.name} needs ${command.args}`);
+  if (positionals.length > max) throw new UsageError(`unexpected argument: ${positionals.slice(max).join(' ')}`);
+  return { values, positionals };
+}

@@ -1,0 +1,181 @@
+// `javascriptd-client run <file>` (and the daemon's `javascriptd run <file>`):
+// runs a script on a daemon through the client library, for shells and CI
+// jobs. The secret comes from JAVASCRIPTD_SECRET only, never from a flag that
+// process lists would show.
+import { readFileSync } from 'node:fs';
+import { connect, type ExecutionResult, type Script } from '../client.js';
+import { ConnectionError, ErrorCode, ExecutionError } from '../errors.js';
+import { type Command, UsageError, type Values } from './command.js';
+import { startSpinner } from './spinner.js';
+
+const DEFAULT_URL = 'ws://127.0.0.1:8765/';
+
+export const EXIT = { ok: 0, exception: 1, notImplemented: 2, timeout: 3, unreachable: 4, usage: 5 } as const;
+
+/** The exit code for an error the daemon answered with. */
+function exitCodeOf(code: number): number {
+  switch (code) {
+    case ErrorCode.Exception:
+    case ErrorCode.MemoryLimit:
+    case ErrorCode.ResultTooLarge:
+      return EXIT.exception;
+    case ErrorCode.NotImplemented:
+      return EXIT.notImplemented;
+    case ErrorCode.Timeout:
+      return EXIT.timeout;
+    case ErrorCode.InvalidParams:
+    case ErrorCode.InvalidRequest:
+      return EXIT.usage;
+    default:
+      return EXIT.unreachable;
+  }
+}
+
+function readText(file: string, what: string): string {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${what} ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function readJson(file: string, what: string): unknown {
+  try {
+    return JSON.parse(readText(file, what));
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`${what} ${file} is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** --globals, then --event, then each --global, later ones winning. */
+function globalsOf(values: Values): Record<string, unknown> | undefined {
+  const globals: Record<string, unknown> = {};
+  if (typeof values.globals === 'string') {
+    const parsed = readJson(values.globals, '--globals');
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`--globals ${values.globals} must hold a JSON object`);
+    Object.assign(globals, parsed);
+  }
+  if (typeof values.event === 'string') globals.event = readJson(values.event, '--event');
+  for (const pair of (values.global as string[] | undefined) ?? []) {
+    const split = pair.indexOf('=');
+    if (split <= 0) throw new UsageError(`--global takes key=value, not ${pair}`);
+    const raw = pair.slice(split + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // Not JSON: the value is the text itself.
+    }
+    globals[pair.slice(0, split)] = value;
+  }
+  return Object.keys(globals).length === 0 ? undefined : globals;
+}
+
+function scriptOf(values: Values, file: string): Script {
+  const script: Script = { code: readText(file, 'script') };
+  if (typeof values.call === 'string') script.call = values.call;
+  if (typeof values.caller === 'string') script.caller = readText(values.caller, '--caller');
+  const globals = globalsOf(values);
+  if (globals !== undefined) script.globals = globals;
+  if (typeof values.timeout === 'string') {
+    const timeout = Number(values.timeout);
+    if (!Number.isInteger(timeout) || timeout <= 0) throw new UsageError(`--timeout must be a positive whole number of ms, not ${values.timeout}`);
+    script.timeout = timeout;
+  }
+  return script;
+}
+
+function urlOf(values: Values): string {
+  const url = typeof values.url === 'string' ? values.url : process.env.JAVASCRIPTD_URL || DEFAULT_URL;
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw new UsageError(`--url ${url} is not a URL`);
+  }
+  if (protocol !== 'ws:' && protocol !== 'wss:') throw new UsageError(`--url must be ws:// or wss://, not ${url}`);
+  return url;
+}
+
+function print(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+function printResult(result: ExecutionResult, json: boolean): void {
+  if (json) {
+    print(JSON.stringify(result));
+    return;
+  }
+  for (const line of result.console) print(line);
+  print(JSON.stringify(result.value, null, 2) ?? 'null');
+}
+
+function printError(error: ExecutionError, json: boolean, program: string): void {
+  if (json) {
+    print(JSON.stringify({ error: { code: error.code, message: error.message, ...(error.data === undefined ? {} : { data: error.data }) } }));
+    return;
+  }
+  for (const line of error.console) print(line);
+  process.stderr.write(`${program}: ${error.code} ${error.message}\n`);
+  if (error.scriptStack) process.stderr.write(`${error.scriptStack}\n`);
+}
+
+export const run: Command = {
+  name: 'run',
+  args: '<file>',
+  positionals: { min: 1, max: 1 },
+  summary: [
+    'Runs a script file ("-": standard input) on a daemon, then prints its console lines and its value as JSON.',
+    `The secret comes from JAVASCRIPTD_SECRET (sent as x-runtime-secret); the daemon from --url, JAVASCRIPTD_URL or ${DEFAULT_URL}.`,
+  ].join('\n'),
+  options: {
+    call: { type: 'string', value: 'name', description: 'call this function with cb, as the original javascriptd does' },
+    caller: { type: 'string', value: 'file', description: 'source of a caller function (callee, cb) => …' },
+    globals: { type: 'string', value: 'file.json', description: "a JSON object whose keys become the script's globals" },
+    event: { type: 'string', value: 'file.json', description: 'a JSON file that becomes the global `event` (e.g. $GITHUB_EVENT_PATH)' },
+    global: { type: 'string', multiple: true, value: 'key=value', description: 'one global; the value is read as JSON if it is JSON, else as text' },
+    url: { type: 'string', value: 'ws://…', description: 'the daemon to run it on' },
+    timeout: { type: 'string', value: 'ms', description: "the script's time limit (default: the daemon's TIMEOUT)" },
+    json: { type: 'boolean', description: 'print the whole reply as one JSON document' },
+  },
+  details: () => [
+    '',
+    'Exit codes: 0 success; 1 exception (1000; also 1003 memory, 1005 result too large); 2 not implemented (1001);',
+    '3 timeout (1002); 4 cannot connect or refused (also 1004 busy, 1006 shutting down, -32603); 5 usage error.',
+  ],
+  async run(values, [file], program) {
+    const script = scriptOf(values, file);
+    const url = urlOf(values);
+    const json = values.json === true;
+    const stopSpinner = startSpinner(process.stderr, `running ${file === '-' ? 'stdin' : file} on ${url}`);
+    // Ctrl-C: leave the terminal clean (the daemon still finishes the execution).
+    process.once('SIGINT', () => {
+      stopSpinner();
+      process.exit(130);
+    });
+    try {
+      const client = await connect(url, { secret: process.env.JAVASCRIPTD_SECRET || undefined, reconnect: false });
+      try {
+        const result = await client.execute(script);
+        stopSpinner();
+        printResult(result, json);
+        return EXIT.ok;
+      } finally {
+        await client.close();
+      }
+    } catch (error) {
+      stopSpinner();
+      if (error instanceof ExecutionError) {
+        printError(error, json, program);
+        return exitCodeOf(error.code);
+      }
+      if (error instanceof ConnectionError) {
+        if (json) print(JSON.stringify({ error: { connection: error.reason, message: error.message } }));
+        process.stderr.write(`${program}: ${error.message}\n`);
+        return EXIT.unreachable;
+      }
+      throw error;
+    }
+  },
+};
