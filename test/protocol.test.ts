@@ -343,8 +343,12 @@ describe('connection bounds', () => {
   });
 
   it('stops taking the work of a client that does not read its replies, and closes it after UNSENT_TIMEOUT', async () => {
+    const opened = () => daemon.logs().filter((line) => line.msg === 'connection opened');
+    const before = opened().length;
     const client = await TestClient.connect(daemon.url);
-    const connection = daemon.logs().filter((line) => line.msg === 'connection opened').at(-1)?.connection;
+    // The daemon's id for this connection, once its log line is out.
+    for (let wait = 0; opened().length === before && wait < 50; wait++) await new Promise((resolve) => setTimeout(resolve, 20));
+    const connection = opened().at(-1)?.connection;
     // Executions that ran: those still queued when the connection closes are logged as cancelled (1006).
     const executions = () => daemon.logs().filter((line) => line.msg === 'execution' && line.client === connection && line.code !== 1006).length;
     client.ws.pause();
