@@ -1,10 +1,12 @@
 // The container image, the runtime images and container sandboxes, against a
-// real Docker engine. Without one these tests fail, saying how to start it.
+// real Docker engine. Without one (`docker info` does not answer) the suite is
+// pending, saying what to install; under JAVASCRIPTD_REQUIRE_ENGINES=1 it fails.
 import assert from 'node:assert/strict';
 import Docker from 'dockerode';
 import { SANDBOX_LABEL } from '../src/sandbox/container-link.js';
 import { type RunningDaemon, runCli, startDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
+import { describeWithEngine, dockerMissing } from './helpers/engines.js';
 
 const docker = new Docker();
 const IMAGE = 'javascriptd:latest';
@@ -42,7 +44,7 @@ async function sandboxContainers(): Promise<Docker.ContainerInfo[]> {
   return docker.listContainers({ filters: { label: [SANDBOX_LABEL] } });
 }
 
-describe('container', function () {
+describeWithEngine('container', dockerMissing, function () {
   this.timeout(300000);
 
   before(async function () {

@@ -121,7 +121,11 @@ function parse(line: string): LogLine | undefined {
   }
 }
 
-/** Runs the CLI to completion with only `env` (and PATH) as its environment. */
+/**
+ * Runs the CLI to completion with only `env` (and PATH) as its environment.
+ * PORT is 0 unless `env` sets it, so a daemon it starts by mistake, or `health`,
+ * never reaches a developer's daemon on the default port.
+ */
 export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 20000): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, ['--no-node-snapshot', CLI, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: timeoutMs });
+  return spawnSync(process.execPath, ['--no-node-snapshot', CLI, ...args], { env: { PATH: process.env.PATH, PORT: '0', ...env }, encoding: 'utf8', timeout: timeoutMs });
 }
