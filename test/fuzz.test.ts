@@ -100,7 +100,7 @@ async function converse(daemon: RunningDaemon, kind: Kind, rng: Rng, where: stri
   const frames = [...(dialect === 'jsonrpc' ? [generator.jsonRpcFirst()] : []), ...Array.from({ length: count }, () => generator.frame(dialect))];
   const expectations: Expectation[] = [];
   for (const frame of frames) {
-    expectations.push(expectationOf(dialect, frame));
+    expectations.push(...expectationsOf(dialect, frame));
     send(client, frame);
     // Let other connections' frames in between, now and then.
     if (rng.chance(0.2)) await new Promise((resolve) => setTimeout(resolve, rng.int(0, 5)));
@@ -111,10 +111,10 @@ async function converse(daemon: RunningDaemon, kind: Kind, rng: Rng, where: stri
     client.ws.terminate();
     return;
   }
-  const replies = await client.collect((received) => answered(expectations, received, dialect), QUIET_MS, REPLY_TIMEOUT_MS);
+  const replies = await client.collect((received) => answered(expectations, messages(received), dialect), QUIET_MS, REPLY_TIMEOUT_MS);
   const closedEarly = await Promise.race([client.closed, new Promise<undefined>((resolve) => setImmediate(resolve, undefined))]);
   assert.equal(closedEarly, undefined, `${where}: the daemon closed the connection (${JSON.stringify(closedEarly)}) though no frame asked for it`);
-  checkReplies(dialect, expectations, replies, where);
+  checkReplies(dialect, expectations, messages(replies), where);
   if (rng.chance(0.5)) {
     const { frame, code } = generator.closer();
     send(client, frame);
@@ -156,9 +156,21 @@ interface Expectation {
   ext?: string;
 }
 
-function expectationOf(dialect: Dialect, frame: Frame): Expectation {
+/** What one frame must get: one expectation per message (a JSON-RPC batch holds several, each answered in the batch's reply array). */
+function expectationsOf(dialect: Dialect, frame: Frame): Expectation[] {
   // What the daemon sees: ws hands it the frame's bytes, which it reads as UTF-8.
   const text = Buffer.from(frame.data).toString('utf8');
+  const parsed = parse(text);
+  const tooDeep = parsed.ok && scanJson(text, LIMITS.maxDepth).depth > LIMITS.maxDepth;
+  if (dialect === 'jsonrpc' && parsed.ok && Array.isArray(parsed.value) && !tooDeep) {
+    if (parsed.value.length === 0) return [{ frame, text, keyOptional: false, nullReply: 'yes', tooDeep: false }];
+    // A member's reply has no known answer of the frame's to check.
+    return parsed.value.map((member) => expectationOf(dialect, { ...frame, value: undefined }, JSON.stringify(member)));
+  }
+  return [expectationOf(dialect, frame, text)];
+}
+
+function expectationOf(dialect: Dialect, frame: Frame, text: string): Expectation {
   const none: Expectation = { frame, text, keyOptional: false, nullReply: 'no', tooDeep: false };
   const parsed = parse(text);
   const shape = scanJson(text, LIMITS.maxDepth);
@@ -184,6 +196,14 @@ function expectationOf(dialect: Dialect, frame: Frame): Expectation {
   if (msg.id === null || !isRequestId(msg.id)) return { ...none, nullReply: 'yes', tooDeep };
   if (tooDeep && !idReadable) return { ...none, key: JSON.stringify(msg.id), keyOptional: true, nullReply: 'maybe', tooDeep };
   return { ...none, key: JSON.stringify(msg.id), tooDeep };
+}
+
+/** The reply messages of some frames: a batch's reply array counts as the replies it holds. */
+function messages(frames: string[]): string[] {
+  return frames.flatMap((frame) => {
+    const parsed = parse(frame);
+    return parsed.ok && Array.isArray(parsed.value) ? parsed.value.map((reply) => JSON.stringify(reply)) : [frame];
+  });
 }
 
 /** Whether every reply that must come has come. */
