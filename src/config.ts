@@ -218,8 +218,12 @@ function checkUnsent(server: Record<string, unknown>, keys: readonly KeyPolicy[]
   if (4 * maxUnsentBytes < 2 * largestReply) problems.push(`MAX_UNSENT must be at least ${Math.ceil(largestReply / 2)} (half of MAX_FRAME + RESULT_LIMIT + CONSOLE_LIMIT)`);
 }
 
-/** Reads the settings from `env` (and the CONFIG file it names); throws ConfigError listing every problem. */
-export function loadConfig(env: NodeJS.ProcessEnv): Config {
+/**
+ * Reads the settings from `env` (and the CONFIG file it names): the settings as far
+ * as they could be read, and every problem found, so that the keys' modules and
+ * fetch rules can be checked too before the daemon refuses to start.
+ */
+export function readConfig(env: NodeJS.ProcessEnv): { config: Config; problems: string[] } {
   const problems: string[] = [];
   const server = fromEnv(env, SERVER);
   if (!validateServer(server)) problems.push(...(validateServer.errors ?? []).map((e) => describe('', e)));
@@ -242,11 +246,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   if (server.allowNoSecret === false && keys.some((k) => k.secret === undefined)) {
     problems.push('no SECRET is set: set SECRET (or give every CONFIG key one), or ALLOW_NO_SECRET=true to run without');
   }
-  if (problems.length > 0) throw new ConfigError(problems);
-
   const config = { ...server, keys } as unknown as Config;
   config.host ??= keys.some((k) => k.secret === undefined) ? '127.0.0.1' : undefined;
-  return config;
+  return { config, problems };
 }
 
 function readKeys(path: string, env: NodeJS.ProcessEnv, defaults: Record<string, unknown>, problems: string[]): KeyPolicy[] {

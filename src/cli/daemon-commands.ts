@@ -2,8 +2,8 @@
 // prepare, schema, images build.
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
-import { CONFIG_FILE_SCHEMA, loadConfig, SETTINGS } from '../config.js';
-import { Daemon, prepareKeys } from '../daemon.js';
+import { CONFIG_FILE_SCHEMA, SETTINGS } from '../config.js';
+import { Daemon, prepareDaemon } from '../daemon.js';
 import { buildImages } from '../images.js';
 import { createLogger } from '../log.js';
 import { compilePrelude } from '../sandbox/isolate-worker.js';
@@ -35,12 +35,12 @@ export const serve: Command = {
   options: {},
   details: settingsHelp,
   async run() {
-    const config = loadConfig(process.env);
-    const log = createLogger(config);
+    const prepared = await prepareDaemon(process.env);
+    const log = createLogger(prepared.config);
     // The last line of defence: every promise the daemon makes has its rejection
     // handled, and should one be missed it is logged, not the end of every connection.
     process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
-    const daemon = await Daemon.start(config, log);
+    const daemon = await Daemon.start(prepared, log);
     return new Promise<number>((resolve) => {
       let stopping = false;
       const stop = (signal: NodeJS.Signals) => {
@@ -95,13 +95,12 @@ export const prepare: Command = {
   options: {},
   async run() {
     // Nothing is served here, so a missing secret does not matter.
-    const config = loadConfig({ ...process.env, ALLOW_NO_SECRET: 'true' });
+    const { config, keys } = await prepareDaemon({ ...process.env, ALLOW_NO_SECRET: 'true' });
     const log = createLogger(config);
-    const { keys } = await prepareKeys(config);
-    for (const { key, modules, outbound } of keys) {
-      await compilePrelude(modules, config.moduleCache, log);
+    for (const { key, bundles, outbound } of keys) {
+      await compilePrelude(bundles, config.moduleCache, log);
       await outbound.close();
-      log.info({ key: key.name, modules: modules.map((m) => `${m.name}@${m.version}`), cache: config.moduleCache }, 'prepared');
+      log.info({ key: key.name, modules: bundles.map((m) => `${m.name}@${m.version}`), cache: config.moduleCache }, 'prepared');
     }
     return 0;
   },
