@@ -13,7 +13,9 @@ import { type KeyRuntime, Runtime } from './runtime/runtime.js';
 import { Scheduler } from './runtime/scheduler.js';
 import { scriptParser } from './runtime/script.js';
 import { containerLink, removeStaleSandboxes } from './sandbox/container-link.js';
+import { prepareCodeCache } from './sandbox/isolate-worker.js';
 import { type BundledModule, bundleModules, globalModulePath } from './sandbox/module-bundler.js';
+import { preludeSource } from './sandbox/prelude-source.js';
 import { processLink } from './sandbox/process-link.js';
 import { SandboxPool } from './sandbox/sandbox-pool.js';
 import type { RecycleReason, Sandbox } from './sandbox/sandbox.js';
@@ -126,8 +128,8 @@ export interface Prepared {
 
 /**
  * Reads the settings from `env` and prepares every key: its fetch rules parsed,
- * and its modules bundled (sandbox processes). Throws one ConfigError listing
- * every problem, the settings' and the keys' alike.
+ * and its modules bundled with their code cache written (sandbox processes).
+ * Throws one ConfigError listing every problem, the settings' and the keys' alike.
  */
 export async function prepareDaemon(env: NodeJS.ProcessEnv): Promise<Prepared> {
   const { config, problems } = readConfig(env);
@@ -139,25 +141,28 @@ export async function prepareDaemon(env: NodeJS.ProcessEnv): Promise<Prepared> {
     const found: string[] = [];
     const policy = FetchPolicy.parse(key.fetchAllow, key.fetchAllowPrivate, found);
     // A container key's modules are its runtime image's: its sandboxes load them.
-    const modules = local(key) ? await processModules(key, modulePath, config.moduleCache, found) : { modules: key.modules, bundles: [] };
+    const modules = key.executor === 'container' ? { modules: key.modules, bundles: [] } : await processModules(key, modulePath, config.moduleCache, found);
     const limits = { maxRequests: key.fetchMaxRequests, maxBytes: key.fetchMaxBytes, timeoutMs: key.fetchTimeoutMs };
     keys.push({ key, ...modules, outbound: new Outbound(policy, limits) });
+    // MODULE_CACHE is the daemon's, not the key's: its problem is named once.
     const where = config.keys.length > 1 ? `key "${key.name}": ` : '';
-    problems.push(...found.map((p) => where + p));
+    problems.push(...found.map((p) => (p.startsWith('MODULE_CACHE') ? p : where + p)));
   }
   if (problems.length > 0) {
     await Promise.all(keys.map((p) => p.outbound.close()));
-    throw new ConfigError(problems);
+    throw new ConfigError([...new Set(problems)]);
   }
   return { config, keys, modulePath, docker };
 }
 
 type KeyModules = Pick<PreparedKey, 'modules' | 'bundles'>;
 
-/** A sandbox process's modules, bundled. */
+/** A sandbox process's modules, bundled, and their prelude's code cache, written now if missing so that sandboxes only read it. */
 async function processModules(key: KeyPolicy, modulePath: string, cacheDir: string, problems: string[]): Promise<KeyModules> {
   try {
-    return { modules: key.modules, bundles: await bundleModules(key.modules, modulePath, cacheDir) };
+    const bundles = await bundleModules(key.modules, modulePath, cacheDir);
+    await prepareCodeCache(preludeSource(bundles, cacheDir));
+    return { modules: key.modules, bundles };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.problems);

@@ -42,6 +42,16 @@ async function sandboxContainers(): Promise<Docker.ContainerInfo[]> {
   return docker.listContainers({ filters: { label: [SANDBOX_LABEL] } });
 }
 
+/** Lines of a daemon's (and its sandboxes') output that tell of a write into the module cache that failed. */
+function cacheWriteFailures(output: string[]): string[] {
+  return output.filter((line) => /EROFS|could not write the prelude code cache/.test(line));
+}
+
+async function exitOf(container: Docker.Container): Promise<{ status: number; logs: string }> {
+  const { StatusCode } = (await container.wait()) as { StatusCode: number };
+  return { status: StatusCode, logs: (await container.logs({ stdout: true, stderr: true })).toString() };
+}
+
 describe('container', function () {
   this.timeout(300000);
 
@@ -97,6 +107,14 @@ describe('container', function () {
       assert.fail('the container never became healthy');
     });
 
+    it('says in one line what to mount when its root is read-only with no tmpfs, and exits 2', async () => {
+      const { container } = await runImage([`SECRET=${SECRET}`], { ReadonlyRootfs: true });
+      const { status, logs } = await exitOf(container);
+      assert.equal(status, 2, logs);
+      assert.match(logs, /MODULE_CACHE \/tmp\/javascriptd-modules is not writable \(read-only file system\): mount a tmpfs there, e\.g\. docker run --tmpfs \/tmp/);
+      assert.doesNotMatch(logs, /ENOENT|the sandbox exited/);
+    });
+
     it('works with a read-only root filesystem and a tmpfs for caches', async () => {
       const { url } = await runImage([`SECRET=${SECRET}`], { ReadonlyRootfs: true, Tmpfs: { '/tmp': 'rw,size=64m' } });
       const client = await connectWhenUp(url);
@@ -112,6 +130,15 @@ describe('container', function () {
       const reply = await client.execute({ code: 'const _ = require("lodash"); const dayjs = require("dayjs"); [_.sum([1, 2, 3]), dayjs("2026-11-21").add(1, "day").format("YYYY-MM-DD")]' });
       assert.deepEqual(reply.payload?.value, [6, '2026-11-22']);
       await client.close();
+    });
+
+    it('starts read-only without a tmpfs: its modules and code cache were prepared when it was built', async () => {
+      const { container, url } = await runImage([`SECRET=${SECRET}`], { ReadonlyRootfs: true }, DATA_IMAGE);
+      const client = await connectWhenUp(url);
+      assert.equal((await client.execute({ code: 'require("lodash").sum([1, 2])' })).payload?.value, 3);
+      await client.close();
+      const logs = (await container.logs({ stdout: true, stderr: true })).toString();
+      assert.deepEqual(cacheWriteFailures(logs.split('\n')), []);
     });
   });
 

@@ -6,7 +6,6 @@ import { CONFIG_FILE_SCHEMA, SETTINGS } from '../config.js';
 import { Daemon, prepareDaemon } from '../daemon.js';
 import { buildImages } from '../images.js';
 import { createLogger } from '../log.js';
-import { compilePrelude } from '../sandbox/isolate-worker.js';
 import { type Command, UsageError } from './command.js';
 
 function settingsHelp(): string[] {
@@ -91,16 +90,17 @@ export const prepare: Command = {
   name: 'prepare',
   args: '',
   positionals: { min: 0, max: 0 },
-  summary: "Bundles every key's MODULES into MODULE_CACHE and writes their prelude code caches now (runtime images do this at build time).",
+  summary:
+    "Bundles every key's MODULES into MODULE_CACHE and writes their prelude code caches now, as serve does when it starts (runtime images do this at build time, so their containers need not write).",
   options: {},
   async run() {
     // Nothing is served here, so a missing secret does not matter.
     const { config, keys } = await prepareDaemon({ ...process.env, ALLOW_NO_SECRET: 'true' });
     const log = createLogger(config);
     for (const { key, bundles, outbound } of keys) {
-      await compilePrelude(bundles, config.moduleCache, log);
       await outbound.close();
-      log.info({ key: key.name, modules: bundles.map((m) => `${m.name}@${m.version}`), cache: config.moduleCache }, 'prepared');
+      // A container key's modules are its image's, prepared when that was built.
+      if (key.executor !== 'container') log.info({ key: key.name, modules: bundles.map((m) => `${m.name}@${m.version}`), cache: config.moduleCache }, 'prepared');
     }
     return 0;
   },

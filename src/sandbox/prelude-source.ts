@@ -3,9 +3,9 @@
 // factories of the key's allowlisted modules. It is compiled once per isolate,
 // from a V8 code cache kept next to the module bundles.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { BundledModule } from './module-bundler.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { type BundledModule, writeToCache } from './module-bundler.js';
 
 const BUNDLE = join(__dirname, '..', '..', 'prelude.js');
 
@@ -36,7 +36,5 @@ export function readCodeCache(prelude: PreludeSource): ArrayBuffer | undefined {
 }
 
 export function writeCodeCache(prelude: PreludeSource, data: ArrayBuffer): void {
-  const temporary = `${prelude.cacheFile}.${process.pid}.tmp`;
-  writeFileSync(temporary, Buffer.from(data));
-  renameSync(temporary, prelude.cacheFile);
+  writeToCache(dirname(prelude.cacheFile), prelude.cacheFile, new Uint8Array(data));
 }
