@@ -12,7 +12,7 @@ import { Connection } from './protocol/connection.js';
 import { type KeyRuntime, Runtime } from './runtime/runtime.js';
 import { Scheduler } from './runtime/scheduler.js';
 import { scriptParser } from './runtime/script.js';
-import { containerLink, removeStaleSandboxes } from './sandbox/container-link.js';
+import { containerLink, MODULES_LABEL, removeStaleSandboxes } from './sandbox/container-link.js';
 import { prepareCodeCache } from './sandbox/isolate-worker.js';
 import { type BundledModule, bundleModules, globalModulePath } from './sandbox/module-bundler.js';
 import { preludeSource } from './sandbox/prelude-source.js';
@@ -110,10 +110,12 @@ export class Daemon {
 
 interface PreparedKey {
   key: KeyPolicy;
-  /** What scripts may require: the key's MODULES. */
+  /** What scripts may require: the key's MODULES or, for a container key without them, all of its image's. */
   modules: string[];
   /** A sandbox process's modules, bundled. */
   bundles: BundledModule[];
+  /** A container key's: the modules its image prepared, which its sandboxes' prelude holds. */
+  imageModules: string[] | undefined;
   outbound: Outbound;
 }
 
@@ -128,8 +130,9 @@ export interface Prepared {
 
 /**
  * Reads the settings from `env` and prepares every key: its fetch rules parsed,
- * and its modules bundled with their code cache written (sandbox processes).
- * Throws one ConfigError listing every problem, the settings' and the keys' alike.
+ * and its modules bundled with their code cache written (sandbox processes) or
+ * checked against its image (sandbox containers). Throws one ConfigError listing
+ * every problem, the settings' and the keys' alike.
  */
 export async function prepareDaemon(env: NodeJS.ProcessEnv): Promise<Prepared> {
   const { config, problems } = readConfig(env);
@@ -140,8 +143,7 @@ export async function prepareDaemon(env: NodeJS.ProcessEnv): Promise<Prepared> {
   for (const key of config.keys) {
     const found: string[] = [];
     const policy = FetchPolicy.parse(key.fetchAllow, key.fetchAllowPrivate, found);
-    // A container key's modules are its runtime image's: its sandboxes load them.
-    const modules = key.executor === 'container' ? { modules: key.modules, bundles: [] } : await processModules(key, modulePath, config.moduleCache, found);
+    const modules = key.executor === 'container' ? await imageModules(key, docker, found) : await processModules(key, modulePath, config.moduleCache, found);
     const limits = { maxRequests: key.fetchMaxRequests, maxBytes: key.fetchMaxBytes, timeoutMs: key.fetchTimeoutMs };
     keys.push({ key, ...modules, outbound: new Outbound(policy, limits) });
     // MODULE_CACHE is the daemon's, not the key's: its problem is named once.
@@ -155,19 +157,49 @@ export async function prepareDaemon(env: NodeJS.ProcessEnv): Promise<Prepared> {
   return { config, keys, modulePath, docker };
 }
 
-type KeyModules = Pick<PreparedKey, 'modules' | 'bundles'>;
+type KeyModules = Pick<PreparedKey, 'modules' | 'bundles' | 'imageModules'>;
 
 /** A sandbox process's modules, bundled, and their prelude's code cache, written now if missing so that sandboxes only read it. */
 async function processModules(key: KeyPolicy, modulePath: string, cacheDir: string, problems: string[]): Promise<KeyModules> {
   try {
     const bundles = await bundleModules(key.modules, modulePath, cacheDir);
     await prepareCodeCache(preludeSource(bundles, cacheDir));
-    return { modules: key.modules, bundles };
+    return { modules: key.modules, bundles, imageModules: undefined };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.problems);
-    return { modules: key.modules, bundles: [] };
+    return { modules: key.modules, bundles: [], imageModules: undefined };
   }
+}
+
+/**
+ * A container key's modules: those its image prepared, as the image's label
+ * records them, narrowed by the key's MODULES. Its sandboxes load them from the
+ * image's own cache.
+ */
+async function imageModules(key: KeyPolicy, docker: () => Promise<Docker>, problems: string[]): Promise<KeyModules> {
+  const image = key.sandboxImage;
+  const labels = await docker()
+    .then((engine) => engine.getImage(image).inspect())
+    .then(
+      (info) => info.Config.Labels ?? {},
+      (error: unknown) => {
+        if (error instanceof ConfigError) problems.push(...error.problems);
+        else if ((error as { statusCode?: number }).statusCode === 404) problems.push(`SANDBOX_IMAGE ${image} is not in the Docker engine: build it (javascriptd images build) or pull it`);
+        else problems.push(`SANDBOX_IMAGE ${image} could not be inspected: ${error instanceof Error ? error.message : String(error)}`);
+        return undefined;
+      },
+    );
+  if (labels === undefined) return { modules: key.modules, bundles: [], imageModules: [] };
+  const inImage = (labels[MODULES_LABEL] ?? '').split(',').filter((name) => name !== '');
+  const missing = key.modules.filter((name) => !inImage.includes(name));
+  if (missing.length > 0) {
+    problems.push(
+      `MODULES: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not in SANDBOX_IMAGE ${image}, which has ${inImage.join(', ') || 'none'} ` +
+        `(its ${MODULES_LABEL} label): install and prepare them in the image, or leave MODULES out to allow the image's own`,
+    );
+  }
+  return { modules: key.modules.length > 0 ? key.modules : inImage, bundles: [], imageModules: inImage };
 }
 
 interface SandboxStart {
@@ -180,7 +212,7 @@ interface SandboxStart {
 }
 
 async function startSandbox({ prepared, config, modulePath, docker, onRecycle, log }: SandboxStart): Promise<Sandbox> {
-  const { key, modules, outbound } = prepared;
+  const { key, modules, imageModules, outbound } = prepared;
   const options = {
     limits: {
       memoryLimitMb: key.memoryLimitMb,
@@ -196,7 +228,7 @@ async function startSandbox({ prepared, config, modulePath, docker, onRecycle, l
   };
   const link =
     key.executor === 'container'
-      ? containerLink(await docker(), options, { image: key.sandboxImage, memoryMb: key.sandboxMemoryMb, cpus: key.sandboxCpus, pids: key.sandboxPids, tmpfsMb: key.sandboxTmpfsMb }, log)
+      ? containerLink(await docker(), { ...options, preludeModules: imageModules }, { image: key.sandboxImage, memoryMb: key.sandboxMemoryMb, cpus: key.sandboxCpus, pids: key.sandboxPids, tmpfsMb: key.sandboxTmpfsMb }, log)
       : processLink({ ...options, modulePath, cacheDir: config.moduleCache });
   return SandboxPool.create(key.poolSize, { startLink: link, outbound, sandboxMemoryMb: key.sandboxMemoryMb, onRecycle, log });
 }

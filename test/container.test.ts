@@ -140,6 +140,11 @@ describe('container', function () {
       const logs = (await container.logs({ stdout: true, stderr: true })).toString();
       assert.deepEqual(cacheWriteFailures(logs.split('\n')), []);
     });
+
+    it('records its modules in a label, as javascriptd prepare checked them', async () => {
+      const { Config } = await docker.getImage(DATA_IMAGE).inspect();
+      assert.equal(Config.Labels?.['io.javascriptd.modules'], 'lodash,dayjs');
+    });
   });
 
   describe('container sandboxes (EXECUTOR=container)', () => {
@@ -152,7 +157,6 @@ describe('container', function () {
       daemon = await startDaemon({
         EXECUTOR: 'container',
         SANDBOX_IMAGE: DATA_IMAGE,
-        MODULES: 'lodash,dayjs',
         POOL_SIZE: '2',
         MEMORY_LIMIT: '256',
         SANDBOX_MEMORY: '160',
@@ -186,6 +190,14 @@ describe('container', function () {
         assert.equal(info.HostConfig.NanoCpus, 1e9);
         assert.ok(Object.keys(info.HostConfig.Tmpfs ?? {}).includes('/tmp'));
       }
+    });
+
+    it("allows the image's modules without MODULES, and no sandbox writes its prepared code cache", async () => {
+      const reply = await client.execute({ code: '[require("lodash").sum([1, 2]), require("dayjs")("2026-01-31").add(1, "day").format("MM-DD")]' });
+      assert.deepEqual(reply.payload?.value, [3, '02-01'], JSON.stringify(reply));
+      const listening = daemon.logs().find((line) => line.msg === 'listening') as { keys: { modules: string[] }[] };
+      assert.deepEqual(listening.keys[0].modules, ['lodash', 'dayjs']);
+      assert.deepEqual(cacheWriteFailures(daemon.output), []);
     });
 
     it('gives a sandbox no network', async () => {
@@ -258,6 +270,27 @@ describe('container', function () {
     it('removes its sandboxes on shutdown', async () => {
       assert.equal(await daemon.stop(), 0);
       assert.deepEqual(await sandboxContainers(), []);
+    });
+  });
+
+  describe("a container key's MODULES", () => {
+    it("narrows the image's modules, still from the image's code cache", async () => {
+      const daemon = await startDaemon({ EXECUTOR: 'container', SANDBOX_IMAGE: DATA_IMAGE, MODULES: 'lodash', POOL_SIZE: '1' });
+      try {
+        const client = await TestClient.connect(daemon.url);
+        assert.equal((await client.execute({ code: 'require("lodash").sum([1, 2])' })).payload?.value, 3);
+        assert.equal((await client.execute({ code: 'require("dayjs")' })).error?.message, "Error: module 'dayjs' is not allowed");
+        await client.close();
+        assert.deepEqual(cacheWriteFailures(daemon.output), []);
+      } finally {
+        await daemon.stop();
+      }
+    });
+
+    it('refuses to start naming the modules its image does not have', () => {
+      const run = runCli([], { PORT: '0', EXECUTOR: 'container', SANDBOX_IMAGE: DATA_IMAGE, MODULES: 'lodash,left-pad,chalk' });
+      assert.equal(run.status, 2, run.stderr);
+      assert.match(run.stderr, /MODULES: left-pad, chalk are not in SANDBOX_IMAGE javascriptd-data:latest/);
     });
   });
 });

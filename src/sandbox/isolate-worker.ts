@@ -171,7 +171,16 @@ export class IsolateWorker {
   /** The limits the prelude applies inside the isolate, before anything is copied out; as JSON, the cheapest to hand to every new context. */
   private get isolateLimits(): string {
     const { consoleLimitBytes, resultLimitBytes, resultDepth, fetchMaxBytes, fetchMaxRequests } = this.limits;
-    this.limitsJson ??= JSON.stringify({ consoleBytes: consoleLimitBytes, resultBytes: resultLimitBytes, resultDepth, fetchMaxBytes, fetchMaxRequests, maxPendingTimers: MAX_PENDING_TIMERS, ...ERROR_TEXT });
+    this.limitsJson ??= JSON.stringify({
+      consoleBytes: consoleLimitBytes,
+      resultBytes: resultLimitBytes,
+      resultDepth,
+      fetchMaxBytes,
+      fetchMaxRequests,
+      maxPendingTimers: MAX_PENDING_TIMERS,
+      modules: this.preludeSource.allowed,
+      ...ERROR_TEXT,
+    });
     return this.limitsJson;
   }
 
