@@ -3,6 +3,9 @@
 # where no registry can be reached.
 ARG BASE=node:24-bookworm-slim
 
+# Dependencies and compiling. `javascriptd images build` builds this stage by
+# its name first and tags it javascriptd:build, so that it is reused, not left
+# behind untagged.
 FROM ${BASE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

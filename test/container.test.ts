@@ -42,6 +42,15 @@ async function sandboxContainers(): Promise<Docker.ContainerInfo[]> {
   return docker.listContainers({ filters: { label: [SANDBOX_LABEL] } });
 }
 
+/** Untagged images no other image is built on: what a build should not leave behind. */
+async function danglingImages(): Promise<string[]> {
+  return (await docker.listImages({ filters: { dangling: ['true'] } })).map((image) => image.Id);
+}
+
+async function imageTags(): Promise<string[]> {
+  return (await docker.listImages()).flatMap((image) => image.RepoTags ?? []);
+}
+
 /** Lines of a daemon's (and its sandboxes') output that tell of a write into the module cache that failed. */
 function cacheWriteFailures(output: string[]): string[] {
   return output.filter((line) => /EROFS|could not write the prelude code cache/.test(line));
@@ -55,6 +64,9 @@ async function exitOf(container: Docker.Container): Promise<{ status: number; lo
 describe('container', function () {
   this.timeout(300000);
 
+  /** Dangling images before and after the build below, and what it said it kept. */
+  const dangling = { before: [] as string[], after: [] as string[], kept: [] as string[] };
+
   before(async function () {
     await docker.ping().catch((error: unknown) => {
       throw new Error(
@@ -62,13 +74,38 @@ describe('container', function () {
           'Install docker.io, start it with `dockerd &`, make the base image with scripts/docker/base-image.sh, then run npm test again.',
       );
     });
+    dangling.before = await danglingImages();
     const build = runCli(['images', 'build'], {}, 600000);
     assert.equal(build.status, 0, `javascriptd images build failed:\n${build.stdout.slice(-3000)}\n${build.stderr}`);
     assert.match(build.stdout, /built javascriptd:latest, javascriptd-data:latest, javascriptd-github:latest/);
+    dangling.after = await danglingImages();
+    dangling.kept = build.stdout.split('\n').filter((line) => line.startsWith('kept '));
   });
 
   afterEach(async () => {
     await Promise.all(started.splice(0).map((c) => c.remove({ force: true }).catch(() => undefined)));
+  });
+
+  describe('javascriptd images build', () => {
+    it('leaves no dangling image behind: its build stage is tagged, the images it replaced removed', async () => {
+      assert.ok((await imageTags()).includes('javascriptd:build'), 'the build stage is tagged javascriptd:build');
+      // Another build on the same engine at the same time would show here too; an old
+      // image a container still uses (one a crashed run left) is kept, and said so.
+      assert.deepEqual(dangling.after.filter((id) => !dangling.before.includes(id)), [], dangling.kept.join('\n'));
+    });
+
+    it('builds the javascriptd image a runtime image needs first', async () => {
+      const repository = `javascriptd-test-${process.pid}`;
+      const before = await danglingImages();
+      try {
+        const build = runCli(['images', 'build', 'data', '--repository', repository], {}, 600000);
+        assert.equal(build.status, 0, `javascriptd images build data failed:\n${build.stdout.slice(-3000)}\n${build.stderr}`);
+        assert.match(build.stdout, new RegExp(`built ${repository}:latest, ${repository}-data:latest\n`));
+        assert.deepEqual((await danglingImages()).filter((id) => !before.includes(id)), []);
+      } finally {
+        for (const tag of [`${repository}-data:latest`, `${repository}:latest`, `${repository}:build`]) await docker.getImage(tag).remove().catch(() => undefined);
+      }
+    });
   });
 
   describe('the javascriptd image', () => {

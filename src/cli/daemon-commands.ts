@@ -122,11 +122,16 @@ export const images: Command = {
   name: 'images',
   args: 'build [NAME]',
   positionals: { min: 1, max: 2 },
-  summary: 'Builds the javascriptd image from the Dockerfile, then the runtime images of runtime-images/ (or only NAME), with Docker.',
-  options: {},
-  async run(_values, [verb, name]) {
+  summary:
+    'Builds the javascriptd image from the Dockerfile, then the runtime images of runtime-images/ on it (or only NAME), with Docker; ' +
+    'tags the build stage REPOSITORY:build for the next build to reuse, and removes the images the tags named before: no dangling image is left.',
+  options: {
+    repository: { type: 'string', value: 'name', description: 'repository of the javascriptd image; runtime image NAME is REPOSITORY-NAME [javascriptd]' },
+  },
+  async run(values, [verb, name]) {
     if (verb !== 'build') throw new UsageError(`unknown images command: ${verb}`);
-    const built = await buildImages(name, process.stdout);
+    const repository = typeof values.repository === 'string' ? values.repository : 'javascriptd';
+    const built = await buildImages({ only: name, repository, out: process.stdout });
     process.stdout.write(`built ${built.join(', ')}\n`);
     return 0;
   },
