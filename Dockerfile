@@ -3,11 +3,18 @@
 # where no registry can be reached.
 ARG BASE=node:24-bookworm-slim
 
+# Dependencies and compiling. `javascriptd images build` builds this stage by
+# its name first and tags it javascriptd:build, so that it is reused, not left
+# behind untagged.
 FROM ${BASE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The client package is a workspace of the daemon's: its run command is the daemon's too.
+COPY packages/client/package.json ./packages/client/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
+COPY packages/client/tsconfig.json ./packages/client/
+COPY packages/client/src ./packages/client/src
 COPY scripts ./scripts
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
@@ -19,6 +26,8 @@ WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/packages/client/package.json ./packages/client/
+COPY --from=build /app/packages/client/dist ./packages/client/dist
 COPY bin ./bin
 COPY config.schema.json ./
 RUN ln -s /app/bin/javascriptd /usr/local/bin/javascriptd

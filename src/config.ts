@@ -94,9 +94,9 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'ALLOW_NO_SECRET', scope: 'server', field: 'allowNoSecret', schema: { type: 'boolean', default: true }, help: 'false: refuse to start while a key has no secret (the container image sets false)' },
   { env: 'METRICS_TOKEN', scope: 'server', field: 'metricsToken', schema: text, help: 'if set, GET /metrics needs "Authorization: Bearer TOKEN"; if not, /metrics is off (403) while any key has a secret' },
   { env: 'MODULE_PATH', scope: 'server', field: 'modulePath', schema: text, help: 'node_modules folder allowlisted modules are taken from (default: the global one, npm root -g)' },
-  { env: 'MODULE_CACHE', scope: 'server', field: 'moduleCache', schema: { ...text, default: join(tmpdir(), 'javascriptd-modules') }, help: 'folder for bundled modules and their V8 code cache' },
+  { env: 'MODULE_CACHE', scope: 'server', field: 'moduleCache', schema: { ...text, default: join(tmpdir(), 'javascriptd-modules') }, help: 'folder for bundled modules and their V8 code cache, written at start-up where missing' },
   { env: 'SECRET', scope: 'key', field: 'secret', schema: text, help: 'shared secret clients send in the x-runtime-secret header' },
-  { env: 'MODULES', scope: 'key', field: 'modules', list: true, schema: text, help: 'modules scripts may require, comma-separated (e.g. lodash,dayjs)' },
+  { env: 'MODULES', scope: 'key', field: 'modules', list: true, schema: text, help: "modules scripts may require, comma-separated (e.g. lodash,dayjs); with EXECUTOR=container, default: all of SANDBOX_IMAGE's" },
   { env: 'FETCH_ALLOW', scope: 'key', field: 'fetchAllow', list: true, schema: text, help: 'fetch rules "METHOD URL-pattern", comma-separated; nothing is allowed without one' },
   { env: 'FETCH_ALLOW_PRIVATE', scope: 'key', field: 'fetchAllowPrivate', list: true, schema: text, help: 'host names fetch may reach at loopback/private/link-local addresses' },
   { env: 'FETCH_MAX_REQUESTS', scope: 'key', field: 'fetchMaxRequests', schema: int(0, 20), help: 'fetch requests one execution may make (redirects count, and so do requests the policy refuses)' },
@@ -218,8 +218,12 @@ function checkUnsent(server: Record<string, unknown>, keys: readonly KeyPolicy[]
   if (4 * maxUnsentBytes < 2 * largestReply) problems.push(`MAX_UNSENT must be at least ${Math.ceil(largestReply / 2)} (half of MAX_FRAME + RESULT_LIMIT + CONSOLE_LIMIT)`);
 }
 
-/** Reads the settings from `env` (and the CONFIG file it names); throws ConfigError listing every problem. */
-export function loadConfig(env: NodeJS.ProcessEnv): Config {
+/**
+ * Reads the settings from `env` (and the CONFIG file it names): the settings as far
+ * as they could be read, and every problem found, so that the keys' modules and
+ * fetch rules can be checked too before the daemon refuses to start.
+ */
+export function readConfig(env: NodeJS.ProcessEnv): { config: Config; problems: string[] } {
   const problems: string[] = [];
   const server = fromEnv(env, SERVER);
   if (!validateServer(server)) problems.push(...(validateServer.errors ?? []).map((e) => describe('', e)));
@@ -242,11 +246,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   if (server.allowNoSecret === false && keys.some((k) => k.secret === undefined)) {
     problems.push('no SECRET is set: set SECRET (or give every CONFIG key one), or ALLOW_NO_SECRET=true to run without');
   }
-  if (problems.length > 0) throw new ConfigError(problems);
-
   const config = { ...server, keys } as unknown as Config;
   config.host ??= keys.some((k) => k.secret === undefined) ? '127.0.0.1' : undefined;
-  return config;
+  return { config, problems };
 }
 
 function readKeys(path: string, env: NodeJS.ProcessEnv, defaults: Record<string, unknown>, problems: string[]): KeyPolicy[] {

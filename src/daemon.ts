@@ -3,7 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import Docker from 'dockerode';
 import type { WebSocket } from 'ws';
-import { type Config, ConfigError, type KeyPolicy } from './config.js';
+import { type Config, ConfigError, type KeyPolicy, readConfig } from './config.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { FetchPolicy } from './outbound/fetch-policy.js';
@@ -12,8 +12,10 @@ import { Connection } from './protocol/connection.js';
 import { type KeyRuntime, Runtime } from './runtime/runtime.js';
 import { Scheduler } from './runtime/scheduler.js';
 import { scriptParser } from './runtime/script.js';
-import { containerLink, removeStaleSandboxes } from './sandbox/container-link.js';
+import { containerLink, MODULES_LABEL, removeStaleSandboxes } from './sandbox/container-link.js';
+import { prepareCodeCache } from './sandbox/isolate-worker.js';
 import { type BundledModule, bundleModules, globalModulePath } from './sandbox/module-bundler.js';
+import { preludeSource } from './sandbox/prelude-source.js';
 import { processLink } from './sandbox/process-link.js';
 import { SandboxPool } from './sandbox/sandbox-pool.js';
 import type { RecycleReason, Sandbox } from './sandbox/sandbox.js';
@@ -30,24 +32,22 @@ export class Daemon {
     private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly sandboxes: Sandbox[],
-    private readonly outbounds: Outbound[],
+    private readonly prepared: PreparedKey[],
     private readonly schedulers: Scheduler[],
     private readonly runtime: Runtime,
   ) {}
 
-  static async start(config: Config, log: Logger): Promise<Daemon> {
-    const { modulePath, keys: prepared } = await prepareKeys(config);
+  static async start({ config, keys: prepared, modulePath, docker }: Prepared, log: Logger): Promise<Daemon> {
+    if (prepared.some((p) => p.key.executor === 'container')) await removeStaleSandboxes(await docker(), log);
     const keys = new Map<string, KeyRuntime>();
     const metrics = new Metrics(() =>
       [...keys].map(([key, { scheduler }]) => ({ key, queued: scheduler.queued, running: scheduler.active, capacity: scheduler.capacity })),
     );
     const sandboxes: Sandbox[] = [];
     // Each key has its own sandboxes: executions of different keys never share an isolate.
-    let client: Promise<Docker> | undefined;
-    // Docker is reached only when a key runs its executions in containers.
-    const docker = () => (client ??= connectDocker(log));
-    for (const { key, outbound } of prepared) {
-      const sandbox = await startSandbox(key, outbound, config, modulePath, docker, (reason) => metrics.isolateRecycled(key.name, reason), log.child({ key: key.name }));
+    for (const entry of prepared) {
+      const { key } = entry;
+      const sandbox = await startSandbox({ prepared: entry, config, modulePath, docker, onRecycle: (reason) => metrics.isolateRecycled(key.name, reason), log: log.child({ key: key.name }) });
       sandboxes.push(sandbox);
       const scheduler = new Scheduler({
         sandbox,
@@ -57,7 +57,7 @@ export class Daemon {
       keys.set(key.name, { scheduler, parseScript: scriptParser(key.timeoutMs, key.maxTimeoutMs) });
     }
     const schedulers = [...keys.values()].map((k) => k.scheduler);
-    const daemon = new Daemon(config, log, metrics, sandboxes, prepared.map((p) => p.outbound), schedulers, new Runtime(keys, log, metrics));
+    const daemon = new Daemon(config, log, metrics, sandboxes, prepared, schedulers, new Runtime(keys, log, metrics));
     daemon.transport = await listen(config, {
       onConnection: (ws, request, key) => daemon.accept(ws, request, key),
       accepting: () => !daemon.draining,
@@ -81,7 +81,7 @@ export class Daemon {
     for (const connection of this.connections) connection.shutdown();
     await this.transport.close();
     await Promise.all(this.sandboxes.map((s) => s.close()));
-    await Promise.all(this.outbounds.map((o) => o.close()));
+    await Promise.all(this.prepared.map((p) => p.outbound.close()));
     this.log.info('stopped');
   }
 
@@ -103,48 +103,116 @@ export class Daemon {
       if (isLoopback(this.transport.address.address)) log.warn('no SECRET is set: listening on loopback only (set HOST to listen elsewhere)');
       else log.warn('no SECRET is set: anyone who can reach this address can run code');
     }
-    const keys = config.keys.map((key) => ({ name: key.name, poolSize: key.poolSize, modules: key.modules, fetchRules: key.fetchAllow.length }));
+    const keys = this.prepared.map(({ key, modules }) => ({ name: key.name, poolSize: key.poolSize, modules, fetchRules: key.fetchAllow.length }));
     log.info({ url: this.url, keys, tls: config.tlsCert !== undefined }, 'listening');
   }
 }
 
 interface PreparedKey {
   key: KeyPolicy;
-  modules: BundledModule[];
+  /** What scripts may require: the key's MODULES or, for a container key without them, all of its image's. */
+  modules: string[];
+  /** A sandbox process's modules, bundled. */
+  bundles: BundledModule[];
+  /** A container key's: the modules its image prepared, which its sandboxes' prelude holds. */
+  imageModules: string[] | undefined;
   outbound: Outbound;
 }
 
-/** Parses every key's fetch rules and bundles its modules; throws one ConfigError listing every problem. */
-/** The keys ready to serve, and the module folder their sandbox processes load from ('' when none needs one). */
-export async function prepareKeys(config: Config): Promise<{ modulePath: string; keys: PreparedKey[] }> {
-  const problems: string[] = [];
-  const local = (key: KeyPolicy) => key.executor === 'process' && key.modules.length > 0;
-  const modulePath = config.keys.some(local) ? (config.modulePath ?? globalModulePath()) : '';
-  const prepared: PreparedKey[] = [];
-  for (const key of config.keys) {
-    const where = config.keys.length > 1 ? `key "${key.name}": ` : '';
-    const ruleProblems: string[] = [];
-    const policy = FetchPolicy.parse(key.fetchAllow, key.fetchAllowPrivate, ruleProblems);
-    problems.push(...ruleProblems.map((p) => where + p));
-    // A container key's modules are its runtime image's: its sandboxes load them.
-    const modules = !local(key)
-      ? []
-      : await bundleModules(key.modules, modulePath, config.moduleCache).catch((error: unknown) => {
-          if (!(error instanceof ConfigError)) throw error;
-          problems.push(...error.problems.map((p) => where + p));
-          return [];
-        });
-    const limits = { maxRequests: key.fetchMaxRequests, maxBytes: key.fetchMaxBytes, timeoutMs: key.fetchTimeoutMs };
-    prepared.push({ key, modules, outbound: new Outbound(policy, limits) });
-  }
-  if (problems.length > 0) {
-    await Promise.all(prepared.map((p) => p.outbound.close()));
-    throw new ConfigError(problems);
-  }
-  return { modulePath, keys: prepared };
+export interface Prepared {
+  config: Config;
+  keys: PreparedKey[];
+  /** The module folder sandbox processes load from ('' when none needs one). */
+  modulePath: string;
+  /** The Docker engine, reached on first use: only container keys need one. */
+  docker: () => Promise<Docker>;
 }
 
-async function startSandbox(key: KeyPolicy, outbound: Outbound, config: Config, modulePath: string, docker: () => Promise<Docker>, onRecycle: (reason: RecycleReason) => void, log: Logger): Promise<Sandbox> {
+/**
+ * Reads the settings from `env` and prepares every key: its fetch rules parsed,
+ * and its modules bundled with their code cache written (sandbox processes) or
+ * checked against its image (sandbox containers). Throws one ConfigError listing
+ * every problem, the settings' and the keys' alike.
+ */
+export async function prepareDaemon(env: NodeJS.ProcessEnv): Promise<Prepared> {
+  const { config, problems } = readConfig(env);
+  const docker = dockerEngine();
+  const local = (key: KeyPolicy) => key.executor !== 'container' && key.modules.length > 0;
+  const modulePath = config.keys.some(local) ? (config.modulePath ?? globalModulePath()) : '';
+  const keys: PreparedKey[] = [];
+  for (const key of config.keys) {
+    const found: string[] = [];
+    const policy = FetchPolicy.parse(key.fetchAllow, key.fetchAllowPrivate, found);
+    const modules = key.executor === 'container' ? await imageModules(key, docker, found) : await processModules(key, modulePath, config.moduleCache, found);
+    const limits = { maxRequests: key.fetchMaxRequests, maxBytes: key.fetchMaxBytes, timeoutMs: key.fetchTimeoutMs };
+    keys.push({ key, ...modules, outbound: new Outbound(policy, limits) });
+    // MODULE_CACHE is the daemon's, not the key's: its problem is named once.
+    const where = config.keys.length > 1 ? `key "${key.name}": ` : '';
+    problems.push(...found.map((p) => (p.startsWith('MODULE_CACHE') ? p : where + p)));
+  }
+  if (problems.length > 0) {
+    await Promise.all(keys.map((p) => p.outbound.close()));
+    throw new ConfigError([...new Set(problems)]);
+  }
+  return { config, keys, modulePath, docker };
+}
+
+type KeyModules = Pick<PreparedKey, 'modules' | 'bundles' | 'imageModules'>;
+
+/** A sandbox process's modules, bundled, and their prelude's code cache, written now if missing so that sandboxes only read it. */
+async function processModules(key: KeyPolicy, modulePath: string, cacheDir: string, problems: string[]): Promise<KeyModules> {
+  try {
+    const bundles = await bundleModules(key.modules, modulePath, cacheDir);
+    await prepareCodeCache(preludeSource(bundles, cacheDir));
+    return { modules: key.modules, bundles, imageModules: undefined };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+    return { modules: key.modules, bundles: [], imageModules: undefined };
+  }
+}
+
+/**
+ * A container key's modules: those its image prepared, as the image's label
+ * records them, narrowed by the key's MODULES. Its sandboxes load them from the
+ * image's own cache.
+ */
+async function imageModules(key: KeyPolicy, docker: () => Promise<Docker>, problems: string[]): Promise<KeyModules> {
+  const image = key.sandboxImage;
+  const labels = await docker()
+    .then((engine) => engine.getImage(image).inspect())
+    .then(
+      (info) => info.Config.Labels ?? {},
+      (error: unknown) => {
+        if (error instanceof ConfigError) problems.push(...error.problems);
+        else if ((error as { statusCode?: number }).statusCode === 404) problems.push(`SANDBOX_IMAGE ${image} is not in the Docker engine: build it (javascriptd images build) or pull it`);
+        else problems.push(`SANDBOX_IMAGE ${image} could not be inspected: ${error instanceof Error ? error.message : String(error)}`);
+        return undefined;
+      },
+    );
+  if (labels === undefined) return { modules: key.modules, bundles: [], imageModules: [] };
+  const inImage = (labels[MODULES_LABEL] ?? '').split(',').filter((name) => name !== '');
+  const missing = key.modules.filter((name) => !inImage.includes(name));
+  if (missing.length > 0) {
+    problems.push(
+      `MODULES: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not in SANDBOX_IMAGE ${image}, which has ${inImage.join(', ') || 'none'} ` +
+        `(its ${MODULES_LABEL} label): install and prepare them in the image, or leave MODULES out to allow the image's own`,
+    );
+  }
+  return { modules: key.modules.length > 0 ? key.modules : inImage, bundles: [], imageModules: inImage };
+}
+
+interface SandboxStart {
+  prepared: PreparedKey;
+  config: Config;
+  modulePath: string;
+  docker: () => Promise<Docker>;
+  onRecycle: (reason: RecycleReason) => void;
+  log: Logger;
+}
+
+async function startSandbox({ prepared, config, modulePath, docker, onRecycle, log }: SandboxStart): Promise<Sandbox> {
+  const { key, modules, imageModules, outbound } = prepared;
   const options = {
     limits: {
       memoryLimitMb: key.memoryLimitMb,
@@ -154,24 +222,28 @@ async function startSandbox(key: KeyPolicy, outbound: Outbound, config: Config, 
       fetchMaxBytes: key.fetchMaxBytes,
       fetchMaxRequests: key.fetchMaxRequests,
     },
-    modules: key.modules,
+    modules,
     logLevel: log.level,
     noLogs: log.level === 'silent',
   };
   const link =
     key.executor === 'container'
-      ? containerLink(await docker(), options, { image: key.sandboxImage, memoryMb: key.sandboxMemoryMb, cpus: key.sandboxCpus, pids: key.sandboxPids, tmpfsMb: key.sandboxTmpfsMb }, log)
+      ? containerLink(await docker(), { ...options, preludeModules: imageModules }, { image: key.sandboxImage, memoryMb: key.sandboxMemoryMb, cpus: key.sandboxCpus, pids: key.sandboxPids, tmpfsMb: key.sandboxTmpfsMb }, log)
       : processLink({ ...options, modulePath, cacheDir: config.moduleCache });
   return SandboxPool.create(key.poolSize, { startLink: link, outbound, sandboxMemoryMb: key.sandboxMemoryMb, onRecycle, log });
 }
 
-/** The Docker engine (DOCKER_HOST, or the local socket), with stale sandboxes removed. */
-async function connectDocker(log: Logger): Promise<Docker> {
+/** The Docker engine (DOCKER_HOST, or the local socket), connected on the first call. */
+function dockerEngine(): () => Promise<Docker> {
+  let engine: Promise<Docker> | undefined;
+  return () => (engine ??= connectDocker());
+}
+
+async function connectDocker(): Promise<Docker> {
   const docker = new Docker();
   await docker.ping().catch((error: unknown) => {
     throw new ConfigError([`EXECUTOR=container needs a Docker engine: ${error instanceof Error ? error.message : String(error)} (start dockerd, or set DOCKER_HOST)`]);
   });
-  await removeStaleSandboxes(docker, log);
   return docker;
 }
 

@@ -44,8 +44,30 @@ async function sandboxContainers(): Promise<Docker.ContainerInfo[]> {
   return docker.listContainers({ filters: { label: [SANDBOX_LABEL] } });
 }
 
+/** Untagged images no other image is built on: what a build should not leave behind. */
+async function danglingImages(): Promise<string[]> {
+  return (await docker.listImages({ filters: { dangling: ['true'] } })).map((image) => image.Id);
+}
+
+async function imageTags(): Promise<string[]> {
+  return (await docker.listImages()).flatMap((image) => image.RepoTags ?? []);
+}
+
+/** Lines of a daemon's (and its sandboxes') output that tell of a write into the module cache that failed. */
+function cacheWriteFailures(output: string[]): string[] {
+  return output.filter((line) => /EROFS|could not write the prelude code cache/.test(line));
+}
+
+async function exitOf(container: Docker.Container): Promise<{ status: number; logs: string }> {
+  const { StatusCode } = (await container.wait()) as { StatusCode: number };
+  return { status: StatusCode, logs: (await container.logs({ stdout: true, stderr: true })).toString() };
+}
+
 describeWithEngine('container', dockerMissing, function () {
   this.timeout(300000);
+
+  /** Dangling images before and after the build below, and what it said it kept. */
+  const dangling = { before: [] as string[], after: [] as string[], kept: [] as string[] };
 
   before(async function () {
     await docker.ping().catch((error: unknown) => {
@@ -54,13 +76,38 @@ describeWithEngine('container', dockerMissing, function () {
           'Install docker.io, start it with `dockerd &`, make the base image with scripts/docker/base-image.sh, then run npm test again.',
       );
     });
+    dangling.before = await danglingImages();
     const build = runCli(['images', 'build'], {}, 600000);
     assert.equal(build.status, 0, `javascriptd images build failed:\n${build.stdout.slice(-3000)}\n${build.stderr}`);
     assert.match(build.stdout, /built javascriptd:latest, javascriptd-data:latest, javascriptd-github:latest/);
+    dangling.after = await danglingImages();
+    dangling.kept = build.stdout.split('\n').filter((line) => line.startsWith('kept '));
   });
 
   afterEach(async () => {
     await Promise.all(started.splice(0).map((c) => c.remove({ force: true }).catch(() => undefined)));
+  });
+
+  describe('javascriptd images build', () => {
+    it('leaves no dangling image behind: its build stage is tagged, the images it replaced removed', async () => {
+      assert.ok((await imageTags()).includes('javascriptd:build'), 'the build stage is tagged javascriptd:build');
+      // Another build on the same engine at the same time would show here too; an old
+      // image a container still uses (one a crashed run left) is kept, and said so.
+      assert.deepEqual(dangling.after.filter((id) => !dangling.before.includes(id)), [], dangling.kept.join('\n'));
+    });
+
+    it('builds the javascriptd image a runtime image needs first', async () => {
+      const repository = `javascriptd-test-${process.pid}`;
+      const before = await danglingImages();
+      try {
+        const build = runCli(['images', 'build', 'data', '--repository', repository], {}, 600000);
+        assert.equal(build.status, 0, `javascriptd images build data failed:\n${build.stdout.slice(-3000)}\n${build.stderr}`);
+        assert.match(build.stdout, new RegExp(`built ${repository}:latest, ${repository}-data:latest\n`));
+        assert.deepEqual((await danglingImages()).filter((id) => !before.includes(id)), []);
+      } finally {
+        for (const tag of [`${repository}-data:latest`, `${repository}:latest`, `${repository}:build`]) await docker.getImage(tag).remove().catch(() => undefined);
+      }
+    });
   });
 
   describe('the javascriptd image', () => {
@@ -99,6 +146,14 @@ describeWithEngine('container', dockerMissing, function () {
       assert.fail('the container never became healthy');
     });
 
+    it('says in one line what to mount when its root is read-only with no tmpfs, and exits 2', async () => {
+      const { container } = await runImage([`SECRET=${SECRET}`], { ReadonlyRootfs: true });
+      const { status, logs } = await exitOf(container);
+      assert.equal(status, 2, logs);
+      assert.match(logs, /MODULE_CACHE \/tmp\/javascriptd-modules is not writable \(read-only file system\): mount a tmpfs there, e\.g\. docker run --tmpfs \/tmp/);
+      assert.doesNotMatch(logs, /ENOENT|the sandbox exited/);
+    });
+
     it('works with a read-only root filesystem and a tmpfs for caches', async () => {
       const { url } = await runImage([`SECRET=${SECRET}`], { ReadonlyRootfs: true, Tmpfs: { '/tmp': 'rw,size=64m' } });
       const client = await connectWhenUp(url);
@@ -115,6 +170,20 @@ describeWithEngine('container', dockerMissing, function () {
       assert.deepEqual(reply.payload?.value, [6, '2026-11-22']);
       await client.close();
     });
+
+    it('starts read-only without a tmpfs: its modules and code cache were prepared when it was built', async () => {
+      const { container, url } = await runImage([`SECRET=${SECRET}`], { ReadonlyRootfs: true }, DATA_IMAGE);
+      const client = await connectWhenUp(url);
+      assert.equal((await client.execute({ code: 'require("lodash").sum([1, 2])' })).payload?.value, 3);
+      await client.close();
+      const logs = (await container.logs({ stdout: true, stderr: true })).toString();
+      assert.deepEqual(cacheWriteFailures(logs.split('\n')), []);
+    });
+
+    it('records its modules in a label, as javascriptd prepare checked them', async () => {
+      const { Config } = await docker.getImage(DATA_IMAGE).inspect();
+      assert.equal(Config.Labels?.['io.javascriptd.modules'], 'lodash,dayjs');
+    });
   });
 
   describe('container sandboxes (EXECUTOR=container)', () => {
@@ -127,7 +196,6 @@ describeWithEngine('container', dockerMissing, function () {
       daemon = await startDaemon({
         EXECUTOR: 'container',
         SANDBOX_IMAGE: DATA_IMAGE,
-        MODULES: 'lodash,dayjs',
         POOL_SIZE: '2',
         MEMORY_LIMIT: '256',
         SANDBOX_MEMORY: '160',
@@ -161,6 +229,14 @@ describeWithEngine('container', dockerMissing, function () {
         assert.equal(info.HostConfig.NanoCpus, 1e9);
         assert.ok(Object.keys(info.HostConfig.Tmpfs ?? {}).includes('/tmp'));
       }
+    });
+
+    it("allows the image's modules without MODULES, and no sandbox writes its prepared code cache", async () => {
+      const reply = await client.execute({ code: '[require("lodash").sum([1, 2]), require("dayjs")("2026-01-31").add(1, "day").format("MM-DD")]' });
+      assert.deepEqual(reply.payload?.value, [3, '02-01'], JSON.stringify(reply));
+      const listening = daemon.logs().find((line) => line.msg === 'listening') as { keys: { modules: string[] }[] };
+      assert.deepEqual(listening.keys[0].modules, ['lodash', 'dayjs']);
+      assert.deepEqual(cacheWriteFailures(daemon.output), []);
     });
 
     it('gives a sandbox no network', async () => {
@@ -233,6 +309,27 @@ describeWithEngine('container', dockerMissing, function () {
     it('removes its sandboxes on shutdown', async () => {
       assert.equal(await daemon.stop(), 0);
       assert.deepEqual(await sandboxContainers(), []);
+    });
+  });
+
+  describe("a container key's MODULES", () => {
+    it("narrows the image's modules, still from the image's code cache", async () => {
+      const daemon = await startDaemon({ EXECUTOR: 'container', SANDBOX_IMAGE: DATA_IMAGE, MODULES: 'lodash', POOL_SIZE: '1' });
+      try {
+        const client = await TestClient.connect(daemon.url);
+        assert.equal((await client.execute({ code: 'require("lodash").sum([1, 2])' })).payload?.value, 3);
+        assert.equal((await client.execute({ code: 'require("dayjs")' })).error?.message, "Error: module 'dayjs' is not allowed");
+        await client.close();
+        assert.deepEqual(cacheWriteFailures(daemon.output), []);
+      } finally {
+        await daemon.stop();
+      }
+    });
+
+    it('refuses to start naming the modules its image does not have', () => {
+      const run = runCli([], { PORT: '0', EXECUTOR: 'container', SANDBOX_IMAGE: DATA_IMAGE, MODULES: 'lodash,left-pad,chalk' });
+      assert.equal(run.status, 2, run.stderr);
+      assert.match(run.stderr, /MODULES: left-pad, chalk are not in SANDBOX_IMAGE javascriptd-data:latest/);
     });
   });
 });

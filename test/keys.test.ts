@@ -120,6 +120,26 @@ describe('keys and policies', () => {
     assert.match(schemaErrors.stderr, /\/keys\/a\/timeout must be integer/);
   });
 
+  it("lists the settings' problems and the keys' modules and fetch rules together", () => {
+    const bad = writeConfig('many-problems.json', {
+      keys: {
+        a: { secretEnv: 'UNSET_SECRET_VARIABLE', modules: ['no-such-module-xyz'] },
+        b: { secret: 'b', modules: ['fs'], fetchAllow: ['GET'], timeout: 5000, maxTimeout: 1000 },
+      },
+    });
+    const run = runCli([], { PORT: '0', CONFIG: bad, MODULE_PATH, MODULE_CACHE: join(dir, 'cache') });
+    assert.equal(run.status, 2);
+    for (const problem of [
+      'key "a": environment variable UNSET_SECRET_VARIABLE (secretEnv) is not set',
+      "key \"a\": MODULES: 'no-such-module-xyz' is not installed in",
+      "key \"b\": MODULES: 'fs' is a Node builtin",
+      'key "b": FETCH_ALLOW',
+      'key "b": TIMEOUT must not exceed MAX_TIMEOUT',
+    ]) {
+      assert.ok(run.stderr.includes(problem), `missing "${problem}" in:\n${run.stderr}`);
+    }
+  });
+
   it('refuses the single-key policy settings next to CONFIG', () => {
     const run = runCli([], { CONFIG: writeConfig('ok.json', { keys: { a: { secret: 's' } } }), SECRET: 'x', FETCH_ALLOW: 'GET https://x.example/' });
     assert.equal(run.status, 2);

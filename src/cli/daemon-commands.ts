@@ -2,11 +2,10 @@
 // prepare, schema, images build.
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
-import { CONFIG_FILE_SCHEMA, loadConfig, SETTINGS } from '../config.js';
-import { Daemon, prepareKeys } from '../daemon.js';
+import { CONFIG_FILE_SCHEMA, SETTINGS } from '../config.js';
+import { Daemon, prepareDaemon } from '../daemon.js';
 import { buildImages } from '../images.js';
 import { createLogger } from '../log.js';
-import { compilePrelude } from '../sandbox/isolate-worker.js';
 import { type Command, UsageError } from './command.js';
 
 function settingsHelp(): string[] {
@@ -35,12 +34,12 @@ export const serve: Command = {
   options: {},
   details: settingsHelp,
   async run() {
-    const config = loadConfig(process.env);
-    const log = createLogger(config);
+    const prepared = await prepareDaemon(process.env);
+    const log = createLogger(prepared.config);
     // The last line of defence: every promise the daemon makes has its rejection
     // handled, and should one be missed it is logged, not the end of every connection.
     process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
-    const daemon = await Daemon.start(config, log);
+    const daemon = await Daemon.start(prepared, log);
     return new Promise<number>((resolve) => {
       let stopping = false;
       const stop = (signal: NodeJS.Signals) => {
@@ -91,17 +90,17 @@ export const prepare: Command = {
   name: 'prepare',
   args: '',
   positionals: { min: 0, max: 0 },
-  summary: "Bundles every key's MODULES into MODULE_CACHE and writes their prelude code caches now (runtime images do this at build time).",
+  summary:
+    "Bundles every key's MODULES into MODULE_CACHE and writes their prelude code caches now, as serve does when it starts (runtime images do this at build time, so their containers need not write).",
   options: {},
   async run() {
     // Nothing is served here, so a missing secret does not matter.
-    const config = loadConfig({ ...process.env, ALLOW_NO_SECRET: 'true' });
+    const { config, keys } = await prepareDaemon({ ...process.env, ALLOW_NO_SECRET: 'true' });
     const log = createLogger(config);
-    const { keys } = await prepareKeys(config);
-    for (const { key, modules, outbound } of keys) {
-      await compilePrelude(modules, config.moduleCache, log);
+    for (const { key, bundles, outbound } of keys) {
       await outbound.close();
-      log.info({ key: key.name, modules: modules.map((m) => `${m.name}@${m.version}`), cache: config.moduleCache }, 'prepared');
+      // A container key's modules are its image's, prepared when that was built.
+      if (key.executor !== 'container') log.info({ key: key.name, modules: bundles.map((m) => `${m.name}@${m.version}`), cache: config.moduleCache }, 'prepared');
     }
     return 0;
   },
@@ -123,11 +122,16 @@ export const images: Command = {
   name: 'images',
   args: 'build [NAME]',
   positionals: { min: 1, max: 2 },
-  summary: 'Builds the javascriptd image from the Dockerfile, then the runtime images of runtime-images/ (or only NAME), with Docker.',
-  options: {},
-  async run(_values, [verb, name]) {
+  summary:
+    'Builds the javascriptd image from the Dockerfile, then the runtime images of runtime-images/ on it (or only NAME), with Docker; ' +
+    'tags the build stage REPOSITORY:build for the next build to reuse, and removes the images the tags named before: no dangling image is left.',
+  options: {
+    repository: { type: 'string', value: 'name', description: 'repository of the javascriptd image; runtime image NAME is REPOSITORY-NAME [javascriptd]' },
+  },
+  async run(values, [verb, name]) {
     if (verb !== 'build') throw new UsageError(`unknown images command: ${verb}`);
-    const built = await buildImages(name, process.stdout);
+    const repository = typeof values.repository === 'string' ? values.repository : 'javascriptd';
+    const built = await buildImages({ only: name, repository, out: process.stdout });
     process.stdout.write(`built ${built.join(', ')}\n`);
     return 0;
   },

@@ -10,6 +10,8 @@ import type { ExecutorOptions, FromExecutor } from './ipc.js';
 import type { StartLink } from './link.js';
 
 export const SANDBOX_LABEL = 'io.javascriptd.sandbox';
+/** A runtime image's modules, comma-separated, as `javascriptd prepare` bundled them when it was built. */
+export const MODULES_LABEL = 'io.javascriptd.modules';
 
 export interface ContainerLimits {
   image: string;

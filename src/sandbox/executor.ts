@@ -64,8 +64,8 @@ async function main(): Promise<void> {
   // In a container the module folders are the runtime image's own; bundles are found in its cache.
   const modulePath = options.modulePath ?? process.env.MODULE_PATH ?? '';
   const cacheDir = options.cacheDir ?? process.env.MODULE_CACHE ?? '/tmp/javascriptd-modules';
-  const modules = await bundleModules(options.modules, modulePath, cacheDir);
-  const worker = new IsolateWorker(options.limits, preludeSource(modules, cacheDir), log, (reason) => send({ kind: 'recycled', reason }));
+  const modules = await bundleModules(options.preludeModules ?? options.modules, modulePath, cacheDir);
+  const worker = new IsolateWorker(options.limits, preludeSource(modules, cacheDir, options.modules), log, (reason) => send({ kind: 'recycled', reason }));
   await worker.start();
   let relay: IpcRelay | undefined;
   onMessage((message) => {

@@ -7,6 +7,11 @@ export interface ExecutorOptions {
   limits: SandboxLimits;
   /** Allowlisted module names; the sandbox loads their bundles from `cacheDir`. */
   modules: string[];
+  /**
+   * The modules the prelude holds, `modules` and maybe more: a runtime image's
+   * prepared ones, whose code cache is made for exactly these. Default: `modules`.
+   */
+  preludeModules?: string[];
   /** undefined: the sandbox's own MODULE_PATH / MODULE_CACHE (a runtime image's). */
   modulePath?: string;
   cacheDir?: string;

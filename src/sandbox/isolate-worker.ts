@@ -6,6 +6,7 @@
 // the script's code gets the time left as its timeout; anything still running
 // once the outcome is known (or that ignores its timeout) is ended by disposing
 // the isolate, which is replaced.
+import { existsSync } from 'node:fs';
 import ivm from 'isolated-vm';
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
@@ -14,8 +15,7 @@ import type { Logger } from '../log.js';
 import { Deadline } from './deadline.js';
 import { Execution, MAX_PENDING_TIMERS, type Outcome } from './execution.js';
 import type { ExecutionRequest, RecycleReason, Running, SandboxLimits } from './sandbox.js';
-import type { BundledModule } from './module-bundler.js';
-import { type PreludeSource, preludeSource, readCodeCache, writeCodeCache } from './prelude-source.js';
+import { type PreludeSource, readCodeCache, writeCodeCache } from './prelude-source.js';
 import { ScriptCache } from './script-cache.js';
 import { ERROR_TEXT, fromHost } from './thrown.js';
 
@@ -171,7 +171,16 @@ export class IsolateWorker {
   /** The limits the prelude applies inside the isolate, before anything is copied out; as JSON, the cheapest to hand to every new context. */
   private get isolateLimits(): string {
     const { consoleLimitBytes, resultLimitBytes, resultDepth, fetchMaxBytes, fetchMaxRequests } = this.limits;
-    this.limitsJson ??= JSON.stringify({ consoleBytes: consoleLimitBytes, resultBytes: resultLimitBytes, resultDepth, fetchMaxBytes, fetchMaxRequests, maxPendingTimers: MAX_PENDING_TIMERS, ...ERROR_TEXT });
+    this.limitsJson ??= JSON.stringify({
+      consoleBytes: consoleLimitBytes,
+      resultBytes: resultLimitBytes,
+      resultDepth,
+      fetchMaxBytes,
+      fetchMaxRequests,
+      maxPendingTimers: MAX_PENDING_TIMERS,
+      modules: this.preludeSource.allowed,
+      ...ERROR_TEXT,
+    });
     return this.limitsJson;
   }
 
@@ -260,11 +269,20 @@ export class IsolateWorker {
   }
 }
 
-/** Compiles a prelude once, which writes its code cache; for preparing images. */
-export async function compilePrelude(modules: readonly BundledModule[], cacheDir: string, log: Logger): Promise<void> {
-  const worker = new IsolateWorker({ memoryLimitMb: 128, consoleLimitBytes: 0, resultLimitBytes: 0, resultDepth: 0, fetchMaxBytes: 0, fetchMaxRequests: 0 }, preludeSource(modules, cacheDir), log);
-  await worker.start();
-  worker.dispose();
+/**
+ * Writes a prelude's code cache unless it is there already, so that sandboxes
+ * only read it: at start-up, and when an image is prepared. Throws ConfigError
+ * if the cache cannot be written.
+ */
+export async function prepareCodeCache(prelude: PreludeSource): Promise<void> {
+  if (existsSync(prelude.cacheFile)) return;
+  const isolate = new ivm.Isolate({ memoryLimit: 128 });
+  try {
+    const script = (await isolate.compileScript(prelude.source, { filename: 'javascriptd:prelude', produceCachedData: true })) as ivm.Script & ivm.CachedDataResult;
+    if (script.cachedData !== undefined) writeCodeCache(prelude, script.cachedData.copy());
+  } finally {
+    isolate.dispose();
+  }
 }
 
 interface Releasable {

@@ -3,9 +3,9 @@
 // included), and cached on disk by name and version.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { build, version as esbuildVersion, stop as stopEsbuild } from 'esbuild';
 import { ConfigError } from '../config.js';
 
@@ -29,20 +29,57 @@ export function globalModulePath(): string {
 
 /** Bundles every module in `names` (cached); throws ConfigError listing every one that cannot be used. */
 export async function bundleModules(names: readonly string[], modulePath: string, cacheDir: string): Promise<BundledModule[]> {
-  mkdirSync(cacheDir, { recursive: true });
-  const problems: string[] = [];
+  const problems = new Set<string>();
   const bundled: BundledModule[] = [];
   for (const name of names) {
     try {
       bundled.push(await bundleModule(name, modulePath, cacheDir));
     } catch (error) {
-      problems.push(`MODULES: ${error instanceof Error ? error.message : String(error)}`);
+      if (error instanceof ConfigError) error.problems.forEach((p) => problems.add(p));
+      else problems.add(`MODULES: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
   // esbuild keeps a service process; the daemon needs it only at start-up.
   await stopEsbuild();
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.size > 0) throw new ConfigError([...problems]);
   return bundled;
+}
+
+/**
+ * Writes `file` into the module cache whole (a reader never sees half of it).
+ * Only what is missing is written, so a cache prepared in an image is never
+ * written to; a write refused is a ConfigError saying what to mount or change.
+ */
+export function writeToCache(cacheDir: string, file: string, data: string | Uint8Array): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    writeFileSync(temporary, data);
+    renameSync(temporary, file);
+  } catch (error) {
+    throw notWritable(cacheDir, error);
+  }
+}
+
+function notWritable(cacheDir: string, error: unknown): ConfigError {
+  // A recursive mkdir on a read-only file system fails with ENOENT: ask the deepest folder that exists.
+  let existing = cacheDir;
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  const code = writeDenied(existing) ?? (error as NodeJS.ErrnoException).code;
+  if (code === 'EROFS') return new ConfigError([`MODULE_CACHE ${cacheDir} is not writable (read-only file system): mount a tmpfs there, e.g. docker run --tmpfs ${existing}`]);
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new ConfigError([`MODULE_CACHE ${cacheDir} is not writable (permission denied to uid ${process.getuid?.()}): make it writable for that user, or set MODULE_CACHE to a folder that is`]);
+  }
+  return new ConfigError([`MODULE_CACHE ${cacheDir} could not be written: ${error instanceof Error ? error.message : String(error)}`]);
+}
+
+function writeDenied(folder: string): string | undefined {
+  try {
+    accessSync(folder, constants.W_OK);
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code;
+  }
 }
 
 async function bundleModule(name: string, modulePath: string, cacheDir: string): Promise<BundledModule> {
@@ -71,9 +108,7 @@ async function bundleModule(name: string, modulePath: string, cacheDir: string):
       const messages = (error as { errors?: { text: string }[] }).errors?.map((e) => e.text) ?? [String(error)];
       throw new Error(`'${name}' could not be bundled: ${messages.join('; ')}`);
     });
-    const temporary = `${file}.${process.pid}.tmp`;
-    writeFileSync(temporary, result.outputFiles[0].text);
-    renameSync(temporary, file);
+    writeToCache(cacheDir, file, result.outputFiles[0].text);
   }
   return { name, version, file };
 }

@@ -1,11 +1,12 @@
 // The script every context runs before the script it executes: the bundled
 // prelude (dist/prelude.js, built by scripts/build-prelude.mjs) and the
-// factories of the key's allowlisted modules. It is compiled once per isolate,
-// from a V8 code cache kept next to the module bundles.
+// factories of the key's allowlisted modules (or of all its runtime image's,
+// whose code cache was made for them). It is compiled once per isolate, from a
+// V8 code cache kept next to the module bundles.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { BundledModule } from './module-bundler.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { type BundledModule, writeToCache } from './module-bundler.js';
 
 const BUNDLE = join(__dirname, '..', '..', 'prelude.js');
 
@@ -14,9 +15,14 @@ export interface PreludeSource {
   source: string;
   /** Where the V8 code cache of `source` lives. */
   cacheFile: string;
+  /**
+   * The modules scripts may require: the prelude's own, or fewer (a key narrowing
+   * its runtime image's, whose prelude and code cache hold them all).
+   */
+  allowed: readonly string[];
 }
 
-export function preludeSource(modules: readonly BundledModule[], cacheDir: string): PreludeSource {
+export function preludeSource(modules: readonly BundledModule[], cacheDir: string, allowed = modules.map((m) => m.name)): PreludeSource {
   const factories = modules.map(({ name, file }) => `${JSON.stringify(name)}: function (module, exports, require) {\n${readFileSync(file, 'utf8')}\n}`);
   const source = [
     '(() => {',
@@ -26,7 +32,7 @@ export function preludeSource(modules: readonly BundledModule[], cacheDir: strin
     '})()',
   ].join('\n');
   const hash = createHash('sha256').update(source).update(process.version).digest('hex').slice(0, 16);
-  return { source, cacheFile: join(cacheDir, `prelude-${hash}.v8cache`) };
+  return { source, cacheFile: join(cacheDir, `prelude-${hash}.v8cache`), allowed };
 }
 
 export function readCodeCache(prelude: PreludeSource): ArrayBuffer | undefined {
@@ -36,7 +42,5 @@ export function readCodeCache(prelude: PreludeSource): ArrayBuffer | undefined {
 }
 
 export function writeCodeCache(prelude: PreludeSource, data: ArrayBuffer): void {
-  const temporary = `${prelude.cacheFile}.${process.pid}.tmp`;
-  writeFileSync(temporary, Buffer.from(data));
-  renameSync(temporary, prelude.cacheFile);
+  writeToCache(dirname(prelude.cacheFile), prelude.cacheFile, new Uint8Array(data));
 }

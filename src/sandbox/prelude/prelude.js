@@ -172,12 +172,19 @@ function makeRequire(modules, onLoad) {
   return { require, preload };
 }
 
+/** The factories of the modules `names` allows: the prelude may hold more (a runtime image's, whose code cache covers them all). */
+function allowedOnly(factories, names) {
+  const allowed = { __proto__: null };
+  for (let i = 0; i < names.length; i++) if (ObjectHasOwn(factories, names[i])) allowed[names[i]] = factories[names[i]];
+  return allowed;
+}
+
 /**
- * @param {Record<string, (module: object, exports: object, require: Function) => void>} modules allowlisted module factories
+ * @param {Record<string, (module: object, exports: object, require: Function) => void>} modules module factories, of which `limits.modules` are allowed
  * @param {(op: string, ...args: unknown[]) => void} host asynchronous: console, timers, fetches, the outcome
  * @param {(op: string, ...args: unknown[]) => Uint8Array} hostSync synchronous: random bytes and digests
  * @param {string} limitsJson `{ consoleBytes, resultBytes, resultDepth, fetchMaxBytes, fetchMaxRequests,
- *   maxPendingTimers, nameChars, messageChars, stackChars }`, applied here before anything is copied out of the isolate
+ *   maxPendingTimers, modules, nameChars, messageChars, stackChars }`, applied here before anything is copied out of the isolate
  */
 export function setup(modules, hostAsync, hostCall, limitsJson) {
   const global = globalThis;
@@ -246,7 +253,7 @@ export function setup(modules, hostAsync, hostCall, limitsJson) {
     guarded(timer.fn, undefined, timer.args);
   }
 
-  const moduleLoader = makeRequire(modules, (name) => host('require', name));
+  const moduleLoader = makeRequire(allowedOnly(modules, limits.modules), (name) => host('require', name));
   const fetcher = makeFetch(host, limits);
   const web = webApis(hostSync);
   const api = {
