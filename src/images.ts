@@ -11,7 +11,7 @@ import Docker from 'dockerode';
 const ROOT = join(__dirname, '..', '..');
 const RUNTIME_IMAGES = join(ROOT, 'runtime-images');
 /** What the Dockerfile copies; the rest of the project stays out of the build context. */
-const CONTEXT = ['Dockerfile', 'package.json', 'package-lock.json', 'tsconfig.json', 'config.schema.json', 'bin', 'scripts', 'src'];
+const CONTEXT = ['Dockerfile', 'package.json', 'package-lock.json', 'tsconfig.json', 'config.schema.json', 'bin', 'scripts', 'src', 'packages/client/package.json', 'packages/client/tsconfig.json', 'packages/client/src'];
 /** The Dockerfile's stage that installs every dependency and compiles; the image copies its output. Also its tag. */
 const BUILD_STAGE = 'build';
 
