@@ -1,27 +1,11 @@
 // Every error a caller can receive is made here, so codes and messages stay in one place.
 import { clip } from './text.js';
 
-export const ErrorCode = {
-  /** The script threw, rejected, or its result could not be serialized. */
-  Exception: 1000,
-  /** `call` does not name a function. */
-  NotImplemented: 1001,
-  /** The execution did not finish within its time limit. */
-  Timeout: 1002,
-  /** The isolate ran out of its memory limit. */
-  MemoryLimit: 1003,
-  /** The queue or the connection's in-flight bound is full. */
-  Busy: 1004,
-  /** The result is larger than RESULT_LIMIT. */
-  ResultTooLarge: 1005,
-  /** The daemon is shutting down and takes no new work. */
-  ShuttingDown: 1006,
-  ParseError: -32700,
-  InvalidRequest: -32600,
-  MethodNotFound: -32601,
-  InvalidParams: -32602,
-  Internal: -32603,
-} as const;
+// The code table is the client package's (it needs nothing of the daemon); the
+// daemon makes its errors from it.
+import { ErrorCode } from 'javascriptd-client/errors';
+
+export { ErrorCode };
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -2,11 +2,7 @@
 // per-call timeouts reject with the AbortSignal's reason (a DOMException named
 // AbortError or TimeoutError), as fetch does.
 
-/**
- * The codes of the daemon's error replies. A copy of the daemon's table
- * (src/errors.ts at the repository's root), so that the client needs nothing
- * of the daemon; test/client.test.ts checks that the two are equal.
- */
+/** The codes of the daemon's error replies; the daemon's src/errors.ts makes its errors from this table. */
 export const ErrorCode = {
   /** The script threw, rejected, or its result could not be serialized. */
   Exception: 1000,
