@@ -3,10 +3,9 @@
 // flags and --help come from its table (cli/command.ts).
 // First: on a Node it does not support, one line and exit 2.
 import './cli/supported-node.js';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from './config.js';
-import { type Command, help, parse, UsageError } from './cli/command.js';
+import { type Command, help, parse, say, UsageError, versionAt } from './cli/command.js';
 import { health, images, prepare, schema, serve } from './cli/daemon-commands.js';
 import { EXIT, run } from './cli/run-command.js';
 
@@ -26,20 +25,11 @@ function overview(): string {
   ].join('\n');
 }
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
-function say(text: string): number {
-  process.stdout.write(text);
-  return 0;
-}
 
 async function main(argv: string[]): Promise<number> {
   const [first = 'serve', ...rest] = argv;
   if (first === '--help' || first === '-h') return say(overview());
-  if (first === '--version' || first === '-v') return say(`${version()}\n`);
+  if (first === '--version' || first === '-v') return say(`${versionAt(join(__dirname, '..', '..'))}\n`);
   // Flags without a command are the default command's (`javascriptd --unknown` gets serve's usage).
   const defaulted = first.startsWith('-');
   const command = defaulted ? serve : COMMANDS.find((candidate) => candidate.name === first);

@@ -1,6 +1,8 @@
 // One table per command: its options parse the arguments (node's
 // util.parseArgs) and print its --help, so the two cannot disagree. Shared by
 // javascriptd-client's CLI and the daemon's (which adds its own commands).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 export interface Option {
@@ -61,4 +63,16 @@ export function parse(command: Command, argv: string[], program = 'javascriptd')
   if (positionals.length < min) throw new UsageError(`${program} ${command.name} needs ${command.args}`);
   if (positionals.length > max) throw new UsageError(`unexpected argument: ${positionals.slice(max).join(' ')}`);
   return { values, positionals };
+}
+
+/** Writes `text` to stdout; a command's exit code 0. */
+export function say(text: string): number {
+  process.stdout.write(text);
+  return 0;
+}
+
+/** The version in the package.json at `packageRoot`. */
+export function versionAt(packageRoot: string): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
 }

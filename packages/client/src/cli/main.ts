@@ -1,9 +1,8 @@
 // The `javascriptd-client` command: `run <file>` runs a script file on a
 // daemon; --help and --version. The daemon's own CLI has `javascriptd run`,
 // the same command.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { help, parse, UsageError } from './command.js';
+import { help, parse, say, UsageError, versionAt } from './command.js';
 import { EXIT, run } from './run-command.js';
 
 const PROGRAM = 'javascriptd-client';
@@ -19,20 +18,11 @@ function overview(): string {
   ].join('\n');
 }
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
-function say(text: string): number {
-  process.stdout.write(text);
-  return 0;
-}
 
 async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first === '--help' || first === '-h') return say(overview());
-  if (first === '--version' || first === '-v') return say(`${version()}\n`);
+  if (first === '--version' || first === '-v') return say(`${versionAt(join(__dirname, '..', '..'))}\n`);
   if (first === undefined) throw new UsageError(`${PROGRAM} needs a command: run <file>`);
   if (first !== run.name) throw new UsageError(`unknown command: ${first}${first.startsWith('-') ? '' : ` (${PROGRAM} runs scripts only; the daemon is the javascriptd command)`}`);
   try {
