@@ -412,7 +412,11 @@ export class FrameGenerator {
   }
 
   private objectMembers(most: number, level = 1): string {
-    return Array.from({ length: this.rng.int(0, most) }, () => `${JSON.stringify(this.rng.chance(0.5) ? this.rng.pick(KEYS) : this.randomText(this.rng.int(0, 8)))}:${this.value(level)}`).join(',');
+    return Array.from({ length: this.rng.int(0, most) }, () => {
+      const key = this.rng.chance(0.5) ? this.rng.pick(KEYS) : this.randomText(this.rng.int(0, 8));
+      // An id anywhere may be read as a frame's id: it comes from the ids unique on this connection.
+      return `${JSON.stringify(key)}:${key === 'id' ? this.id().text : this.value(level)}`;
+    }).join(',');
   }
 
   private number(): string {
