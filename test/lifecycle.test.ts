@@ -112,7 +112,10 @@ describe('lifecycle', () => {
     it('replaces a sandbox process that holds most of it once its execution has answered', async () => {
       const [pid] = sandboxPids(daemon);
       assert.equal((await client.execute({ code: hold(60, 0) })).payload?.value, 60);
+      // Its memory is read at most every 50 ms: an execution ending after that sees it.
+      await new Promise((resolve) => setTimeout(resolve, 100));
       assert.equal((await client.execute({ code: '"next"' })).payload?.value, 'next');
+      assert.equal((await client.execute({ code: '"after"' })).payload?.value, 'after');
       assert.notDeepEqual(sandboxPids(daemon), [pid]);
       assert.ok(daemon.logs().some((line) => line.msg === 'sandbox holds most of its memory budget; replacing it'));
     });
