@@ -7,7 +7,7 @@ import type { WireRequest } from '../outbound/wire.js';
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
 import { ConsoleLog } from './console-log.js';
-import type { ExecutionResult, SandboxLimits } from './sandbox.js';
+import type { ExecutionResult, SandboxLimits } from '../sandbox/sandbox.js';
 import { thrown } from './thrown.js';
 
 /** Pending timers one execution may hold; the isolate throws a RangeError at the next, the host fails the execution. */

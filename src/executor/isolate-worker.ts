@@ -6,7 +6,6 @@
 // the script's code gets the time left as its timeout; anything still running
 // once the outcome is known (or that ignores its timeout) is ended by disposing
 // the isolate, which is replaced.
-import { existsSync } from 'node:fs';
 import ivm from 'isolated-vm';
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
@@ -14,8 +13,8 @@ import { FetchFailure, type FetchRelay } from '../outbound/wire.js';
 import type { Logger } from '../log.js';
 import { Deadline } from './deadline.js';
 import { Execution, MAX_PENDING_TIMERS, type Outcome } from './execution.js';
-import type { ExecutionRequest, RecycleReason, Running, SandboxLimits } from './sandbox.js';
-import { type PreludeSource, readCodeCache, writeCodeCache } from './prelude-source.js';
+import type { ExecutionRequest, RecycleReason, Running, SandboxLimits } from '../sandbox/sandbox.js';
+import { type PreludeSource, readCodeCache } from '../shared/prelude-source.js';
 import { ScriptCache } from './script-cache.js';
 import { ERROR_TEXT, fromHost } from './thrown.js';
 
@@ -63,22 +62,13 @@ export class IsolateWorker {
     this.isolate.dispose();
   }
 
-  /** Compiles the prelude from its code cache; V8 produces a new cache when there is none or it refuses the old one. */
+  /** Compiles the prelude from the code cache the daemon (or `javascriptd prepare`) wrote; without it, or refused by V8, it is only slower. */
   private async compilePrelude(): Promise<ivm.Script> {
     const cached = readCodeCache(this.preludeSource);
-    const script = (await this.isolate.compileScript(this.preludeSource.source, {
+    return this.isolate.compileScript(this.preludeSource.source, {
       filename: 'javascriptd:prelude',
-      produceCachedData: true,
       ...(cached === undefined ? {} : { cachedData: new ivm.ExternalCopy(cached) }),
-    })) as ivm.Script & ivm.CachedDataResult;
-    if (script.cachedData !== undefined) {
-      try {
-        writeCodeCache(this.preludeSource, script.cachedData.copy());
-      } catch (err) {
-        this.log.warn({ err }, 'could not write the prelude code cache');
-      }
-    }
-    return script;
+    });
   }
 
   /** Runs one execution; its fetches go through `relay`. */
@@ -266,22 +256,6 @@ export class IsolateWorker {
       return errors.timeout(request.timeoutMs, console);
     }
     return errors.exception(fromHost(thrown), console);
-  }
-}
-
-/**
- * Writes a prelude's code cache unless it is there already, so that sandboxes
- * only read it: at start-up, and when an image is prepared. Throws ConfigError
- * if the cache cannot be written.
- */
-export async function prepareCodeCache(prelude: PreludeSource): Promise<void> {
-  if (existsSync(prelude.cacheFile)) return;
-  const isolate = new ivm.Isolate({ memoryLimit: 128 });
-  try {
-    const script = (await isolate.compileScript(prelude.source, { filename: 'javascriptd:prelude', produceCachedData: true })) as ivm.Script & ivm.CachedDataResult;
-    if (script.cachedData !== undefined) writeCodeCache(prelude, script.cachedData.copy());
-  } finally {
-    isolate.dispose();
   }
 }
 

@@ -7,12 +7,12 @@
 import type { RpcError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { FetchFailure, type FetchRelay, type WireRequest, type WireResponse } from '../outbound/wire.js';
-import type { ExecutorOptions, FromExecutor, ToExecutor } from './ipc.js';
+import type { ExecutorOptions, FromExecutor, ToExecutor } from '../sandbox/ipc.js';
 import { IsolateWorker } from './isolate-worker.js';
-import { preludeSource } from './prelude-source.js';
+import { preludeSource } from '../shared/prelude-source.js';
 
-import { encodeFrame, FrameDecoder } from './frames.js';
-import { bundleModules } from './module-bundler.js';
+import { encodeFrame, FrameDecoder } from '../shared/frames.js';
+import { cachedBundles } from '../shared/module-files.js';
 
 const overIpc = process.send !== undefined;
 
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   // In a container the module folders are the runtime image's own; bundles are found in its cache.
   const modulePath = options.modulePath ?? process.env.MODULE_PATH ?? '';
   const cacheDir = options.cacheDir ?? process.env.MODULE_CACHE ?? '/tmp/javascriptd-modules';
-  const modules = await bundleModules(options.preludeModules ?? options.modules, modulePath, cacheDir);
+  const modules = cachedBundles(options.preludeModules ?? options.modules, modulePath, cacheDir);
   const worker = new IsolateWorker(options.limits, preludeSource(modules, cacheDir, options.modules), log, (reason) => send({ kind: 'recycled', reason }));
   await worker.start();
   let relay: IpcRelay | undefined;
