@@ -20,6 +20,7 @@ export interface KeyPolicy {
   maxTimeoutMs: number;
   memoryLimitMb: number;
   poolSize: number;
+  maxConcurrent: number;
   queueLimit: number;
   queueBytes: number;
   consoleLimitBytes: number;
@@ -105,7 +106,8 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'TIMEOUT', scope: 'key', field: 'timeoutMs', schema: int(1, 3000), help: 'time limit of an execution that sets no timeout, ms' },
   { env: 'MAX_TIMEOUT', scope: 'key', field: 'maxTimeoutMs', schema: int(1, 30000), help: 'largest timeout a script may ask for, ms' },
   { env: 'MEMORY_LIMIT', scope: 'key', field: 'memoryLimitMb', schema: int(8, 128), help: 'heap limit of each isolate, MB' },
-  { env: 'POOL_SIZE', scope: 'key', field: 'poolSize', schema: { ...int(1), maximum: 256 }, help: 'sandbox processes running executions in parallel (default: number of cores)' },
+  { env: 'POOL_SIZE', scope: 'key', field: 'poolSize', schema: { ...int(1), maximum: 256 }, help: 'sandbox processes, each running many executions side by side on one thread (default: number of cores)' },
+  { env: 'MAX_CONCURRENT', scope: 'key', field: 'maxConcurrent', schema: { ...int(1, 256), maximum: 10000 }, help: "executions running at once, waiting ones included (a connection at most a quarter of them); more wait in the queue" },
   { env: 'QUEUE_LIMIT', scope: 'key', field: 'queueLimit', schema: int(0, 1000), help: 'executions waiting for a sandbox; past it, a connection holding more of the queue than the newcomer loses its newest (1004), else the newcomer gets 1004' },
   { env: 'QUEUE_BYTES', scope: 'key', field: 'queueBytes', schema: int(1024, 67108864), help: 'bytes of requests waiting for a sandbox, counted as their frames; shared like QUEUE_LIMIT' },
   { env: 'CONSOLE_LIMIT', scope: 'key', field: 'consoleLimitBytes', schema: int(0, 262144), help: 'console output kept per execution, bytes (each line counts one more); the rest is dropped and counted' },

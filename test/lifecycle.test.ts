@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import WebSocket from 'ws';
 import { CLI, freePort, type RunningDaemon, runCli, startDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
+import { startHttpServer, type TestServer } from './helpers/http-server.js';
 
 function sandboxPids(daemon: RunningDaemon): number[] {
   return execFileSync('pgrep', ['-P', String(daemon.process.pid)]).toString().trim().split('\n').map(Number);
@@ -64,22 +65,29 @@ describe('lifecycle', () => {
 
   describe('sandbox processes', () => {
     let daemon: RunningDaemon;
+    let server: TestServer;
     before(async () => {
-      daemon = await startDaemon({ POOL_SIZE: '1' });
+      server = await startHttpServer({ '/ok': (_req, res) => res.end('ok') });
+      daemon = await startDaemon({ POOL_SIZE: '1', FETCH_ALLOW: `GET ${server.origin}/ok` });
     });
     after(async () => {
       await daemon?.stop();
+      await server?.close();
     });
 
-    it('replaces a sandbox process that dies mid-execution; that call gets a coded error, the next succeeds', async () => {
+    it('replaces a sandbox process that dies: what it held runs again there unless it had made a request outside (1008)', async () => {
       const client = await TestClient.connect(daemon.url);
       const [pid] = sandboxPids(daemon);
-      const pending = client.execute({ code: 'function h(cb) { setTimeout(() => cb(1), 5000); }', call: 'h' });
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      const sleeper = client.execute({ code: 'function h(cb) { console.log("running"); setTimeout(() => cb("slept"), 1000); }', call: 'h' });
+      const fetcher = client.execute({ code: `async function h() { await fetch("${server.origin}/ok"); await new Promise((r) => setTimeout(r, 1000)); return "fetched"; }`, call: 'h' });
+      await new Promise((resolve) => setTimeout(resolve, 400));
       process.kill(pid, 'SIGKILL');
-      const reply = await pending;
-      assert.equal(reply.error?.code, -32603);
-      assert.match(String(reply.error?.data?.reason), /the sandbox exited \(SIGKILL\)/);
+      const [slept, fetched] = await Promise.all([sleeper, fetcher]);
+      // Run again from the start, on the new sandbox: its console is the second run's only.
+      assert.deepEqual(slept.payload?.value, 'slept');
+      assert.deepEqual(slept.payload?.console, ['running']);
+      assert.equal(fetched.error?.code, 1008);
+      assert.match(String(fetched.error?.data?.reason), /its sandbox exited \(SIGKILL\) after it had made a request outside/);
       assert.equal((await client.execute({ code: '"replaced"' })).payload?.value, 'replaced');
       assert.notDeepEqual(sandboxPids(daemon), [pid]);
       await client.close();
