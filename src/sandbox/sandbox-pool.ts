@@ -2,14 +2,19 @@
 // containers, see link.ts), each hosting one isolated-vm isolate in which many
 // executions live side by side; together at most MAX_CONCURRENT. Waiting
 // executions cost a sandbox nothing but memory; starting ones keep its thread
-// busy, so a sandbox takes at most STARTING at a time (the queue's fair order
-// decides who is next) and only with memory to spare. A new execution goes to
+// busy, so a sandbox takes one at a time (the queue's fair order decides who
+// is next), and only with memory to spare. A new execution goes to
 // the sandbox starting the fewest, then running the fewest.
 import type { ExecutionRequest, ExecutionResult, Sandbox } from './sandbox.js';
 import { SandboxHost, type SandboxHostOptions } from './sandbox-host.js';
 
-/** Executions a sandbox takes at once before the one it runs has answered or waits: one running, one to follow without a round trip. */
-const STARTING = 2;
+/**
+ * Executions a sandbox takes at once before the one it runs has answered or
+ * waits. One: a second would wait behind the first on the sandbox's thread,
+ * its time running, where in the queue it waits for free and may go to
+ * another sandbox.
+ */
+const STARTING = 1;
 
 export interface SandboxPoolOptions {
   /** POOL_SIZE. */
