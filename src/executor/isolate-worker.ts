@@ -24,6 +24,7 @@ import type { ExecutionRequest, ExecutionResult, RecycleReason, Running, Sandbox
 import { type PreludeSource, readCodeCache } from '../shared/prelude-source.js';
 import { Deadline } from './deadline.js';
 import { Execution, MAX_PENDING_TIMERS, type Outcome } from './execution.js';
+import { entry } from './host-ops.js';
 import { ScriptCache } from './script-cache.js';
 import { ERROR_TEXT, fromHost } from './thrown.js';
 
@@ -236,7 +237,7 @@ export class IsolateWorker {
       handles.push(setup);
       const enter = (await setup.apply(undefined, [link.async, link.sync, this.isolateLimits], { result: { reference: true }, timeout: PREPARE_TIMEOUT_MS })) as ivm.Reference;
       handles.push(enter);
-      if (this.preload.length > 0) await enter.apply(undefined, ['preload', this.preload], { arguments: { copy: true }, timeout: PREPARE_TIMEOUT_MS });
+      if (this.preload.length > 0) await enter.apply(undefined, entry('preload', this.preload), { arguments: { copy: true }, timeout: PREPARE_TIMEOUT_MS });
       return { context, enter, link, handles };
     } catch (err) {
       releaseAll(handles);
@@ -262,7 +263,7 @@ export class IsolateWorker {
       }) as ivm.Reference;
       handles.push(enter);
       if (this.preload.length > 0) {
-        enter.applySync(undefined, ['preload', this.preload], { arguments: { copy: true }, timeout: PREPARE_TIMEOUT_MS });
+        enter.applySync(undefined, entry('preload', this.preload), { arguments: { copy: true }, timeout: PREPARE_TIMEOUT_MS });
       }
       return { context, enter, link, handles };
     } catch (err) {
@@ -304,12 +305,12 @@ export class IsolateWorker {
       if (attempt.generation !== this.generation) return;
       this.track(attempt, enter.apply(undefined, args, { arguments: { copy: true }, timeout: deadline.remainingMs() })).then(stalled, (thrown: unknown) => this.failed(attempt, thrown));
     };
-    execution.onTimer = (id) => enterLater(['fire', id]);
+    execution.onTimer = (id) => enterLater(entry('fire', id));
     execution.onFetch = (id, wire) => {
       job.outbound = true;
       job.relay.fetch(id, wire).then(
-        (response) => execution.takeFetch(id) && enterLater(['fetched', id, response]),
-        (error: unknown) => execution.takeFetch(id) && enterLater(['fetch-failed', id, error instanceof FetchFailure ? error.message : 'fetch failed']),
+        (response) => execution.takeFetch(id) && enterLater(entry('fetched', id, response)),
+        (error: unknown) => execution.takeFetch(id) && enterLater(entry('fetch-failed', id, error instanceof FetchFailure ? error.message : 'fetch failed')),
       );
     };
     // On an idle isolate, synchronous calls skip a thread hop each. They are safe
@@ -318,7 +319,7 @@ export class IsolateWorker {
     // its completion value), which then reports synchronously (prelude/host.js).
     const synchronous = this.idle;
     const globals = request.globals === undefined ? null : JSON.stringify(request.globals);
-    const begin = ['begin', Date.now() + deadline.remainingMs(), globals, synchronous];
+    const begin = entry('begin', Date.now() + deadline.remainingMs(), globals, synchronous);
     let completion: ivm.Reference;
     if (synchronous) {
       enter.applySync(undefined, begin, { timeout: deadline.remainingMs() });
@@ -333,7 +334,7 @@ export class IsolateWorker {
     started = true;
     await this.track(
       attempt,
-      enter.apply(undefined, ['start', completion.derefInto(), request.call ?? null, request.caller ?? null], { timeout: deadline.remainingMs() }),
+      enter.apply(undefined, entry('start', completion.derefInto(), request.call ?? null, request.caller ?? null), { timeout: deadline.remainingMs() }),
     );
     if (!execution.isFinished) job.onWaiting();
     stalled();
