@@ -8,7 +8,11 @@ import { TestClient } from './helpers/client.js';
 import { startHttpServer, type TestServer } from './helpers/http-server.js';
 
 function sandboxPids(daemon: RunningDaemon): number[] {
-  return execFileSync('pgrep', ['-P', String(daemon.process.pid)]).toString().trim().split('\n').map(Number);
+  try {
+    return execFileSync('pgrep', ['-P', String(daemon.process.pid)]).toString().trim().split('\n').map(Number);
+  } catch {
+    return []; // pgrep exits 1 when there is none, as for a moment while a sandbox process is replaced
+  }
 }
 
 describe('lifecycle', () => {
@@ -92,6 +96,27 @@ describe('lifecycle', () => {
       assert.notDeepEqual(sandboxPids(daemon), [pid]);
       await client.close();
     });
+
+    it('runs a lost execution again only once: if the new sandbox process dies too, it gets a coded error', async () => {
+      const client = await TestClient.connect(daemon.url);
+      const [first] = sandboxPids(daemon);
+      const sleeper = client.execute({ code: 'function h(cb) { setTimeout(() => cb("slept"), 2000); }', call: 'h' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      process.kill(first, 'SIGKILL');
+      let second = first;
+      for (let attempt = 0; attempt < 100 && (second === first || second === undefined); attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        [second] = sandboxPids(daemon);
+      }
+      assert.notEqual(second, first, 'a new sandbox process started');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      process.kill(second, 'SIGKILL');
+      const reply = await sleeper;
+      assert.equal(reply.error?.code, -32603, JSON.stringify(reply));
+      assert.match(String(reply.error?.data?.reason), /the sandbox exited \(SIGKILL\)/);
+      assert.equal((await client.execute({ code: '"replaced"' })).payload?.value, 'replaced');
+      await client.close();
+    });
   });
 
   describe('the sandbox memory budget (SANDBOX_MEMORY)', () => {
@@ -126,6 +151,20 @@ describe('lifecycle', () => {
       assert.equal((await client.execute({ code: '"after"' })).payload?.value, 'after');
       assert.notDeepEqual(sandboxPids(daemon), [pid]);
       assert.ok(daemon.logs().some((line) => line.msg === 'sandbox holds most of its memory budget; replacing it'));
+    });
+
+    it('starts no new execution in a sandbox process that holds most of it: a light call waits for the holder to end, then runs on a fresh one', async () => {
+      const [pid] = sandboxPids(daemon);
+      const order: string[] = [];
+      const holder = client
+        .execute({ code: `const a = []; for (let i = 0; i < 60; i++) a.push(new Float64Array(131072).fill(i)); new Promise((resolve) => setTimeout(() => resolve(a.length), 800))` })
+        .then((reply) => (order.push('holder'), reply));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const light = await client.execute({ code: '"light"' }).then((reply) => (order.push('light'), reply));
+      assert.equal((await holder).payload?.value, 60);
+      assert.equal(light.payload?.value, 'light');
+      assert.deepEqual(order, ['holder', 'light'], 'the light call waited while the sandbox held most of its budget');
+      assert.notDeepEqual(sandboxPids(daemon), [pid]);
     });
   });
 
