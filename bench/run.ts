@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chart } from './chart.js';
 import { type LoadResult, runLoad } from './load.js';
-import { type TargetRow, idleConnectionsTarget, latencyTargets, poolScalingTarget } from './targets.js';
+import { type TargetRow, idleConnectionsTarget, latencyTargets, lightBesideSleepersTarget, poolScalingTarget, sleepersMemoryTarget } from './targets.js';
 
 const ROOT = join(__dirname, '..', '..');
 const DURATION_MS = Number(process.env.BENCH_DURATION ?? 4000);
@@ -110,6 +110,9 @@ async function main(): Promise<void> {
     process.stderr.write('targets: latency, script cache, require, idle connections\n');
     targets.push(...(await latencyTargets(servers[0].url, servers[1].url, servers[2].url, DURATION_MS)));
     targets.push(await idleConnectionsTarget(servers[0].url, () => rssMb(servers[0].process.pid)));
+    process.stderr.write('targets: a light call beside sleepers, 256 sleepers\n');
+    targets.push(await lightBesideSleepersTarget(servers[0].url, DURATION_MS));
+    targets.push(await sleepersMemoryTarget(servers[0].url, () => rssMb(servers[0].process.pid)));
   } finally {
     for (const server of servers) server.process.kill('SIGTERM');
   }
@@ -131,8 +134,19 @@ async function main(): Promise<void> {
       return { workload: workload.name, server: server.name, perSecond, ratio: perSecond / baseline, p50: median(r.p50), p99: median(r.p99), rss: median(r.rss), errors };
     });
   });
-  const hello = rows.find((r) => r.workload === 'hello world' && r.server === 'javascriptd')!;
-  targets.unshift({ target: 'hello world at 16 connections ≥ 3× the node:vm baseline', measured: `${hello.ratio.toFixed(2)}×`, met: hello.ratio >= 3 });
+  const ours = (workload: string) => rows.find((r) => r.workload === workload && r.server === 'javascriptd')!;
+  const hello = ours('hello world');
+  const timer = ours('async, 10 ms timer');
+  const lodash = ours("require('lodash')");
+  targets.unshift(
+    {
+      target: 'async, 10 ms timer ≥ 1.5× the node:vm baseline, and ≥ 0.8× our own hello-world rate',
+      measured: `${timer.ratio.toFixed(2)}×; ${(timer.perSecond / hello.perSecond).toFixed(2)}× hello world`,
+      met: timer.ratio >= 1.5 && timer.perSecond >= 0.8 * hello.perSecond,
+    },
+    { target: 'hello world at 16 connections ≥ 3× the node:vm baseline', measured: `${hello.ratio.toFixed(2)}×`, met: hello.ratio >= 3 },
+    { target: "require('lodash') ≥ 1.5× the node:vm baseline", measured: `${lodash.ratio.toFixed(2)}×`, met: lodash.ratio >= 1.5 },
+  );
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   const table = [
     `Medians of ${ROUNDS} rounds of ${DURATION_MS / 1000} s, ${CONNECTIONS} connections × 2 in flight, on ${machine}. Ratio: throughput over the node:vm baseline's. RSS: the server with its sandbox processes.`,

@@ -1,6 +1,6 @@
 // Bundles the in-isolate prelude into one script, dist/prelude.js. Every fresh
 // context runs it, so what it evaluates up front is kept small:
-// - the libraries of src/sandbox/prelude/on-demand.js are bundled apart and
+// - the libraries of src/prelude/on-demand.js are bundled apart and
 //   wrapped in a function (`javascriptd:on-demand`), evaluated on first use;
 // - object-inspect's string-width table (~0.2 ms to build per context, needed
 //   only to lay out long arrays) is built on its first call.
@@ -10,7 +10,7 @@ import { build } from 'esbuild';
 
 const common = { bundle: true, format: 'iife', platform: 'browser', target: 'es2022', legalComments: 'none', logLevel: 'warning' };
 
-const onDemand = await build({ ...common, entryPoints: ['src/sandbox/prelude/on-demand.js'], globalName: 'onDemand', write: false });
+const onDemand = await build({ ...common, entryPoints: ['src/prelude/on-demand.js'], globalName: 'onDemand', write: false });
 
 const onDemandModule = {
   name: 'on-demand',
@@ -37,7 +37,7 @@ const lazyStringWidth = {
 
 await build({
   ...common,
-  entryPoints: ['src/sandbox/prelude/prelude.js'],
+  entryPoints: ['src/prelude/prelude.js'],
   outfile: 'dist/prelude.js',
   globalName: 'javascriptdPrelude',
   plugins: [onDemandModule, lazyStringWidth],

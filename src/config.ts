@@ -20,6 +20,7 @@ export interface KeyPolicy {
   maxTimeoutMs: number;
   memoryLimitMb: number;
   poolSize: number;
+  maxConcurrent: number;
   queueLimit: number;
   queueBytes: number;
   consoleLimitBytes: number;
@@ -104,15 +105,16 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'FETCH_TIMEOUT', scope: 'key', field: 'fetchTimeoutMs', schema: int(1, 10000), help: 'time limit of one fetch, ms (never past the execution\'s own)' },
   { env: 'TIMEOUT', scope: 'key', field: 'timeoutMs', schema: int(1, 3000), help: 'time limit of an execution that sets no timeout, ms' },
   { env: 'MAX_TIMEOUT', scope: 'key', field: 'maxTimeoutMs', schema: int(1, 30000), help: 'largest timeout a script may ask for, ms' },
-  { env: 'MEMORY_LIMIT', scope: 'key', field: 'memoryLimitMb', schema: int(8, 128), help: 'heap limit of each isolate, MB' },
-  { env: 'POOL_SIZE', scope: 'key', field: 'poolSize', schema: { ...int(1), maximum: 256 }, help: 'sandbox processes running executions in parallel (default: number of cores)' },
+  { env: 'MEMORY_LIMIT', scope: 'key', field: 'memoryLimitMb', schema: int(8, 128), help: 'heap limit of each isolate, MB, shared by the executions running in it' },
+  { env: 'POOL_SIZE', scope: 'key', field: 'poolSize', schema: { ...int(1), maximum: 256 }, help: 'sandbox processes, each running many executions side by side on one thread (default: number of cores)' },
+  { env: 'MAX_CONCURRENT', scope: 'key', field: 'maxConcurrent', schema: { ...int(1, 256), maximum: 10000 }, help: "executions running at once, waiting ones included (a connection at most a quarter of them); more wait in the queue" },
   { env: 'QUEUE_LIMIT', scope: 'key', field: 'queueLimit', schema: int(0, 1000), help: 'executions waiting for a sandbox; past it, a connection holding more of the queue than the newcomer loses its newest (1004), else the newcomer gets 1004' },
   { env: 'QUEUE_BYTES', scope: 'key', field: 'queueBytes', schema: int(1024, 67108864), help: 'bytes of requests waiting for a sandbox, counted as their frames; shared like QUEUE_LIMIT' },
   { env: 'CONSOLE_LIMIT', scope: 'key', field: 'consoleLimitBytes', schema: int(0, 262144), help: 'console output kept per execution, bytes (each line counts one more); the rest is dropped and counted' },
   { env: 'RESULT_LIMIT', scope: 'key', field: 'resultLimitBytes', schema: int(2, 1048576), help: 'largest result value as JSON, bytes; larger gives 1005' },
   { env: 'EXECUTOR', scope: 'key', field: 'executor', schema: { type: 'string', enum: ['process', 'container'], default: 'process' }, help: 'where executions run: "process" (sandbox processes here) or "container" (sandbox containers, with Docker)' },
   { env: 'SANDBOX_IMAGE', scope: 'key', field: 'sandboxImage', schema: { ...text, default: 'javascriptd:latest' }, help: 'with EXECUTOR=container: the runtime image sandbox containers run' },
-  { env: 'SANDBOX_MEMORY', scope: 'key', field: 'sandboxMemoryMb', schema: int(32), help: "memory budget of one sandbox, MB: a sandbox process over it is killed (its execution gets 1003) or, between executions, replaced; a container's memory limit (default: 2 x MEMORY_LIMIT + 128, at least 384)" },
+  { env: 'SANDBOX_MEMORY', scope: 'key', field: 'sandboxMemoryMb', schema: int(32), help: "memory budget of one sandbox, MB: past three quarters of it a sandbox takes no new execution and is replaced once idle; past all of it, it is killed (its executions get 1003 or run again); a container's memory limit (default: 2 x MEMORY_LIMIT + 128, at least 384)" },
   { env: 'SANDBOX_CPUS', scope: 'key', field: 'sandboxCpus', schema: { type: 'number', exclusiveMinimum: 0, default: 1 }, help: 'with EXECUTOR=container: CPUs a sandbox container may use' },
   { env: 'SANDBOX_PIDS', scope: 'key', field: 'sandboxPids', schema: int(8, 64), help: 'with EXECUTOR=container: processes and threads a sandbox container may have' },
   { env: 'SANDBOX_TMPFS', scope: 'key', field: 'sandboxTmpfsMb', schema: int(1, 16), help: 'with EXECUTOR=container: size of its /tmp tmpfs, MB' },

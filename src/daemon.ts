@@ -13,9 +13,10 @@ import { type KeyRuntime, Runtime } from './runtime/runtime.js';
 import { Scheduler } from './runtime/scheduler.js';
 import { scriptParser } from './runtime/script.js';
 import { containerLink, MODULES_LABEL, removeStaleSandboxes } from './sandbox/container-link.js';
-import { prepareCodeCache } from './sandbox/isolate-worker.js';
-import { type BundledModule, bundleModules, globalModulePath } from './sandbox/module-bundler.js';
-import { preludeSource } from './sandbox/prelude-source.js';
+import { prepareCodeCache } from './sandbox/code-cache.js';
+import { bundleModules, globalModulePath } from './sandbox/module-bundler.js';
+import type { BundledModule } from './shared/module-files.js';
+import { preludeSource } from './shared/prelude-source.js';
 import { processLink } from './sandbox/process-link.js';
 import { SandboxPool } from './sandbox/sandbox-pool.js';
 import type { RecycleReason, Sandbox } from './sandbox/sandbox.js';
@@ -40,8 +41,9 @@ export class Daemon {
   static async start({ config, keys: prepared, modulePath, docker }: Prepared, log: Logger): Promise<Daemon> {
     if (prepared.some((p) => p.key.executor === 'container')) await removeStaleSandboxes(await docker(), log);
     const keys = new Map<string, KeyRuntime>();
+    const poolSizes = new Map(prepared.map(({ key }) => [key.name, key.poolSize]));
     const metrics = new Metrics(() =>
-      [...keys].map(([key, { scheduler }]) => ({ key, queued: scheduler.queued, running: scheduler.active, capacity: scheduler.capacity })),
+      [...keys].map(([key, { scheduler }]) => ({ key, queued: scheduler.queued, running: scheduler.active, capacity: scheduler.capacity, sandboxes: poolSizes.get(key) ?? 0 })),
     );
     const sandboxes: Sandbox[] = [];
     // Each key has its own sandboxes: executions of different keys never share an isolate.
@@ -78,6 +80,8 @@ export class Daemon {
     const sum = (count: (s: Scheduler) => number) => this.schedulers.reduce((total, s) => total + count(s), 0);
     this.log.info({ queued: sum((s) => s.queued), running: sum((s) => s.active) }, 'shutting down');
     await Promise.all(this.schedulers.map((s) => s.close(this.config.shutdownGraceMs)));
+    // The last replies are made in promise callbacks still queued: they go out before the close frames.
+    await new Promise((resolve) => setImmediate(resolve));
     for (const connection of this.connections) connection.shutdown();
     await this.transport.close();
     await Promise.all(this.sandboxes.map((s) => s.close()));
@@ -230,7 +234,7 @@ async function startSandbox({ prepared, config, modulePath, docker, onRecycle, l
     key.executor === 'container'
       ? containerLink(await docker(), { ...options, preludeModules: imageModules }, { image: key.sandboxImage, memoryMb: key.sandboxMemoryMb, cpus: key.sandboxCpus, pids: key.sandboxPids, tmpfsMb: key.sandboxTmpfsMb }, log)
       : processLink({ ...options, modulePath, cacheDir: config.moduleCache });
-  return SandboxPool.create(key.poolSize, { startLink: link, outbound, sandboxMemoryMb: key.sandboxMemoryMb, onRecycle, log });
+  return SandboxPool.create({ size: key.poolSize, capacity: key.maxConcurrent, host: { startLink: link, outbound, sandboxMemoryMb: key.sandboxMemoryMb, onRecycle, log } });
 }
 
 /** The Docker engine (DOCKER_HOST, or the local socket), connected on the first call. */

@@ -70,6 +70,10 @@ export function resultTooLarge(size: number, limit: number, console: string[]): 
   return new RpcError(ErrorCode.ResultTooLarge, 'Result too large', { size, limit, console });
 }
 
+export function interrupted(reason: string, console: string[]): RpcError {
+  return new RpcError(ErrorCode.Interrupted, 'Interrupted', { reason, console });
+}
+
 export function shuttingDown(): RpcError {
   return new RpcError(ErrorCode.ShuttingDown, 'Shutting down');
 }

@@ -8,7 +8,10 @@ export interface PoolState {
   key: string;
   queued: number;
   running: number;
+  /** MAX_CONCURRENT. */
   capacity: number;
+  /** POOL_SIZE. */
+  sandboxes: number;
 }
 
 export class Metrics {
@@ -56,9 +59,10 @@ export class Metrics {
           for (const pool of pools()) this.set({ key: pool.key }, read(pool));
         },
       });
-    gauge('javascriptd_queue_depth', 'executions waiting for a sandbox', (p) => p.queued);
-    gauge('javascriptd_pool_busy', 'sandboxes running an execution', (p) => p.running);
-    gauge('javascriptd_pool_size', 'sandboxes', (p) => p.capacity);
+    gauge('javascriptd_queue_depth', 'executions waiting in the queue to start', (p) => p.queued);
+    gauge('javascriptd_executions_running', 'executions running, waiting ones included', (p) => p.running);
+    gauge('javascriptd_executions_max', 'executions that may run at once (MAX_CONCURRENT)', (p) => p.capacity);
+    gauge('javascriptd_pool_size', 'sandboxes (POOL_SIZE)', (p) => p.sandboxes);
   }
 
   /** One finished execution: `code` undefined means it succeeded. */

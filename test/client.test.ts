@@ -142,7 +142,7 @@ describe('javascriptd-client across daemon restarts', function () {
   this.timeout(60000);
 
   it('rejects with 1004 when the daemon is busy and 1006 once it is shutting down', async () => {
-    const daemon = await startDaemon({ POOL_SIZE: '1', QUEUE_LIMIT: '0' });
+    const daemon = await startDaemon({ MAX_CONCURRENT: '1', QUEUE_LIMIT: '0' });
     const rt = await connect(daemon.url, { reconnect: false });
     try {
       const slow = rt.execute({ code: 'function f(cb) { setTimeout(() => cb("slow"), 400); }', call: 'f' });

@@ -26,6 +26,7 @@ describe('limits and scheduling', () => {
       const reply = await light.execute({ code: '"light"' });
       order.push('light');
       assert.equal(reply.payload?.value, 'light');
+      // Behind at most the one the sandbox had taken and the next: not behind the flood's queue.
       const before = order.indexOf('light');
       assert.ok(before <= 2, `the light call waited behind ${before} flood calls: ${order.join(',')}`);
       await Promise.all(flood);
@@ -59,9 +60,10 @@ describe('limits and scheduling', () => {
     it('bounds the queue in bytes (QUEUE_BYTES), counting requests as their frames', async () => {
       const client = await TestClient.connect(daemon.url);
       const padded = (n: number) => ({ ...SLOW, code: `${SLOW.code}/*${'p'.repeat(n)}*/` });
+      // The sandbox takes one at a time; then three 60 KB requests fit in 200 KB of queue, the fourth does not.
       const replies = await Promise.all([client.execute(SLOW), ...Array.from({ length: 4 }, () => client.execute(padded(60000)))]);
       const busy = replies.filter((r) => r.error?.code === 1004);
-      assert.equal(busy.length, 1, 'three 60 KB requests fit in 200 KB of queue, the fourth does not');
+      assert.equal(busy.length, 1);
       assert.equal(busy[0].error?.data?.reason, 'the execution queue is full (QUEUE_BYTES)');
       await client.close();
     });
@@ -85,9 +87,10 @@ describe('limits and scheduling', () => {
       const busy = replies.filter((r) => r.error?.code === 1004);
       const served = replies.filter((r) => r.payload?.value === 'slow');
       assert.equal(busy.length + served.length, 6);
-      assert.equal(served.length, 3, 'one running and two queued are served');
+      assert.equal(served.length, 3, 'the one the sandbox takes and two queued are served');
       assert.equal(busy[0].error?.message, 'Busy');
-      assert.equal(busy[0].error?.data?.reason, 'the execution queue is full');
+      // Refused, or evicted by a connection holding less of the queue: which one depends on the order they arrive in.
+      for (const reply of busy) assert.match(String(reply.error?.data?.reason), /^the execution queue is full/);
       await Promise.all(clients.map((c) => c.close()));
     });
 

@@ -58,19 +58,26 @@ export class FairQueue<T> {
     return { admitted: true, evicted };
   }
 
-  /** The next item of the next client whose turn it is and who is not held. */
-  shift(): T | undefined {
+  /**
+   * Offers the next item — of the next client whose turn it is, who is not held
+   * and whom `mayTake` allows — to `take`. Taken (true), it leaves the queue and
+   * its client goes to the back of the turn; declined, everything stays as it is.
+   * False if nothing was taken.
+   */
+  takeNext(mayTake: (client: string) => boolean, take: (item: T) => boolean): boolean {
     for (const [client, share] of this.shares) {
-      if (this.held.has(client)) continue;
-      const entry = share.entries.shift() as Entry<T>;
+      if (this.held.has(client) || !mayTake(client)) continue;
+      const entry = share.entries[0];
+      if (!take(entry.item)) return false;
+      share.entries.shift();
       share.bytes -= entry.bytes;
       this.shares.delete(client);
       if (share.entries.length > 0) this.shares.set(client, share);
       this.count--;
       this.totalBytes -= entry.bytes;
-      return entry.item;
+      return true;
     }
-    return undefined;
+    return false;
   }
 
   /** A held client's items wait (its replies are not being read); letting it go gives it turns again. */

@@ -1,12 +1,15 @@
 // Admission and dispatch: executions wait in a bounded fair queue and start as
-// soon as the sandbox has a free slot.
+// soon as the key has a free slot (MAX_CONCURRENT, a quarter of it at most per
+// client) and a sandbox can take one (see sandbox-pool.ts).
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
-import type { ExecutionRequest, ExecutionResult, Running, Sandbox } from '../sandbox/sandbox.js';
+import type { ExecutionRequest, ExecutionResult, Sandbox } from '../sandbox/sandbox.js';
 import { FairQueue, type QueueBounds } from './fair-queue.js';
 
 interface Job {
+  client: string;
   request: ExecutionRequest;
+  bytes: number;
   enqueuedAt: number;
   resolve: (result: ExecutionResult) => void;
   reject: (error: RpcError) => void;
@@ -16,26 +19,38 @@ export interface SchedulerOptions {
   sandbox: Sandbox;
   /** QUEUE_LIMIT and QUEUE_BYTES. */
   bounds: QueueBounds;
-  /** Told how long each execution waited for a sandbox, in seconds. */
+  /** Told how long each execution waited to start, in seconds. */
   onStart?: (waitedSeconds: number) => void;
 }
+
+/** When no sandbox had memory to spare, how long before trying again. */
+const RETRY_MS = 50;
 
 export class Scheduler {
   private readonly sandbox: Sandbox;
   private readonly queue: FairQueue<Job>;
   private readonly onStart: (waitedSeconds: number) => void;
   private running = 0;
+  /** Executions running per client: none may run more than its share of the capacity. */
+  private readonly runningOf = new Map<string, number>();
   private closed = false;
+  private retry: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
 
   constructor(options: SchedulerOptions) {
     this.sandbox = options.sandbox;
     this.queue = new FairQueue(options.bounds);
     this.onStart = options.onStart ?? (() => {});
+    this.sandbox.onAvailable(() => this.pump());
   }
 
   get capacity(): number {
     return this.sandbox.capacity;
+  }
+
+  /** What one client may run at once: a quarter of the capacity, so that one client cannot take it all. */
+  get share(): number {
+    return Math.max(1, Math.ceil(this.sandbox.capacity / 4));
   }
 
   get queued(): number {
@@ -54,11 +69,8 @@ export class Scheduler {
   run(client: string, request: ExecutionRequest, bytes: number): Promise<ExecutionResult> {
     if (this.closed) return Promise.reject(errors.shuttingDown());
     const { promise, resolve, reject } = Promise.withResolvers<ExecutionResult>();
-    const job: Job = { request, enqueuedAt: performance.now(), resolve, reject };
-    if (this.running < this.sandbox.capacity && this.queue.size === 0) {
-      this.start(job);
-      return promise;
-    }
+    const job: Job = { client, request, bytes, enqueuedAt: performance.now(), resolve, reject };
+    if (this.queue.size === 0 && this.mayStart(client) && this.start(job)) return promise;
     const admission = this.queue.push(client, job, bytes);
     if (!admission.admitted) return Promise.reject(errors.busy(admission.reason));
     for (const evicted of admission.evicted) evicted.reject(errors.busy('the execution queue is full and this connection held more of it than others'));
@@ -86,6 +98,7 @@ export class Scheduler {
     const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
     await Promise.race([idle, grace]);
     clearTimeout(timer);
+    clearTimeout(this.retry);
     for (const job of this.queue.clear()) job.reject(errors.shuttingDown());
     await this.idle();
   }
@@ -95,31 +108,61 @@ export class Scheduler {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  private mayStart(client: string): boolean {
+    return this.running < this.sandbox.capacity && (this.runningOf.get(client) ?? 0) < this.share;
+  }
+
   private pump(): void {
     while (this.running < this.sandbox.capacity) {
-      const job = this.queue.shift();
-      if (job === undefined) return;
-      this.start(job);
+      let declined = false;
+      const taken = this.queue.takeNext(
+        (client) => this.mayStart(client),
+        (job) => !(declined = !this.start(job)),
+      );
+      if (taken) continue;
+      // No sandbox can take one now: the next waits at the head of the queue, for an execution to answer or wait (or memory to free).
+      if (declined) {
+        this.retry ??= setTimeout(() => {
+          this.retry = undefined;
+          this.pump();
+        }, RETRY_MS);
+      }
+      return;
     }
   }
 
-  private start(job: Job): void {
-    this.running++;
-    this.onStart((performance.now() - job.enqueuedAt) / 1000);
-    let running: Running;
+  /** Starts `job` on the sandbox; false if the sandbox had no room for it. */
+  private start(job: Job): boolean {
+    let result: Promise<ExecutionResult> | undefined;
     try {
-      running = this.sandbox.start(job.request);
+      result = this.sandbox.start(job.request);
     } catch (error) {
-      // A sandbox bug fails this execution only; its slot is given back at once.
-      running = { result: Promise.reject(error as RpcError), done: Promise.resolve() };
+      // A sandbox bug fails this execution only.
+      result = Promise.reject(error as RpcError);
     }
-    running.result.then(job.resolve, job.reject);
+    if (result === undefined) return false;
+    this.running++;
+    this.runningOf.set(job.client, (this.runningOf.get(job.client) ?? 0) + 1);
+    this.onStart((performance.now() - job.enqueuedAt) / 1000);
     const free = () => {
       this.running--;
+      const left = (this.runningOf.get(job.client) ?? 1) - 1;
+      if (left === 0) this.runningOf.delete(job.client);
+      else this.runningOf.set(job.client, left);
       this.pump();
       this.notifyIfIdle();
     };
-    running.done.then(free, free);
+    result.then(
+      (value) => {
+        job.resolve(value);
+        free();
+      },
+      (error: RpcError) => {
+        job.reject(error);
+        free();
+      },
+    );
+    return true;
   }
 
   private notifyIfIdle(): void {

@@ -5,7 +5,7 @@
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import type { Logger } from '../log.js';
-import { encodeFrame, FrameDecoder } from './frames.js';
+import { encodeFrame, FrameDecoder } from '../shared/frames.js';
 import type { ExecutorOptions, FromExecutor } from './ipc.js';
 import type { StartLink } from './link.js';
 
@@ -25,7 +25,7 @@ export function containerLink(docker: Docker, options: ExecutorOptions, limits: 
   return async (events) => {
     const container = await docker.createContainer({
       Image: limits.image,
-      Entrypoint: ['node', '--no-node-snapshot', '/app/dist/src/sandbox/executor.js'],
+      Entrypoint: ['node', '--no-node-snapshot', '/app/dist/src/executor/main.js'],
       Cmd: [JSON.stringify(options)],
       User: 'node',
       Labels: { [SANDBOX_LABEL]: 'true' },

@@ -1,4 +1,6 @@
-// Messages between the daemon and a sandbox process (over Node's IPC channel).
+// Messages between the daemon and a sandbox process (over Node's IPC channel,
+// or a container's stdio): executions go in, each gets one answer back, and
+// its fetches go out to the daemon and back.
 import type { WireError } from '../errors.js';
 import type { WireRequest, WireResponse } from '../outbound/wire.js';
 import type { ExecutionRequest, ExecutionResult, RecycleReason, SandboxLimits } from './sandbox.js';
@@ -28,12 +30,11 @@ export type FromExecutor =
   | { kind: 'ready' }
   /** The sandbox replaced its isolate (the sandbox itself lives on). */
   | { kind: 'recycled'; reason: Exclude<RecycleReason, 'sandbox-lost' | 'sandbox-memory'> }
-  /** Execution `id` arrived and is about to run: before this, nothing of it can have had an effect. */
-  | { kind: 'started'; id: number }
+  /** Execution `id` ran its first part and now waits (timers, fetches, promises): it no longer holds the sandbox's thread. */
+  | { kind: 'waiting'; id: number }
+  /** Execution `id`'s outcome: its one answer. What it may still run is the sandbox's to stop. */
   | { kind: 'result'; id: number; result: ExecutionResult }
   | { kind: 'error'; id: number; error: WireError }
-  /** Nothing of execution `id` runs any more; the process takes the next one. */
-  | { kind: 'done'; id: number }
   /** Execution `id` fetches: the daemon applies the key's policy and performs the request. */
   | { kind: 'fetch'; id: number; fetchId: number; request: WireRequest }
   | { kind: 'abort-fetch'; id: number; fetchId: number };

@@ -2,22 +2,13 @@
 // with esbuild into a CommonJS body an isolate can evaluate (ESM-only packages
 // included), and cached on disk by name and version.
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { dirname, join } from 'node:path';
-import { build, version as esbuildVersion, stop as stopEsbuild } from 'esbuild';
+import { dirname } from 'node:path';
+import { build, stop as stopEsbuild } from 'esbuild';
 import { ConfigError } from '../config.js';
+import { type BundledModule, bundleFile } from '../shared/module-files.js';
 
-export interface BundledModule {
-  name: string;
-  version: string;
-  /** A file holding the module's CommonJS body, run as `function (module, exports, require)`. */
-  file: string;
-}
-
-/** Bump when the bundling below changes, so cached bundles are made again. */
-const BUNDLE_FORMAT = 1;
 const PACKAGE_NAME = /^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/;
 const NODE_BUILTINS = [...builtinModules, ...builtinModules.map((name) => `node:${name}`)];
 
@@ -85,12 +76,9 @@ function writeDenied(folder: string): string | undefined {
 async function bundleModule(name: string, modulePath: string, cacheDir: string): Promise<BundledModule> {
   if (NODE_BUILTINS.includes(name)) throw new Error(`'${name}' is a Node builtin; scripts cannot use builtins`);
   if (!PACKAGE_NAME.test(name)) throw new Error(`'${name}' is not an npm package name`);
-  const manifest = join(modulePath, name, 'package.json');
-  if (!existsSync(manifest)) throw new Error(`'${name}' is not installed in ${modulePath}`);
-  const version = String((JSON.parse(readFileSync(manifest, 'utf8')) as { version?: unknown }).version ?? '0.0.0');
-  const tag = createHash('sha256').update(`${BUNDLE_FORMAT}\0${esbuildVersion}\0${modulePath}`).digest('hex').slice(0, 12);
-  const file = join(cacheDir, `${name.replace('/', '+')}@${version}-${tag}.js`);
-  if (!existsSync(file)) {
+  const bundle = bundleFile(name, modulePath, cacheDir);
+  if (bundle === undefined) throw new Error(`'${name}' is not installed in ${modulePath}`);
+  if (!existsSync(bundle.file)) {
     const result = await build({
       stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: modulePath, loader: 'js' },
       bundle: true,
@@ -108,7 +96,7 @@ async function bundleModule(name: string, modulePath: string, cacheDir: string):
       const messages = (error as { errors?: { text: string }[] }).errors?.map((e) => e.text) ?? [String(error)];
       throw new Error(`'${name}' could not be bundled: ${messages.join('; ')}`);
     });
-    writeToCache(cacheDir, file, result.outputFiles[0].text);
+    writeToCache(cacheDir, bundle.file, result.outputFiles[0].text);
   }
-  return { name, version, file };
+  return bundle;
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { ExecutorOptions, FromExecutor } from './ipc.js';
 import type { StartLink } from './link.js';
 
-const ENTRY = join(__dirname, 'executor.js');
+const ENTRY = join(__dirname, '..', 'executor', 'main.js');
 
 export function processLink(options: ExecutorOptions): StartLink {
   return async (events) => {

@@ -1,7 +1,10 @@
-// The daemon's handle on one sandbox (a process or a container, see link.ts).
-// It runs one execution at a time, performs the execution's fetches, and kills
-// and replaces the sandbox if it does not finish within the execution's time
-// limit plus a grace, if it goes over its memory budget, or if it dies.
+// The daemon's handle on one sandbox (a process or a container, see link.ts),
+// which runs many executions side by side. It performs their fetches, keeps a
+// watchdog on each, and kills and replaces the sandbox if an execution does
+// not answer within its time limit plus a grace, if the sandbox goes over its
+// memory budget, or if it dies. Executions lost with a sandbox they did not
+// bring down are sent again, once, to its replacement — unless they had asked
+// for a fetch, which may have had an effect: those get 1008 Interrupted.
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -9,15 +12,15 @@ import type { Outbound, OutboundSession } from '../outbound/outbound.js';
 import { FetchFailure } from '../outbound/wire.js';
 import type { FromExecutor, ToExecutor } from './ipc.js';
 import type { SandboxLink, StartLink } from './link.js';
-import type { ExecutionRequest, ExecutionResult, RecycleReason, Running } from './sandbox.js';
+import type { ExecutionRequest, ExecutionResult, RecycleReason } from './sandbox.js';
 
-/** Past its own time limit, how long an execution may take to wind down before its sandbox is killed. */
+/** Past its own time limit, how long an execution may take to answer before its sandbox is killed. */
 const KILL_GRACE_MS = 1000;
 /** How long a new sandbox may take to become ready. */
 const START_TIMEOUT_MS = 60000;
-/** How often a sandbox's memory is read while it runs an execution, and at most. */
+/** How often a sandbox's memory is read while it runs executions, and at most. */
 const MEMORY_POLL_MS = 50;
-/** Between executions, a sandbox holding more than this share of its budget is replaced. */
+/** A sandbox holding more than this share of its budget takes no new execution, and is replaced once it has none. */
 const RECYCLE_SHARE = 0.75;
 
 export interface SandboxHostOptions {
@@ -27,44 +30,51 @@ export interface SandboxHostOptions {
   sandboxMemoryMb: number;
   /** Told each time an isolate is replaced: with its sandbox, or inside it. */
   onRecycle: (reason: RecycleReason) => void;
+  /** Told each time an execution answers or starts waiting: another may start. */
+  onAvailable: () => void;
   log: Logger;
 }
 
 interface Current {
   id: number;
-  settled: boolean;
+  request: ExecutionRequest;
   resolve: (result: ExecutionResult) => void;
   reject: (error: RpcError) => void;
-  finish: () => void;
   watchdog: NodeJS.Timeout;
-  memoryWatch: NodeJS.Timeout;
-  killedForTime: boolean;
-  killedForMemory: boolean;
-  timeoutMs: number;
   fetches: OutboundSession;
-  /** The sandbox confirmed it took the execution. */
-  started: boolean;
-  message: ToExecutor;
+  /** It asked for a fetch: running it again could repeat an effect. */
+  outbound: boolean;
+  /** Sent again once already, after its sandbox was lost. */
+  resent: boolean;
+  /** Its sandbox was killed because it did not answer in time. */
+  killedForTime: boolean;
+  /** Sent, and not yet waiting or answered: it holds the sandbox's thread. */
+  starting: boolean;
 }
 
 export class SandboxHost {
   private link!: SandboxLink;
   /** A sandbox being replaced on purpose: its exit is expected. */
   private retiring: SandboxLink | undefined;
-  private current: Current | undefined;
+  private readonly executions = new Map<number, Current>();
   private lastId = 0;
   private closing = false;
-  private starting: Promise<void> | undefined;
+  /** A sandbox being started (or replaced): executions wait for it. */
+  private bringingUp: Promise<void> | undefined;
+  private killedForMemory = false;
+  private memoryWatch: NodeJS.Timeout | undefined;
   /** The last reading of the sandbox's memory: reading another process's is not free. */
   private memory = { bytes: undefined as number | undefined, at: Number.NEGATIVE_INFINITY };
   private readonly startLink: StartLink;
   private readonly outbound: Outbound;
   private readonly sandboxMemoryMb: number;
   private readonly onRecycle: (reason: RecycleReason) => void;
+  private readonly onAvailable: () => void;
   private readonly log: Logger;
+  private startingCount = 0;
 
   private constructor(options: SandboxHostOptions) {
-    ({ startLink: this.startLink, outbound: this.outbound, sandboxMemoryMb: this.sandboxMemoryMb, onRecycle: this.onRecycle, log: this.log } = options);
+    ({ startLink: this.startLink, outbound: this.outbound, sandboxMemoryMb: this.sandboxMemoryMb, onRecycle: this.onRecycle, onAvailable: this.onAvailable, log: this.log } = options);
   }
 
   static async start(options: SandboxHostOptions): Promise<SandboxHost> {
@@ -73,71 +83,82 @@ export class SandboxHost {
     return host;
   }
 
-  run(request: ExecutionRequest): Running {
+  /** Executions it runs now. */
+  get load(): number {
+    return this.executions.size;
+  }
+
+  /** Executions sent and not yet waiting or answered: those that keep its thread busy. */
+  get starting(): number {
+    return this.startingCount;
+  }
+
+  /**
+   * Whether it may take another execution: not past three quarters of its
+   * memory budget. One past it that runs nothing is replaced, and takes
+   * executions again once its replacement is up.
+   */
+  hasRoom(): boolean {
+    const used = this.memoryBytes();
+    if (used === undefined || used <= RECYCLE_SHARE * this.budgetBytes) return true;
+    if (this.executions.size === 0) this.recycleIdle();
+    return false;
+  }
+
+  run(request: ExecutionRequest): Promise<ExecutionResult> {
     const id = ++this.lastId;
-    const { promise: done, resolve: finish } = Promise.withResolvers<void>();
-    const { promise: result, resolve, reject } = Promise.withResolvers<ExecutionResult>();
+    const { promise, resolve, reject } = Promise.withResolvers<ExecutionResult>();
     const current: Current = {
       id,
-      settled: false,
+      request,
       resolve,
       reject,
-      finish,
-      watchdog: setTimeout(() => this.killForTime(), request.timeoutMs + KILL_GRACE_MS),
-      memoryWatch: setInterval(() => this.checkMemory(), MEMORY_POLL_MS),
-      killedForTime: false,
-      killedForMemory: false,
-      timeoutMs: request.timeoutMs,
+      watchdog: this.watchdog(id, request.timeoutMs),
       fetches: this.outbound.session(request.timeoutMs),
-      started: false,
-      message: { kind: 'run', id, request },
+      outbound: false,
+      resent: false,
+      killedForTime: false,
+      starting: false,
     };
-    this.current = current;
-    if (this.link.connected) this.hand(current);
-    else {
-      // An earlier restart failed; try again before giving up on this execution.
-      this.startSandbox().then(
-        () => this.hand(current),
-        (err: unknown) => this.startFailed(err, current),
-      );
-    }
-    return { result, done };
+    this.executions.set(id, current);
+    this.startingAs(current, true);
+    this.memoryWatch ??= setInterval(() => this.checkMemory(), MEMORY_POLL_MS);
+    if (this.bringingUp === undefined && this.link.connected) this.hand(current);
+    // A sandbox on its way up, or an earlier restart that failed: this one waits for (or tries) the next.
+    else this.startSandbox().then(() => this.hand(current), (err: unknown) => this.startFailed(err));
+    return promise;
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    await this.starting?.catch(() => undefined);
+    clearInterval(this.memoryWatch);
+    await this.bringingUp?.catch(() => undefined);
     await this.link.close(KILL_GRACE_MS);
   }
 
   /** Starts a sandbox; a start already under way is joined, not doubled. */
   private startSandbox(): Promise<void> {
-    this.starting ??= this.spawnSandbox().finally(() => (this.starting = undefined));
-    return this.starting;
+    this.bringingUp ??= this.spawnSandbox().finally(() => (this.bringingUp = undefined));
+    return this.bringingUp;
   }
 
   private async spawnSandbox(): Promise<void> {
     let ready = false;
-    let becameReady!: () => void;
-    let failed!: (error: Error) => void;
-    const readiness = new Promise<void>((resolve, reject) => {
-      becameReady = resolve;
-      failed = reject;
-    });
+    const readiness = Promise.withResolvers<void>();
     // Awaited below, unless the daemon is closing; an exit before then is not an error of its own.
-    readiness.catch(() => undefined);
+    readiness.promise.catch(() => undefined);
     const link = await this.startLink({
       message: (message) => {
         if (message.kind === 'recycled') this.onRecycle(message.reason);
         else if (message.kind !== 'ready') this.receive(message);
         else if (!ready) {
           ready = true;
-          becameReady();
+          readiness.resolve();
         }
       },
       exit: (reason, outOfMemory) => {
         if (ready) this.exited(link, reason, outOfMemory === true);
-        else failed(new Error(`the sandbox exited before it was ready (${reason})`));
+        else readiness.reject(new Error(`the sandbox exited before it was ready (${reason})`));
       },
     });
     this.link = link;
@@ -148,37 +169,47 @@ export class SandboxHost {
     }
     const timer = setTimeout(() => {
       link.kill();
-      failed(new Error('the sandbox did not start in time'));
+      readiness.reject(new Error('the sandbox did not start in time'));
     }, START_TIMEOUT_MS);
     try {
-      await readiness;
+      await readiness.promise;
     } finally {
       clearTimeout(timer);
     }
   }
 
-  /** Sends the execution to the sandbox. One that cannot be sent fails alone; a sandbox that has just died resends it once replaced. */
+  /** Sends an execution to the sandbox. One that cannot be sent fails alone; one sent to a sandbox that has just died is handled with its exit. */
   private hand(current: Current): void {
-    if (this.current !== current || this.link.send(current.message) || !this.link.connected) return;
+    if (this.executions.get(current.id) !== current) return;
+    const message: ToExecutor = { kind: 'run', id: current.id, request: current.request };
+    if (this.link.send(message) || !this.link.connected) return;
     this.log.error('an execution could not be handed to its sandbox');
-    this.settle((c) => c.reject(errors.internal()));
-    this.release(current);
+    this.settle(current.id, (c) => c.reject(errors.internal()));
   }
 
   private receive(message: FromExecutor): void {
-    const current = this.current;
-    if (current === undefined || message.kind === 'ready' || message.kind === 'recycled' || message.id !== current.id) return;
-    if (message.kind === 'started') current.started = true;
-    else if (message.kind === 'result') this.settle((c) => c.resolve(message.result));
-    else if (message.kind === 'error') this.settle((c) => c.reject(errors.fromWire(message.error)));
-    else if (message.kind === 'fetch') this.fetch(current, message.fetchId, message.request);
-    else if (message.kind === 'abort-fetch') current.fetches.abort(message.fetchId);
-    else this.release(current);
+    if (message.kind === 'ready' || message.kind === 'recycled') return;
+    const current = this.executions.get(message.id);
+    if (current === undefined) return;
+    if (message.kind === 'result') this.settle(current.id, (c) => c.resolve(message.result));
+    else if (message.kind === 'error') this.settle(current.id, (c) => c.reject(errors.fromWire(message.error)));
+    else if (message.kind === 'waiting') {
+      this.startingAs(current, false);
+      this.onAvailable();
+    } else if (message.kind === 'fetch') this.fetch(current, message.fetchId, message.request);
+    else current.fetches.abort(message.fetchId);
+  }
+
+  private startingAs(current: Current, starting: boolean): void {
+    if (current.starting === starting) return;
+    current.starting = starting;
+    this.startingCount += starting ? 1 : -1;
   }
 
   private fetch(current: Current, fetchId: number, request: Extract<FromExecutor, { kind: 'fetch' }>['request']): void {
+    current.outbound = true;
     const answer = (message: ToExecutor) => {
-      if (this.current === current) void this.link.send(message);
+      if (this.executions.get(current.id) === current) void this.link.send(message);
     };
     current.fetches.fetch(fetchId, request).then(
       (response) => answer({ kind: 'fetched', id: current.id, fetchId, response }),
@@ -189,32 +220,26 @@ export class SandboxHost {
     );
   }
 
-  private settle(answer: (current: Current) => void): void {
-    const current = this.current;
-    if (current === undefined || current.settled) return;
-    current.settled = true;
-    answer(current);
-  }
-
-  /** No sandbox could be started: the waiting execution gets a coded error, and `current` is freed. */
-  private startFailed(err: unknown, current: Current | undefined): void {
-    this.log.error({ err }, 'could not start a sandbox');
-    this.settle((c) => c.reject(errors.sandboxLost('the sandbox is not running')));
-    this.release(current);
-  }
-
-  /** Execution `current` is over; the sandbox is free for the next one once it is back within its budget. */
-  private release(current: Current | undefined): void {
-    if (current === undefined || current !== this.current) return;
+  /** Execution `id` has its answer: `answer` gives it, and nothing of it is watched any more. */
+  private settle(id: number, answer: (current: Current) => void): void {
+    const current = this.executions.get(id);
+    if (current === undefined) return;
+    this.executions.delete(id);
+    this.startingAs(current, false);
     clearTimeout(current.watchdog);
-    clearInterval(current.memoryWatch);
     current.fetches.close();
-    this.current = undefined;
-    const used = this.memoryBytes();
-    if (used !== undefined && used > RECYCLE_SHARE * this.budgetBytes && !this.closing) {
-      this.log.info({ rss: used, budget: this.budgetBytes }, 'sandbox holds most of its memory budget; replacing it');
-      this.recycle().finally(current.finish);
-    } else current.finish();
+    answer(current);
+    this.onAvailable();
+    if (this.executions.size > 0) return;
+    clearInterval(this.memoryWatch);
+    this.memoryWatch = undefined;
+    this.hasRoom();
+  }
+
+  /** No sandbox could be started: every execution waiting for one gets a coded error. */
+  private startFailed(err: unknown): void {
+    this.log.error({ err }, 'could not start a sandbox');
+    for (const id of [...this.executions.keys()]) this.settle(id, (c) => c.reject(errors.sandboxLost('the sandbox is not running')));
   }
 
   private get budgetBytes(): number {
@@ -228,66 +253,82 @@ export class SandboxHost {
     return this.memory.bytes;
   }
 
-  /** A running execution's sandbox past SANDBOX_MEMORY is killed: its execution gets 1003. */
+  /** A sandbox past SANDBOX_MEMORY while it runs executions is killed. */
   private checkMemory(): void {
-    const { current, link } = this;
     const used = this.memoryBytes();
-    if (current === undefined || current.killedForMemory || used === undefined || used <= this.budgetBytes) return;
-    current.killedForMemory = true;
+    if (this.killedForMemory || used === undefined || used <= this.budgetBytes) return;
+    this.killedForMemory = true;
     this.log.warn({ rss: used, budget: this.budgetBytes }, 'sandbox went over SANDBOX_MEMORY; killing it');
-    link.kill();
+    this.link.kill();
   }
 
-  /** Replaces an idle sandbox, the old one first, so the two never hold memory together. */
-  private async recycle(): Promise<void> {
+  /** Replaces an idle sandbox past its share of memory, the old one first, so the two never hold memory together. */
+  private recycleIdle(): void {
+    if (this.closing || this.bringingUp !== undefined) return;
+    this.log.info({ rss: this.memory.bytes, budget: this.budgetBytes }, 'sandbox holds most of its memory budget; replacing it');
     const old = this.link;
     this.retiring = old;
     this.onRecycle('sandbox-memory');
-    await old.close(KILL_GRACE_MS);
-    await this.startSandbox().catch((err: unknown) => this.log.error({ err }, 'could not start a sandbox'));
+    this.bringingUp = old
+      .close(KILL_GRACE_MS)
+      .then(() => this.spawnSandbox())
+      .catch((err: unknown) => this.log.error({ err }, 'could not start a sandbox'))
+      .finally(() => {
+        this.bringingUp = undefined;
+        this.onAvailable();
+      });
   }
 
-  private killForTime(): void {
-    const { current, link } = this;
-    if (current === undefined) return;
-    current.killedForTime = true;
-    this.log.warn('sandbox did not stop within its time limit; killing it');
-    link.kill();
-    // Should the kill not be reported as an exit, the sandbox is given up on all the same.
-    setTimeout(() => {
-      if (this.link !== link || this.current !== current) return;
-      this.log.error('killed sandbox did not report its exit; abandoning it');
-      void link.close(0);
-      this.exited(link, 'killed', false);
-    }, 5 * KILL_GRACE_MS);
+  /** Kills the sandbox if execution `id` has not answered by its time limit plus a grace. */
+  private watchdog(id: number, timeoutMs: number): NodeJS.Timeout {
+    return setTimeout(() => {
+      const current = this.executions.get(id);
+      const { link } = this;
+      if (current === undefined) return;
+      current.killedForTime = true;
+      this.log.warn('an execution did not answer within its time limit; killing its sandbox');
+      link.kill();
+      // Should the kill not be reported as an exit, the sandbox is given up on all the same.
+      setTimeout(() => {
+        if (this.link !== link || !this.executions.has(id)) return;
+        this.log.error('killed sandbox did not report its exit; abandoning it');
+        void link.close(0);
+        this.exited(link, 'killed', false);
+      }, 5 * KILL_GRACE_MS).unref();
+    }, timeoutMs + KILL_GRACE_MS);
   }
 
   private exited(link: SandboxLink, reason: string, outOfMemory: boolean): void {
     if (link !== this.link || link === this.retiring) return;
-    const current = this.current;
-    // Sent to a sandbox that was already gone: nothing of it ran, so the new sandbox takes it.
-    const resend = current !== undefined && !current.started && !current.killedForTime && !current.killedForMemory && !this.closing;
-    const forMemory = outOfMemory || current?.killedForMemory === true;
-    if (current !== undefined && !resend) {
-      this.settle((c) => {
-        if (c.killedForTime) c.reject(errors.timeout(c.timeoutMs, []));
+    const forMemory = outOfMemory || this.killedForMemory;
+    const forTime = [...this.executions.values()].some((current) => current.killedForTime);
+    this.killedForMemory = false;
+    const again: Current[] = [];
+    for (const current of [...this.executions.values()]) {
+      if (!current.killedForTime && !current.outbound && !current.resent && !this.closing) {
+        again.push(current);
+        continue;
+      }
+      this.settle(current.id, (c) => {
+        if (c.killedForTime) c.reject(errors.timeout(c.request.timeoutMs, []));
+        else if (c.outbound && !this.closing) c.reject(errors.interrupted(`its sandbox ${forMemory ? 'went over SANDBOX_MEMORY' : `exited (${reason})`} after it had made a request outside`, []));
         else if (forMemory) c.reject(errors.memoryLimit(this.sandboxMemoryMb, []));
         else c.reject(errors.sandboxLost(`the sandbox exited (${reason})`));
       });
     }
-    if (this.closing) {
-      this.release(current);
-      return;
-    }
-    if (!current?.killedForTime && !forMemory) this.log.error({ reason }, 'sandbox exited; starting a new one');
+    if (this.closing) return;
+    if (!forMemory && !forTime) this.log.error({ reason }, 'sandbox exited; starting a new one');
     this.onRecycle(forMemory ? 'sandbox-memory' : 'sandbox-lost');
-    // Only the execution that was running is freed once the new sandbox is up; a later one is not touched.
+    // What was lost with it, and had no effect outside, runs again, once, on the new sandbox.
+    for (const current of again) {
+      current.resent = true;
+      this.startingAs(current, true);
+      clearTimeout(current.watchdog);
+      current.watchdog = this.watchdog(current.id, current.request.timeoutMs);
+    }
     this.startSandbox().then(
-      () => {
-        if (resend && this.current === current) this.hand(current);
-        else this.release(current);
-      },
-      (err: unknown) => this.startFailed(err, current),
+      () => again.forEach((current) => this.hand(current)),
+      (err: unknown) => this.startFailed(err),
     );
   }
 }

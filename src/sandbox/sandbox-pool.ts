@@ -1,37 +1,52 @@
 // The Sandbox the daemon uses for one key: POOL_SIZE sandboxes (processes or
-// containers, see link.ts), each hosting one isolated-vm isolate, so executions
-// run in parallel and off the daemon's event loop.
-import * as errors from '../errors.js';
-import type { ExecutionRequest, Running, Sandbox } from './sandbox.js';
+// containers, see link.ts), each hosting one isolated-vm isolate in which many
+// executions live side by side; together at most MAX_CONCURRENT. Waiting
+// executions cost a sandbox nothing but memory; starting ones keep its thread
+// busy, so a sandbox takes one at a time (the queue's fair order decides who
+// is next), and only with memory to spare. A new execution goes to
+// the sandbox starting the fewest, then running the fewest.
+import type { ExecutionRequest, ExecutionResult, Sandbox } from './sandbox.js';
 import { SandboxHost, type SandboxHostOptions } from './sandbox-host.js';
 
+/**
+ * Executions a sandbox takes at once before the one it runs has answered or
+ * waits. One: a second would wait behind the first on the sandbox's thread,
+ * its time running, where in the queue it waits for free and may go to
+ * another sandbox.
+ */
+const STARTING = 1;
+
+export interface SandboxPoolOptions {
+  /** POOL_SIZE. */
+  size: number;
+  /** MAX_CONCURRENT. */
+  capacity: number;
+  host: Omit<SandboxHostOptions, 'onAvailable'>;
+}
+
 export class SandboxPool implements Sandbox {
-  private readonly idle: SandboxHost[];
+  private hosts: SandboxHost[] = [];
+  private available: () => void = () => {};
 
-  private constructor(private readonly hosts: SandboxHost[]) {
-    this.idle = [...hosts];
+  private constructor(readonly capacity: number) {}
+
+  static async create(options: SandboxPoolOptions): Promise<SandboxPool> {
+    const pool = new SandboxPool(options.capacity);
+    pool.hosts = await Promise.all(Array.from({ length: options.size }, () => SandboxHost.start({ ...options.host, onAvailable: () => pool.available() })));
+    return pool;
   }
 
-  get capacity(): number {
-    return this.hosts.length;
+  onAvailable(listener: () => void): void {
+    this.available = listener;
   }
 
-  /** POOL_SIZE sandboxes, each made with `host`. */
-  static async create(size: number, host: SandboxHostOptions): Promise<SandboxPool> {
-    const hosts = await Promise.all(Array.from({ length: size }, () => SandboxHost.start(host)));
-    return new SandboxPool(hosts);
-  }
-
-  start(request: ExecutionRequest): Running {
-    // The longest idle: it has had the most time to make its next fresh context
-    // (waiting for one costs more than compiling a script the sandbox has not seen).
-    const host = this.idle.shift();
-    if (host === undefined) {
-      // The scheduler never starts more than `capacity`; reaching this is a bug, not load.
-      return { result: Promise.reject(errors.internal()), done: Promise.resolve() };
+  start(request: ExecutionRequest): Promise<ExecutionResult> | undefined {
+    let chosen: SandboxHost | undefined;
+    for (const host of this.hosts) {
+      if (host.starting >= STARTING || !host.hasRoom()) continue;
+      if (chosen === undefined || host.starting < chosen.starting || (host.starting === chosen.starting && host.load < chosen.load)) chosen = host;
     }
-    const running = host.run(request);
-    return { result: running.result, done: running.done.finally(() => this.idle.push(host)) };
+    return chosen?.run(request);
   }
 
   async close(): Promise<void> {

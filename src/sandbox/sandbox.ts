@@ -1,5 +1,5 @@
 // The one interface the runtime uses to run scripts. isolated-vm is behind it
-// (isolate-pool.ts); another engine can replace it without touching the runtime.
+// (src/executor); another engine can replace it without touching the runtime.
 
 export interface ExecutionRequest {
   code: string;
@@ -39,17 +39,24 @@ export interface SandboxLimits {
  */
 export type RecycleReason = 'sandbox-lost' | 'sandbox-memory' | 'memory-limit' | 'still-running';
 
+/** An execution in a sandbox process (src/executor). */
 export interface Running {
   /** The script's result; rejects with an RpcError. */
   result: Promise<ExecutionResult>;
-  /** Resolves once nothing of the execution runs any more and its slot is free. */
+  /** Resolves once nothing of the execution runs any more. */
   done: Promise<void>;
 }
 
 export interface Sandbox {
-  /** Executions that may run at once. */
+  /** Executions that may run at once (MAX_CONCURRENT). */
   readonly capacity: number;
-  /** Starts an execution; the caller never has more than `capacity` running. */
-  start(request: ExecutionRequest): Running;
+  /**
+   * Starts an execution; its result rejects with an RpcError. Undefined if no
+   * sandbox can take it now (busy starting others, or no memory to spare): it
+   * waits. The caller never has more than `capacity` running.
+   */
+  start(request: ExecutionRequest): Promise<ExecutionResult> | undefined;
+  /** `listener` is told when an execution may start that could not before. */
+  onAvailable(listener: () => void): void;
   close(): Promise<void>;
 }

@@ -18,6 +18,12 @@ export const ErrorCode = {
   ResultTooLarge: 1005,
   /** The daemon is shutting down and takes no new work. */
   ShuttingDown: 1006,
+  /**
+   * The execution was lost with its isolate or sandbox, which another execution
+   * of the same key brought down, after it had made a request outside: it was
+   * not run again, as it may have had an effect.
+   */
+  Interrupted: 1008,
   ParseError: -32700,
   InvalidRequest: -32600,
   MethodNotFound: -32601,

@@ -7,7 +7,8 @@
 // the sandbox without bound:
 // - while the host runs the script's top level synchronously (its thread waits
 //   in that call and takes nothing asynchronous until it returns), every report
-//   is a synchronous call, which that waiting thread answers directly;
+//   is a synchronous call, which that waiting thread answers directly (when the
+//   isolate is busy the host runs the top level asynchronously too);
 // - once the host enters asynchronously (`goAsync`), reports are asynchronous,
 //   and every HOST_CALLS_IN_FLIGHT of them one synchronous call waits for the
 //   host to have taken those before it (it handles its calls in order).
@@ -42,9 +43,10 @@ export function hostLink(hostAsync, hostCall) {
   return {
     host,
     hostSync,
-    /** The execution starts; `deadlineAt` is its end as a Date.now() time. */
-    begin(deadlineAt) {
+    /** The execution starts; `deadlineAt` is its end as a Date.now() time; `synchronously`: the top level is a synchronous call. */
+    begin(deadlineAt, synchronously) {
       deadline = deadlineAt;
+      synchronous = synchronously;
     },
     goAsync() {
       synchronous = false;

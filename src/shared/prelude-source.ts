@@ -5,8 +5,8 @@
 // V8 code cache kept next to the module bundles.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { type BundledModule, writeToCache } from './module-bundler.js';
+import { join } from 'node:path';
+import { type BundledModule } from './module-files.js';
 
 const BUNDLE = join(__dirname, '..', '..', 'prelude.js');
 
@@ -39,8 +39,4 @@ export function readCodeCache(prelude: PreludeSource): ArrayBuffer | undefined {
   if (!existsSync(prelude.cacheFile)) return undefined;
   const bytes = readFileSync(prelude.cacheFile);
   return new Uint8Array(bytes).buffer;
-}
-
-export function writeCodeCache(prelude: PreludeSource, data: ArrayBuffer): void {
-  writeToCache(dirname(prelude.cacheFile), prelude.cacheFile, new Uint8Array(data));
 }

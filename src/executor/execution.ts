@@ -7,7 +7,8 @@ import type { WireRequest } from '../outbound/wire.js';
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
 import { ConsoleLog } from './console-log.js';
-import type { ExecutionResult, SandboxLimits } from './sandbox.js';
+import type { ExecutionResult, SandboxLimits } from '../sandbox/sandbox.js';
+import { asAsk, asReport } from './host-ops.js';
 import { thrown } from './thrown.js';
 
 /** Pending timers one execution may hold; the isolate throws a RangeError at the next, the host fails the execution. */
@@ -63,60 +64,72 @@ export class Execution {
   }
 
   /** What the isolate reports through `host`. */
-  receive(op: unknown, [a, b, c, d, e, f]: unknown[]): void {
-    if (this.finished) return;
-    switch (op) {
+  receive(op: unknown, args: unknown[]): void {
+    const report = asReport(op, args);
+    if (this.finished || report === undefined) return;
+    switch (report.op) {
       case 'log':
-        if (typeof a === 'string') this.console.push(a);
+        this.console.push(report.args[0]);
         break;
       case 'dropped':
-        if (typeof a === 'number' && typeof b === 'number') this.console.droppedInIsolate(a, b);
+        this.console.droppedInIsolate(...report.args);
         break;
       case 'set':
-        if (typeof a === 'number' && typeof b === 'number') this.setTimer(a, b);
+        this.setTimer(...report.args);
         break;
       case 'clear':
-        if (typeof a === 'number') this.clearTimer(a);
+        this.clearTimer(report.args[0]);
         break;
       case 'value':
-        if (typeof a === 'string') this.succeed(a);
+        this.succeed(report.args[0]);
         break;
       case 'too-large':
-        if (typeof a === 'number') this.fail(errors.resultTooLarge(a, this.limits.resultLimitBytes, this.console.lines()));
+        this.fail(errors.resultTooLarge(report.args[0], this.limits.resultLimitBytes, this.console.lines()));
         break;
       case 'error':
-        this.fail(errors.exception(thrown(String(a), String(b), String(c)), this.console.lines()));
+        this.fail(errors.exception(thrown(...report.args), this.console.lines()));
         break;
       case 'require':
-        if (typeof a === 'string' && this.modulesRequired.size < 100) this.modulesRequired.add(a);
+        if (this.modulesRequired.size < 100) this.modulesRequired.add(report.args[0]);
         break;
       case 'missing':
         this.fail(errors.notImplemented(this.console.lines()));
         break;
       case 'fetch':
-        this.startFetch(a, b, c, d, e, f);
+        this.startFetch(...report.args);
         break;
       case 'abort-fetch':
-        if (typeof a === 'number' && this.fetches.delete(a)) this.onAbortFetch(a);
+        if (this.fetches.delete(report.args[0])) this.onAbortFetch(report.args[0]);
         break;
     }
   }
 
-  private startFetch(id: unknown, method: unknown, url: unknown, headersJson: unknown, body: unknown, redirect: unknown): void {
-    if (typeof id !== 'number' || typeof method !== 'string' || typeof url !== 'string' || typeof headersJson !== 'string') return;
-    if (!(body === null || body instanceof Uint8Array) || typeof redirect !== 'string' || !REDIRECT_MODES.has(redirect)) return;
+  private startFetch(id: number, method: string, url: string, headersJson: string, body: Uint8Array | null, redirect: string): void {
+    if (!REDIRECT_MODES.has(redirect)) return;
     const headers = parseHeaders(headersJson);
     if (headers === undefined || this.fetches.has(id)) return;
     this.fetches.add(id);
     this.onFetch(id, { method, url, headers, body, redirect: redirect as WireRequest['redirect'] });
   }
 
-  /** Synchronous requests from the isolate; what they return is copied back in. */
-  answer(op: unknown, [a, b]: unknown[]): Uint8Array | undefined {
-    // The isolate waits here for the host to have handled its earlier asynchronous calls.
-    if (op === 'barrier') return undefined;
-    if (op === 'random' && typeof a === 'number' && Number.isInteger(a) && a >= 0 && a <= MAX_RANDOM_BYTES) return new Uint8Array(randomBytes(a));
-    if (op === 'digest' && typeof a === 'string' && DIGESTS.has(a) && b instanceof Uint8Array) return new Uint8Array(createHash(a).update(b).digest());
+  /** Synchronous asks from the isolate; what they return is copied back in. */
+  answer(op: unknown, args: unknown[]): Uint8Array | undefined {
+    const ask = asAsk(op, args);
+    switch (ask?.op) {
+      case 'barrier':
+        // The isolate waits here for the host to have handled its earlier asynchronous reports.
+        return undefined;
+      case 'random': {
+        const [bytes] = ask.args;
+        if (Number.isInteger(bytes) && bytes >= 0 && bytes <= MAX_RANDOM_BYTES) return new Uint8Array(randomBytes(bytes));
+        break;
+      }
+      case 'digest': {
+        const [algorithm, data] = ask.args;
+        if (DIGESTS.has(algorithm)) return new Uint8Array(createHash(algorithm).update(data).digest());
+        break;
+      }
+    }
     throw new TypeError('unsupported request');
   }
 

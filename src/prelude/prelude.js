@@ -354,7 +354,8 @@ export function setup(modules, hostAsync, hostCall, limitsJson) {
   // asynchronous reports, and run due FinalizationRegistry callbacks first.
   return function enter(op, a, b, c) {
     if (op === 'begin') {
-      begin(a);
+      // c: whether the host runs the top level synchronously.
+      begin(a, c);
       if (b !== null) defineGlobals(b);
       return;
     }

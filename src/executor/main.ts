@@ -1,5 +1,5 @@
-// Entry point of a sandbox process: one isolate, one execution at a time, driven
-// by the daemon over IPC. Living in its own process, an isolate that wedges
+// Entry point of a sandbox process: one isolate, running the executions the
+// daemon sends it side by side (isolate-worker.ts). Living in its own process, an isolate that wedges
 // isolated-vm (or crashes V8) can be killed without touching the daemon. The
 // process makes no network requests itself: fetches are relayed to the daemon.
 // Forked, it talks over Node's IPC channel; in a container, over stdin and
@@ -7,12 +7,12 @@
 import type { RpcError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { FetchFailure, type FetchRelay, type WireRequest, type WireResponse } from '../outbound/wire.js';
-import type { ExecutorOptions, FromExecutor, ToExecutor } from './ipc.js';
+import type { ExecutorOptions, FromExecutor, ToExecutor } from '../sandbox/ipc.js';
 import { IsolateWorker } from './isolate-worker.js';
-import { preludeSource } from './prelude-source.js';
+import { preludeSource } from '../shared/prelude-source.js';
 
-import { encodeFrame, FrameDecoder } from './frames.js';
-import { bundleModules } from './module-bundler.js';
+import { encodeFrame, FrameDecoder } from '../shared/frames.js';
+import { cachedBundles } from '../shared/module-files.js';
 
 const overIpc = process.send !== undefined;
 
@@ -64,23 +64,24 @@ async function main(): Promise<void> {
   // In a container the module folders are the runtime image's own; bundles are found in its cache.
   const modulePath = options.modulePath ?? process.env.MODULE_PATH ?? '';
   const cacheDir = options.cacheDir ?? process.env.MODULE_CACHE ?? '/tmp/javascriptd-modules';
-  const modules = await bundleModules(options.preludeModules ?? options.modules, modulePath, cacheDir);
-  const worker = new IsolateWorker(options.limits, preludeSource(modules, cacheDir, options.modules), log, (reason) => send({ kind: 'recycled', reason }));
+  const modules = cachedBundles(options.preludeModules ?? options.modules, modulePath, cacheDir);
+  const worker = new IsolateWorker({ limits: options.limits, prelude: preludeSource(modules, cacheDir, options.modules), log, onRecycle: (reason) => send({ kind: 'recycled', reason }) });
   await worker.start();
-  let relay: IpcRelay | undefined;
+  const relays = new Map<number, IpcRelay>();
   onMessage((message) => {
     if (message.kind !== 'run') {
-      relay?.settle(message);
+      relays.get(message.id)?.settle(message);
       return;
     }
-    send({ kind: 'started', id: message.id });
-    relay = new IpcRelay(message.id);
-    const running = worker.run(message.request, relay);
+    const { id } = message;
+    const relay = new IpcRelay(id);
+    relays.set(id, relay);
+    const running = worker.run(message.request, { relay, onWaiting: () => send({ kind: 'waiting', id }) });
     running.result.then(
-      (result) => send({ kind: 'result', id: message.id, result }),
-      (error: RpcError) => send({ kind: 'error', id: message.id, error: error.toWire() }),
+      (result) => send({ kind: 'result', id, result }),
+      (error: RpcError) => send({ kind: 'error', id, error: error.toWire() }),
     );
-    running.done.then(() => send({ kind: 'done', id: message.id }));
+    running.done.then(() => relays.delete(id));
   });
   // The daemon is gone: nothing left to serve.
   if (overIpc) process.on('disconnect', () => process.exit(0));

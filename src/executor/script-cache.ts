@@ -16,14 +16,24 @@ export class ScriptCache {
 
   /** The compiled script of `code` (whose hash is `key`), compiled now if it is not cached; a syntax error throws. */
   get(code: string, key: string): ivm.Script {
+    return this.cached(key) ?? this.remember(key, code, this.isolate.compileScriptSync(code, { filename: 'script.js' }));
+  }
+
+  /** The same, compiled on the isolate's thread: for an isolate that is busy. */
+  async getAsync(code: string, key: string): Promise<ivm.Script> {
+    return this.cached(key) ?? this.remember(key, code, await this.isolate.compileScript(code, { filename: 'script.js' }));
+  }
+
+  private cached(key: string): ivm.Script | undefined {
     const cached = this.scripts.get(key);
-    if (cached !== undefined) {
-      // Re-inserting keeps the Map in least-recently-used order.
-      this.scripts.delete(key);
-      this.scripts.set(key, cached);
-      return cached.script;
-    }
-    const script = this.isolate.compileScriptSync(code, { filename: 'script.js' });
+    if (cached === undefined) return undefined;
+    // Re-inserting keeps the Map in least-recently-used order.
+    this.scripts.delete(key);
+    this.scripts.set(key, cached);
+    return cached.script;
+  }
+
+  private remember(key: string, code: string, script: ivm.Script): ivm.Script {
     const bytes = Buffer.byteLength(code);
     this.scripts.set(key, { script, bytes });
     this.bytes += bytes;

@@ -1,0 +1,147 @@
+// The execution engine: executions that wait hold no sandbox thread, their
+// number is bounded by MAX_CONCURRENT (a quarter of it per connection), every
+// execution keeps state of its own even beside others in one isolate, and an
+// isolate brought down by one execution costs the others in it nothing but a
+// second run.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { type Reply, TestClient } from './helpers/client.js';
+
+const sleeper = (ms: number, value: unknown) => ({ code: `function h(cb) { setTimeout(() => cb(${JSON.stringify(value)}), ${ms}); }`, call: 'h' });
+
+/** Resolves with the replies in the order they arrived, each with the ms it took. */
+async function arrivals(calls: { name: string; reply: Promise<Reply> }[]): Promise<{ name: string; reply: Reply; ms: number }[]> {
+  const started = performance.now();
+  const arrived: { name: string; reply: Reply; ms: number }[] = [];
+  await Promise.all(calls.map(({ name, reply }) => reply.then((r) => arrived.push({ name, reply: r, ms: performance.now() - started }))));
+  return arrived;
+}
+
+describe('the execution engine', function () {
+  this.timeout(60000);
+
+  describe('waiting costs nothing', () => {
+    let daemon: RunningDaemon;
+    before(async () => {
+      daemon = await startDaemon({ POOL_SIZE: '2', MAX_CONCURRENT: '16' });
+    });
+    after(async () => {
+      await daemon?.stop();
+    });
+
+    it('answers a call from a ninth client while eight others sleep a second each, and all eight after one second', async () => {
+      const sleepers = await Promise.all(Array.from({ length: 8 }, () => TestClient.connect(daemon.url)));
+      const light = await TestClient.connect(daemon.url);
+      const calls = sleepers.map((client, i) => ({ name: `sleeper ${i}`, reply: client.execute(sleeper(1000, i)) }));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      calls.push({ name: 'light', reply: light.execute({ code: '"light"' }) });
+      const arrived = await arrivals(calls);
+      assert.equal(arrived[0].name, 'light', `${arrived.map((a) => a.name).join(', ')}`);
+      assert.equal(arrived[0].reply.payload?.value, 'light');
+      // All eight slept side by side: one second, not eight.
+      const last = arrived.at(-1)?.ms ?? 0;
+      assert.ok(last < 1900, `the last sleeper answered after ${Math.round(last)} ms`);
+      assert.deepEqual(
+        arrived.filter((a) => a.name !== 'light').map((a) => a.reply.payload?.value).sort(),
+        Array.from({ length: 8 }, (_, i) => i),
+      );
+      await Promise.all([...sleepers, light].map((c) => c.close()));
+    });
+
+    it('runs at most MAX_CONCURRENT at once, the rest waiting their turn, and a connection at most a quarter of it', async () => {
+      const greedy = await TestClient.connect(daemon.url);
+      const other = await TestClient.connect(daemon.url);
+      // 16 at once, 4 per connection: the greedy connection's fifth waits for one of its first four.
+      const calls = Array.from({ length: 6 }, (_, i) => ({ name: `greedy ${i}`, reply: greedy.execute(sleeper(600, i)) }));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      calls.push({ name: 'other', reply: other.execute(sleeper(100, 'other')) });
+      const arrived = await arrivals(calls);
+      const greedyTimes = arrived.filter((a) => a.name.startsWith('greedy')).map((a) => a.ms);
+      const early = greedyTimes.filter((ms) => ms < 1000).length;
+      assert.equal(early, 4, `greedy answers at ${greedyTimes.map(Math.round).join(', ')} ms: 4 then 2`);
+      assert.equal(arrived[0].name, 'other', 'the other connection did not wait for the greedy one');
+      await Promise.all([greedy.close(), other.close()]);
+    });
+  });
+
+  describe('fresh state beside other executions', () => {
+    let daemon: RunningDaemon;
+    before(async () => {
+      // One sandbox: every execution shares its isolate.
+      daemon = await startDaemon({ POOL_SIZE: '1' });
+    });
+    after(async () => {
+      await daemon?.stop();
+    });
+
+    it('lets no execution see what another running at the same time in its isolate changes', async () => {
+      const client = await TestClient.connect(daemon.url);
+      const taint = `
+        globalThis.leaked = 1; Array.prototype.tainted = 1; Object.prototype.polluted = 1;
+        Symbol.for("shared").description; Error.stackTraceLimit = 0; /(a)(b)/.exec("ab");
+        function h(cb) { setTimeout(() => cb("tainted"), 300); }`;
+      const look = `function h(cb) { setTimeout(() => cb([
+        typeof leaked, [].tainted, ({}).polluted, Symbol.keyFor(Symbol.for("k")) === "k" && Symbol.for("shared") !== undefined,
+        Error.stackTraceLimit, RegExp.$1,
+      ]), 100); }`;
+      const tainting = Array.from({ length: 4 }, () => client.execute({ code: taint, call: 'h' }));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const looking = await Promise.all(Array.from({ length: 4 }, () => client.execute({ code: look, call: 'h' })));
+      for (const reply of looking) assert.deepEqual(reply.payload?.value, ['undefined', null, null, true, 10, '']);
+      for (const reply of await Promise.all(tainting)) assert.equal(reply.payload?.value, 'tainted');
+      await client.close();
+    });
+  });
+
+  describe('faults contained', () => {
+    let daemon: RunningDaemon;
+    before(async () => {
+      daemon = await startDaemon({ POOL_SIZE: '1', MEMORY_LIMIT: '64', TIMEOUT: '10000' });
+    });
+    after(async () => {
+      await daemon?.stop();
+    });
+
+    it('answers 32 sleepers correctly while a memory bomb and a wedging script of the same key bring their isolate down', async () => {
+      const client = await TestClient.connect(daemon.url);
+      const sleepers = Array.from({ length: 32 }, (_, i) => client.execute({ code: `function h(cb) { console.log("sleeper", ${i}); setTimeout(() => cb(${i}), 800); }`, call: 'h' }));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const bomb = client.execute({ code: 'const a = []; for (;;) a.push(new Array(1e6).fill(0));' });
+      const wedge = client.execute({ code: 'function h(cb) { cb("answered"); for (;;) {} }', call: 'h' });
+      const [bombed, wedged] = await Promise.all([bomb, wedge]);
+      assert.equal(bombed.error?.code, 1003);
+      assert.equal(wedged.payload?.value, 'answered');
+      const answers = await Promise.all(sleepers);
+      assert.deepEqual(
+        answers.map((reply) => reply.payload?.value),
+        Array.from({ length: 32 }, (_, i) => i),
+      );
+      // Each ran again from the start: its console is its last run's.
+      for (const [i, reply] of answers.entries()) assert.deepEqual(reply.payload?.console, [`sleeper ${i}`]);
+      const recycled = daemon.logs().filter((line) => line.msg === 'running an execution again: its isolate was lost under it');
+      assert.ok(recycled.length >= 32, `${recycled.length} executions ran again`);
+      await client.close();
+    });
+  });
+
+  describe('the sandbox process', () => {
+    it('loads neither the daemon\'s settings (ajv) nor its bundler (esbuild)', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'javascriptd-executor-'));
+      const hook = join(dir, 'loaded.js');
+      writeFileSync(hook, "process.on('exit', () => process.stderr.write(JSON.stringify(Object.keys(require.cache))));");
+      const options = { limits: { memoryLimitMb: 16, consoleLimitBytes: 100, resultLimitBytes: 100, resultDepth: 8, fetchMaxBytes: 0, fetchMaxRequests: 0 }, modules: [], cacheDir: dir, logLevel: 'silent', noLogs: true };
+      // Run as in a container (frames on stdin and stdout); closing stdin ends it, once it is up.
+      const run = spawnSync(process.execPath, ['--no-node-snapshot', '-r', hook, join(__dirname, '..', 'src', 'executor', 'main.js'), JSON.stringify(options)], { input: '', encoding: 'utf8', timeout: 20000 });
+      const loaded = JSON.parse(run.stderr.slice(run.stderr.lastIndexOf('["'))) as string[];
+      assert.ok(loaded.some((file) => file.includes('isolated-vm')), 'it did start');
+      assert.deepEqual(
+        loaded.filter((file) => /node_modules[\\/](ajv|esbuild|dockerode|prom-client|undici)[\\/]|src[\\/](config|daemon|sandbox[\\/]module-bundler)\.js/.test(file)),
+        [],
+      );
+    });
+  });
+});
