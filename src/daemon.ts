@@ -218,6 +218,7 @@ interface SandboxStart {
 async function startSandbox({ prepared, config, modulePath, docker, onRecycle, log }: SandboxStart): Promise<Sandbox> {
   const { key, modules, imageModules, outbound } = prepared;
   const options = {
+    key: key.name,
     limits: {
       memoryLimitMb: key.memoryLimitMb,
       consoleLimitBytes: key.consoleLimitBytes,

@@ -88,6 +88,27 @@ describe('keys and policies', () => {
     );
   });
 
+  it("fails no execution of key A when key B's memory bomb and wedging script bring down B's isolates", async () => {
+    const [ci, customer] = await Promise.all([as('secret-of-ci'), as('secret-of-customer')]);
+    const sleeper = (i: number) => ({ code: `function h(cb) { console.log("sleeper", ${i}); setTimeout(() => cb(${i}), 600); }`, call: 'h' });
+    const ciSleepers = Array.from({ length: 8 }, (_, i) => ci.execute(sleeper(i)));
+    const customerSleepers = Array.from({ length: 8 }, (_, i) => customer.execute(sleeper(i)));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const [bombed, wedged] = await Promise.all([
+      customer.execute({ code: 'const a = []; for (;;) a.push(new Array(1e6).fill(0));' }),
+      customer.execute({ code: 'function h(cb) { cb("answered"); for (;;) {} }', call: 'h' }),
+    ]);
+    assert.equal(bombed.error?.code, 1003);
+    assert.equal(wedged.payload?.value, 'answered');
+    for (const sleepers of [ciSleepers, customerSleepers]) {
+      assert.deepEqual((await Promise.all(sleepers)).map((reply) => [reply.payload?.value, reply.payload?.console]), Array.from({ length: 8 }, (_, i) => [i, [`sleeper ${i}`]]));
+    }
+    const ranAgain = daemon.logs().filter((line) => line.msg === 'running an execution again: its isolate was lost under it');
+    assert.ok(ranAgain.some((line) => line.key === 'customer'), "key B's own executions ran again");
+    assert.ok(!ranAgain.some((line) => line.key === 'ci'), "none of key A's ran again");
+    await Promise.all([ci.close(), customer.close()]);
+  });
+
   it('ships config.schema.json, the schema the daemon validates with', () => {
     const shipped: unknown = JSON.parse(readFileSync(join(__dirname, '..', '..', 'config.schema.json'), 'utf8'));
     assert.deepEqual(shipped, JSON.parse(JSON.stringify(CONFIG_FILE_SCHEMA)));

@@ -60,7 +60,7 @@ class IpcRelay implements FetchRelay {
 
 async function main(): Promise<void> {
   const options = JSON.parse(process.argv[2] ?? '') as ExecutorOptions;
-  const log = createLogger({ logLevel: options.logLevel as 'info', noLogs: options.noLogs }, overIpc ? 1 : 2).child({ sandbox: process.pid });
+  const log = createLogger({ logLevel: options.logLevel as 'info', noLogs: options.noLogs }, overIpc ? 1 : 2).child({ key: options.key, sandbox: process.pid });
   // In a container the module folders are the runtime image's own; bundles are found in its cache.
   const modulePath = options.modulePath ?? process.env.MODULE_PATH ?? '';
   const cacheDir = options.cacheDir ?? process.env.MODULE_CACHE ?? '/tmp/javascriptd-modules';

@@ -6,6 +6,8 @@ import type { WireRequest, WireResponse } from '../outbound/wire.js';
 import type { ExecutionRequest, ExecutionResult, RecycleReason, SandboxLimits } from './sandbox.js';
 
 export interface ExecutorOptions {
+  /** The key it runs for: its log lines name it. */
+  key: string;
   limits: SandboxLimits;
   /** Allowlisted module names; the sandbox loads their bundles from `cacheDir`. */
   modules: string[];
