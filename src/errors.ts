@@ -1,4 +1,5 @@
 // Every error a caller can receive is made here, so codes and messages stay in one place.
+import type { Usage } from './sandbox/sandbox.js';
 import { clip } from './text.js';
 
 // The code table is the client package's (it needs nothing of the daemon); the
@@ -19,12 +20,19 @@ export interface WireError {
 export class RpcError extends Error {
   readonly code: ErrorCodeValue;
   readonly data: Record<string, unknown> | undefined;
+  /** What the execution cost up to this error, for callers who ask and for metrics; not part of the wire form. */
+  usage: Usage | undefined;
 
   constructor(code: ErrorCodeValue, message: string, data?: Record<string, unknown>) {
     super(message);
     this.name = 'RpcError';
     this.code = code;
     this.data = data;
+  }
+
+  withUsage(usage: Usage): this {
+    this.usage = usage;
+    return this;
   }
 
   toWire(): WireError {
@@ -72,6 +80,10 @@ export function resultTooLarge(size: number, limit: number, console: string[]): 
 
 export function interrupted(reason: string, console: string[]): RpcError {
   return new RpcError(ErrorCode.Interrupted, 'Interrupted', { reason, console });
+}
+
+export function cancelled(console: string[]): RpcError {
+  return new RpcError(ErrorCode.Cancelled, 'Cancelled', { console });
 }
 
 export function shuttingDown(): RpcError {

@@ -10,6 +10,33 @@ export interface ExecutionRequest {
   call: string | undefined;
   caller: string | undefined;
   timeoutMs: number;
+  /** Console lines are reported as they are printed (see ExecutionWatch.onConsole). */
+  stream: boolean;
+}
+
+/** What one execution cost; see the README's "What a run cost" for how each is measured. */
+export type Usage = {
+  /** CPU time the isolate spent in this execution's calls, ms. */
+  cpuMs: number;
+  /** From its context being ready to its outcome, ms: the same as `time`. */
+  wallMs: number;
+  /** The most the isolate's heap grew above where it stood when the execution began, bytes. */
+  heapBytes: number;
+  /** Requests it handed to the daemon, refused ones included. */
+  fetchRequests: number;
+  /** Bytes of request bodies sent, and of response bodies received. */
+  fetchBytesOut: number;
+  fetchBytesIn: number;
+  /** Bytes the script printed (each line counting one more), kept or dropped. */
+  consoleBytes: number;
+};
+
+/** What a caller follows of one execution while it runs. */
+export interface ExecutionWatch {
+  /** Console lines as they are printed, when the request streams them (at most CONSOLE_LIMIT in all). */
+  onConsole?: (lines: string[]) => void;
+  /** Aborting it cancels the execution: queued, it never starts; running, it is stopped and answered with 1007. */
+  signal?: AbortSignal;
 }
 
 export interface ExecutionResult {
@@ -18,6 +45,7 @@ export interface ExecutionResult {
   console: string[];
   /** Duration of the execution in ms. */
   time: number;
+  usage: Usage;
 }
 
 export interface SandboxLimits {
@@ -45,6 +73,8 @@ export interface Running {
   result: Promise<ExecutionResult>;
   /** Resolves once nothing of the execution runs any more. */
   done: Promise<void>;
+  /** Stops it where it is (1007), unless it has its outcome already. */
+  cancel(): void;
 }
 
 export interface Sandbox {
@@ -55,7 +85,7 @@ export interface Sandbox {
    * sandbox can take it now (busy starting others, or no memory to spare): it
    * waits. The caller never has more than `capacity` running.
    */
-  start(request: ExecutionRequest): Promise<ExecutionResult> | undefined;
+  start(request: ExecutionRequest, watch: ExecutionWatch): Promise<ExecutionResult> | undefined;
   /** `listener` is told when an execution may start that could not before. */
   onAvailable(listener: () => void): void;
   close(): Promise<void>;
