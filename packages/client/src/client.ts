@@ -36,13 +36,28 @@ export interface Script {
   globals?: Record<string, unknown>;
   /** The script's time limit in the daemon, ms. */
   timeout?: number;
+  /** Ask for what the run cost: the result's `usage` (an error's `data.usage`). */
+  usage?: boolean;
 }
 
 export interface ExecuteOptions {
-  /** Gives up waiting (the daemon still finishes the execution; its reply is dropped). */
+  /** Stops the execution: the call rejects with the signal's reason at once, and the daemon is sent runtime.cancel. */
   signal?: AbortSignal;
-  /** Gives up waiting after this long, ms, with a TimeoutError. */
+  /** The same after this long, ms, with a TimeoutError. */
   timeoutMs?: number;
+  /** Each console line as the script prints it (the result still carries them all). */
+  onConsole?: (line: string) => void;
+}
+
+/** What a run cost, when the script asked for `usage`: see the README's "What a run cost". */
+export interface Usage {
+  cpuMs: number;
+  wallMs: number;
+  heapBytes: number;
+  fetchRequests: number;
+  fetchBytesOut: number;
+  fetchBytesIn: number;
+  consoleBytes: number;
 }
 
 export interface ExecutionResult {
@@ -50,11 +65,13 @@ export interface ExecutionResult {
   console: string[];
   /** How long the execution took in the daemon, ms. */
   time: number;
+  usage?: Usage;
 }
 
 interface Call {
   frame: string;
   sent: boolean;
+  onConsole: ((line: string) => void) | undefined;
   resolve: (result: ExecutionResult) => void;
   reject: (error: Error) => void;
 }
@@ -62,6 +79,8 @@ interface Call {
 interface Reply {
   type?: unknown;
   id?: unknown;
+  /** A streamed part of the reply (console lines), more to come. */
+  more?: unknown;
   payload?: ExecutionResult;
   error?: { code: number; message: string; data?: Record<string, unknown> };
 }
@@ -111,9 +130,15 @@ export class Client extends EventEmitter {
     const aborted = signals.find((s) => s.aborted);
     if (aborted !== undefined) return Promise.reject(aborted.reason);
     const id = ++this.lastId;
-    const payload = { code: script.code, call: script.call, caller: script.caller, globals: script.globals, timeout: script.timeout };
+    const stream = options.onConsole === undefined ? undefined : true;
+    const payload = { code: script.code, call: script.call, caller: script.caller, globals: script.globals, timeout: script.timeout, usage: script.usage, stream };
     return new Promise<ExecutionResult>((resolve, reject) => {
-      const abort = (event: Event) => this.settle(id, () => reject((event.target as AbortSignal).reason));
+      const abort = (event: Event) =>
+        this.settle(id, (call) => {
+          // Sent: the daemon stops it. Its answer (1007) finds no call waiting and is dropped.
+          if (call.sent && this.connected) this.ws?.send(JSON.stringify({ type: 'req', method: 'runtime.cancel', id: ++this.lastId, payload: { id } }));
+          reject((event.target as AbortSignal).reason);
+        });
       for (const signal of signals) signal.addEventListener('abort', abort, { once: true });
       const done = () => {
         for (const signal of signals) signal.removeEventListener('abort', abort);
@@ -121,6 +146,7 @@ export class Client extends EventEmitter {
       const call: Call = {
         frame: JSON.stringify({ type: 'req', method: 'runtime.execute', id, payload }),
         sent: false,
+        onConsole: options.onConsole,
         resolve: (result) => (done(), resolve(result)),
         reject: (error) => (done(), reject(error)),
       };
@@ -163,9 +189,14 @@ export class Client extends EventEmitter {
     }
     if (reply.type !== 'rep' || typeof reply.id !== 'number') return;
     const { error, payload } = reply;
+    if (reply.more === true) {
+      const call = this.calls.get(reply.id);
+      for (const line of payload?.console ?? []) call?.onConsole?.(String(line));
+      return;
+    }
     this.settle(reply.id, (call) => {
       if (error !== undefined) call.reject(new ExecutionError(error.code, error.message, error.data));
-      else call.resolve({ value: payload?.value, console: payload?.console ?? [], time: payload?.time ?? 0 });
+      else call.resolve({ value: payload?.value, console: payload?.console ?? [], time: payload?.time ?? 0, ...(payload?.usage === undefined ? {} : { usage: payload.usage }) });
     });
   }
 
