@@ -34,7 +34,7 @@ import { ERROR_TEXT, fromHost } from './thrown.js';
 /** Once an execution has its outcome, how long its calls may go on before the isolate is given up. */
 const SETTLE_GRACE_MS = 100;
 /** The same for a cancelled execution: a caller cancelling a busy loop waits for no more than this. */
-const CANCEL_GRACE_MS = 20;
+const CANCEL_GRACE_MS = 10;
 /** Bound on the trusted prelude's own calls, so a broken one cannot hang a sandbox. */
 const PREPARE_TIMEOUT_MS = 10_000;
 /** Contexts kept made ahead. */
@@ -109,6 +109,8 @@ export class IsolateWorker {
   private lastCall = 0;
   /** The isolate's CPU time when its last call returned (or it last made contexts ahead). */
   private cpuMark = 0n;
+  /** The last reading of its heap. */
+  private lastHeap = 0;
   private readonly limits: SandboxLimits;
   private readonly preludeSource: PreludeSource;
   private readonly log: Logger;
@@ -208,7 +210,7 @@ export class IsolateWorker {
       const fresh = await this.takeFresh();
       handles.push(...fresh.handles);
       fresh.link.execution = execution;
-      attempt.heapAtBegin = this.heapUsed();
+      attempt.heapAtBegin = this.idle && !this.isolate.isDisposed ? this.heapUsed() : this.lastHeap;
       execution.begin();
       const steps = this.steps(attempt, fresh, handles).catch((thrown: unknown) => this.failed(attempt, thrown));
       // The outcome can be known while a call still runs (cb called, then a loop): don't wait for it.
@@ -383,9 +385,9 @@ export class IsolateWorker {
     this.pending.set(seq, attempt);
     attempt.calls++;
     const returned = () => {
-      this.charge(attempt);
       this.pending.delete(seq);
       if (--attempt.calls === 0) attempt.callsIdle?.();
+      this.charge(attempt);
       if (this.idle) this.refill();
     };
     return call.then(
@@ -402,20 +404,28 @@ export class IsolateWorker {
     );
   }
 
-  /** Charges the isolate's CPU time since the last mark to `attempt`, and notes how far the heap has grown since it began. */
+  /**
+   * Charges the isolate's CPU time since the last mark to `attempt`, and notes
+   * how far the heap has grown since it began — only while no call runs in the
+   * isolate: reading its heap waits for the isolate, a script's loop included.
+   */
   private charge(attempt: Attempt): void {
-    if (this.isolate.isDisposed || attempt.generation !== this.generation) return;
-    const now = this.isolate.cpuTime;
-    attempt.execution.cpuNs += now - this.cpuMark;
-    this.cpuMark = now;
-    attempt.execution.heapGrowth = Math.max(attempt.execution.heapGrowth, this.heapUsed() - attempt.heapAtBegin);
+    if (attempt.generation !== this.generation) return;
+    try {
+      const now = this.isolate.cpuTime;
+      attempt.execution.cpuNs += now - this.cpuMark;
+      this.cpuMark = now;
+      if (this.idle) attempt.execution.heapGrowth = Math.max(attempt.execution.heapGrowth, this.heapUsed() - attempt.heapAtBegin);
+    } catch {
+      // An isolate going down (out of memory) has no figures left to read; what it cost so far stands.
+    }
   }
 
-  /** The isolate's heap, with the memory its objects hold outside it (typed arrays). */
+  /** The isolate's heap, with the memory its objects hold outside it (typed arrays); for an idle isolate only (see charge). */
   private heapUsed(): number {
-    if (this.isolate.isDisposed) return 0;
     const { used_heap_size: used, externally_allocated_size: external } = this.isolate.getHeapStatisticsSync();
-    return used + external;
+    this.lastHeap = used + external;
+    return this.lastHeap;
   }
 
   /** What a failed call or step means for its attempt. */

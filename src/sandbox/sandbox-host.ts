@@ -26,7 +26,7 @@ const MEMORY_POLL_MS = 50;
 /** A sandbox holding more than this share of its budget takes no new execution, and is replaced once it has none. */
 const RECYCLE_SHARE = 0.75;
 /** How long a sandbox has to answer a cancelled execution before it is killed. */
-const CANCEL_KILL_MS = 40;
+const CANCEL_KILL_MS = 30;
 
 export interface SandboxHostOptions {
   startLink: StartLink;
@@ -58,6 +58,8 @@ interface Current {
   killedForTime: boolean;
   /** Sent, and not yet waiting or answered: it holds the sandbox's thread. */
   starting: boolean;
+  /** Its caller cancelled it: not sent (again) to a sandbox. */
+  cancelled: boolean;
 }
 
 export class SandboxHost {
@@ -133,6 +135,7 @@ export class SandboxHost {
       resent: false,
       killedForTime: false,
       starting: false,
+      cancelled: false,
     };
     this.executions.set(id, current);
     this.startingAs(current, true);
@@ -195,6 +198,10 @@ export class SandboxHost {
   /** Sends an execution to the sandbox. One that cannot be sent fails alone; one sent to a sandbox that has just died is handled with its exit. */
   private hand(current: Current): void {
     if (this.executions.get(current.id) !== current) return;
+    if (current.cancelled) {
+      this.settle(current.id, (c) => c.reject(errors.cancelled([])));
+      return;
+    }
     const message: ToExecutor = { kind: 'run', id: current.id, request: current.request };
     if (this.link.send(message) || !this.link.connected) return;
     this.log.error('an execution could not be handed to its sandbox');
@@ -223,6 +230,9 @@ export class SandboxHost {
   private cancel(id: number): void {
     const current = this.executions.get(id);
     if (current === undefined) return;
+    current.cancelled = true;
+    // Not handed to a sandbox yet (one is starting): it never will be.
+    if (this.bringingUp !== undefined) return;
     const { link } = this;
     void link.send({ kind: 'cancel', id });
     setTimeout(() => {
