@@ -8,6 +8,7 @@ import type { ExecutionResult } from '../sandbox/sandbox.js';
 import { clip } from '../text.js';
 import type { Scheduler } from './scheduler.js';
 import type { ParseScript } from './script.js';
+import type { SourceTransform } from './source-transform.js';
 
 const EXECUTE = 'runtime.execute';
 
@@ -15,6 +16,8 @@ const EXECUTE = 'runtime.execute';
 export interface KeyRuntime {
   scheduler: Scheduler;
   parseScript: ParseScript;
+  /** TypeScript and module scripts made into JavaScript, their errors mapped back. */
+  transform: SourceTransform;
 }
 
 /** One request, as a connection hands it over. */
@@ -60,7 +63,7 @@ export class Runtime {
   }
 
   private async execute({ key, client, params, bytes }: Call): Promise<ExecutionResult> {
-    const { scheduler, parseScript } = this.keyRuntime(key);
+    const { scheduler, parseScript, transform } = this.keyRuntime(key);
     const request = parseScript(params);
     const id = ++this.executions;
     const started = performance.now();
@@ -72,7 +75,7 @@ export class Runtime {
       call: request.call === undefined ? undefined : clip(request.call),
     };
     try {
-      const result = await scheduler.run(client, request, bytes);
+      const result = await transform.run(request, (runnable) => scheduler.run(client, runnable, bytes));
       this.log.info({ ...fields, outcome: 'ok', ms: elapsed(started) }, 'execution');
       this.metrics.execution(key, undefined, elapsed(started) / 1000);
       return result;

@@ -11,6 +11,10 @@ export interface Script {
   call?: string | null;
   caller?: string | null;
   timeout?: number | null;
+  /** `code` is an ES module (see the README's ES modules and TypeScript). */
+  module?: boolean | null;
+  /** `code` is TypeScript. */
+  typescript?: boolean | null;
 }
 
 export type ParseScript = (params: unknown) => ExecutionRequest;
@@ -26,6 +30,8 @@ export function scriptParser(defaultTimeoutMs: number, maxTimeoutMs: number): Pa
       call: { type: ['string', 'null'] },
       caller: { type: ['string', 'null'] },
       timeout: { type: ['number', 'null'], exclusiveMinimum: 0, maximum: maxTimeoutMs },
+      module: { type: ['boolean', 'null'] },
+      typescript: { type: ['boolean', 'null'] },
     },
   };
   const validate = new Ajv({ allErrors: true }).compile<Script>(schema);
@@ -36,6 +42,8 @@ export function scriptParser(defaultTimeoutMs: number, maxTimeoutMs: number): Pa
     return {
       code: script.code,
       codeHash: createHash('sha256').update(script.code).digest('hex'),
+      module: script.module ?? undefined,
+      typescript: script.typescript ?? undefined,
       globals: script.globals ?? undefined,
       call: script.call || undefined,
       caller: script.caller || undefined,
