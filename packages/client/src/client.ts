@@ -36,6 +36,10 @@ export interface Script {
   globals?: Record<string, unknown>;
   /** The script's time limit in the daemon, ms. */
   timeout?: number;
+  /** `code` is an ES module: it may import the allowlisted modules and await at its top level; `call` names an export. */
+  module?: boolean;
+  /** `code` is TypeScript: the daemon strips its types (it does not type-check); errors point at its own lines. */
+  typescript?: boolean;
 }
 
 export interface ExecuteOptions {
@@ -111,7 +115,7 @@ export class Client extends EventEmitter {
     const aborted = signals.find((s) => s.aborted);
     if (aborted !== undefined) return Promise.reject(aborted.reason);
     const id = ++this.lastId;
-    const payload = { code: script.code, call: script.call, caller: script.caller, globals: script.globals, timeout: script.timeout };
+    const payload = { code: script.code, call: script.call, caller: script.caller, globals: script.globals, timeout: script.timeout, module: script.module, typescript: script.typescript };
     return new Promise<ExecutionResult>((resolve, reject) => {
       const abort = (event: Event) => this.settle(id, () => reject((event.target as AbortSignal).reason));
       for (const signal of signals) signal.addEventListener('abort', abort, { once: true });
