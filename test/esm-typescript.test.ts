@@ -83,6 +83,8 @@ describe('ES module and TypeScript scripts', function () {
         ['export const p = import("child_process");', 'child_process', '1:25'],
         ['import "dayjs";', 'dayjs', '1:8'],
         ['import x from "lodash/fp";', 'lodash/fp', '1:15'],
+        ['import p from "/etc/passwd";', '/etc/passwd', '1:15'],
+        ['export const fs = require("node:fs");', 'node:fs', '1:27'],
       ]) {
         const error = failure(await client.execute({ code, module: true }));
         assert.equal(error.message, `Error: module '${specifier}' is not allowed [module.js:${at}]`, code);
