@@ -54,6 +54,14 @@ export function exception(thrown: Thrown, console: string[]): RpcError {
   return new RpcError(ErrorCode.Exception, message, { name: thrown.name, stack: thrown.stack, console });
 }
 
+/** A 1000 with its message and stack rewritten (positions mapped back to the source the client sent); any other error as it is. */
+export function rewriteException(error: RpcError, rewrite: { message: (text: string) => string; stack: (text: string) => string }): RpcError {
+  if (error.code !== ErrorCode.Exception || error.data === undefined) return error;
+  const { stack } = error.data;
+  const rewritten = new RpcError(ErrorCode.Exception, rewrite.message(error.message), { ...error.data, ...(typeof stack === 'string' ? { stack: rewrite.stack(stack) } : {}) });
+  return error.usage === undefined ? rewritten : rewritten.withUsage(error.usage);
+}
+
 // 1001 and 1002 carry `data` only when the script printed something first:
 // the original javascriptd sent none, and its clients compare these errors
 // exactly with {code, message}.

@@ -245,6 +245,22 @@ describe('following an execution while it runs', () => {
       await client.close();
     });
 
+    it('works with a TypeScript module: lines streamed, usage in the reply and in a mapped error', async () => {
+      const client = await TestClient.connect(daemon.url);
+      const code = 'const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));\nconsole.log("first");\nawait wait(150);\nconsole.log("second");\nexport default 42;\n';
+      const sent = performance.now();
+      const reply = await client.execute({ code, module: true, typescript: true, stream: true, usage: true });
+      assert.equal(reply.payload?.value, 42);
+      assert.deepEqual(client.streamed.flatMap((s) => s.lines), ['first', 'second']);
+      assert.ok(client.streamed[0].at - sent < 140, 'the first line came before the await was over');
+      assert.equal((reply.payload as unknown as { usage: { consoleBytes: number } }).usage.consoleBytes, 13);
+      const failed = await client.execute({ code: 'const n: number = 1;\nthrow new Error(`bad ${n}`);\n', typescript: true, usage: true });
+      assert.equal(failed.error?.message, 'Error: bad 1');
+      assert.match(String(failed.error?.data?.stack), /script\.ts:2:7/);
+      assert.equal(typeof (failed.error?.data?.usage as { cpuMs: number }).cpuMs, 'number');
+      await client.close();
+    });
+
     it('JSON-RPC: the result carries usage too', async () => {
       const client = await TestClient.connect(daemon.url, { handshake: false });
       client.send({ jsonrpc: '2.0', method: 'runtime.execute', params: { code: 'console.log("x"); 1', usage: true }, id: 1 });

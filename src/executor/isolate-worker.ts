@@ -28,6 +28,7 @@ import { type PreludeSource, readCodeCache } from '../shared/prelude-source.js';
 import { Deadline } from './deadline.js';
 import { Execution, MAX_PENDING_TIMERS, NO_USAGE, type Outcome } from './execution.js';
 import { entry } from './host-ops.js';
+import { linkModule } from './module-entry.js';
 import { ScriptCache } from './script-cache.js';
 import { ERROR_TEXT, fromHost } from './thrown.js';
 
@@ -352,9 +353,20 @@ export class IsolateWorker {
     // where nothing can be known before they return: defining JSON values,
     // compiling, and the script's top level (it has no cb yet; its outcome is
     // its completion value), which then reports synchronously (prelude/host.js).
-    const synchronous = this.idle;
+    // A module's handler may run within its evaluation (see module-entry.ts): always an asynchronous call, as `start` is.
+    const synchronous = this.idle && request.module !== true;
     const globals = request.globals === undefined ? null : JSON.stringify(request.globals);
     const begin = entry('begin', Date.now() + deadline.remainingMs(), globals, synchronous);
+    if (request.module === true) {
+      await this.track(attempt, enter.apply(undefined, begin, { timeout: deadline.remainingMs() }));
+      const linked = await linkModule(this.isolate, context, enter, request.code, request.call ?? null, request.caller ?? null);
+      handles.push(...linked.handles);
+      started = true;
+      await this.track(attempt, linked.evaluate(deadline.remainingMs()));
+      if (!execution.isFinished) job.hooks.onWaiting();
+      stalled();
+      return;
+    }
     let completion: ivm.Reference;
     if (synchronous) {
       try {

@@ -9,6 +9,7 @@ import type { ExecutionResult } from '../sandbox/sandbox.js';
 import { clip } from '../text.js';
 import type { Scheduler } from './scheduler.js';
 import type { ParseScript } from './script.js';
+import type { SourceTransform } from './source-transform.js';
 
 const EXECUTE = 'runtime.execute';
 /** Answered at once, and never refused for the requests in flight: it is how a client makes room. */
@@ -18,6 +19,8 @@ export const CANCEL = 'runtime.cancel';
 export interface KeyRuntime {
   scheduler: Scheduler;
   parseScript: ParseScript;
+  /** TypeScript and module scripts made into JavaScript, their errors mapped back. */
+  transform: SourceTransform;
 }
 
 /** One request, as a connection hands it over. */
@@ -82,7 +85,7 @@ export class Runtime {
   }
 
   private async execute({ key, client, params, bytes, requestId, onConsole }: Call): Promise<string> {
-    const { scheduler, parseScript } = this.keyRuntime(key);
+    const { scheduler, parseScript, transform } = this.keyRuntime(key);
     const { request, usage: withUsage } = parseScript(params);
     const id = ++this.executions;
     const started = performance.now();
@@ -95,7 +98,8 @@ export class Runtime {
     };
     const cancel = requestId === undefined ? undefined : this.watchForCancel(client, requestId);
     try {
-      const result = await scheduler.run(client, request, bytes, { signal: cancel?.controller.signal, onConsole: request.stream ? onConsole : undefined });
+      const watch = { signal: cancel?.controller.signal, onConsole: request.stream ? onConsole : undefined };
+      const result = await transform.run(request, (runnable) => scheduler.run(client, runnable, bytes, watch));
       this.log.info({ ...fields, outcome: 'ok', ms: elapsed(started) }, 'execution');
       this.metrics.execution(key, undefined, elapsed(started) / 1000);
       this.metrics.usage(key, result.usage);

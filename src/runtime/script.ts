@@ -11,6 +11,10 @@ export interface Script {
   call?: string | null;
   caller?: string | null;
   timeout?: number | null;
+  /** `code` is an ES module (see the README's ES modules and TypeScript). */
+  module?: boolean | null;
+  /** `code` is TypeScript. */
+  typescript?: boolean | null;
   /** Send console lines as they are printed, before the reply. */
   stream?: boolean | null;
   /** The reply carries what the run cost. */
@@ -36,6 +40,8 @@ export function scriptParser(defaultTimeoutMs: number, maxTimeoutMs: number): Pa
       call: { type: ['string', 'null'] },
       caller: { type: ['string', 'null'] },
       timeout: { type: ['number', 'null'], exclusiveMinimum: 0, maximum: maxTimeoutMs },
+      module: { type: ['boolean', 'null'] },
+      typescript: { type: ['boolean', 'null'] },
       stream: { type: ['boolean', 'null'] },
       usage: { type: ['boolean', 'null'] },
     },
@@ -48,6 +54,8 @@ export function scriptParser(defaultTimeoutMs: number, maxTimeoutMs: number): Pa
     const request: ExecutionRequest = {
       code: script.code,
       codeHash: createHash('sha256').update(script.code).digest('hex'),
+      module: script.module ?? undefined,
+      typescript: script.typescript ?? undefined,
       globals: script.globals ?? undefined,
       call: script.call || undefined,
       caller: script.caller || undefined,

@@ -5,6 +5,13 @@ export interface ExecutionRequest {
   code: string;
   /** SHA-256 of `code` (hex): its key in compiled-script caches, and in logs. */
   codeHash: string;
+  /**
+   * `code` is an ES module: in the sandbox, the bundle the daemon made of it
+   * (runtime/source-transform.ts), which imports nothing.
+   */
+  module?: boolean;
+  /** `code` is TypeScript, as sent; the daemon strips the types before the sandbox sees it. */
+  typescript?: boolean;
   /** Own keys become globals of the fresh context. */
   globals: Record<string, unknown> | undefined;
   call: string | undefined;

@@ -36,6 +36,10 @@ export interface Script {
   globals?: Record<string, unknown>;
   /** The script's time limit in the daemon, ms. */
   timeout?: number;
+  /** `code` is an ES module: it may import the allowlisted modules and await at its top level; `call` names an export. */
+  module?: boolean;
+  /** `code` is TypeScript: the daemon strips its types (it does not type-check); errors point at its own lines. */
+  typescript?: boolean;
   /** Ask for what the run cost: the result's `usage` (an error's `data.usage`). */
   usage?: boolean;
 }
@@ -131,7 +135,8 @@ export class Client extends EventEmitter {
     if (aborted !== undefined) return Promise.reject(aborted.reason);
     const id = ++this.lastId;
     const stream = options.onConsole === undefined ? undefined : true;
-    const payload = { code: script.code, call: script.call, caller: script.caller, globals: script.globals, timeout: script.timeout, usage: script.usage, stream };
+    const { code, call, caller, globals, timeout, module, typescript, usage } = script;
+    const payload = { code, call, caller, globals, timeout, module, typescript, usage, stream };
     return new Promise<ExecutionResult>((resolve, reject) => {
       const abort = (event: Event) =>
         this.settle(id, (call) => {

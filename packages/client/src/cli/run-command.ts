@@ -3,6 +3,7 @@
 // jobs. The secret comes from JAVASCRIPTD_SECRET only, never from a flag that
 // process lists would show.
 import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
 import { connect, type ExecutionResult, type Script, type Usage } from '../client.js';
 import { ConnectionError, ErrorCode, ExecutionError } from '../errors.js';
 import { type Command, UsageError, type Values } from './command.js';
@@ -74,8 +75,23 @@ function globalsOf(values: Values): Record<string, unknown> | undefined {
   return Object.keys(globals).length === 0 ? undefined : globals;
 }
 
+/** What a file's extension says its code is: .ts and .cts TypeScript, .mts a TypeScript module, .mjs a module. */
+const KINDS: Record<string, Pick<Script, 'module' | 'typescript'>> = {
+  '.ts': { typescript: true },
+  '.cts': { typescript: true },
+  '.mts': { module: true, typescript: true },
+  '.mjs': { module: true },
+};
+
+function kindOf(values: Values, file: string): Pick<Script, 'module' | 'typescript'> {
+  const kind = { ...KINDS[extname(file).toLowerCase()] };
+  if (values.module === true) kind.module = true;
+  if (values.typescript === true) kind.typescript = true;
+  return kind;
+}
+
 function scriptOf(values: Values, file: string): Script {
-  const script: Script = { code: readText(file, 'script') };
+  const script: Script = { code: readText(file, 'script'), ...kindOf(values, file) };
   if (typeof values.call === 'string') script.call = values.call;
   if (typeof values.caller === 'string') script.caller = readText(values.caller, '--caller');
   const globals = globalsOf(values);
@@ -142,6 +158,7 @@ export const run: Command = {
   positionals: { min: 1, max: 1 },
   summary: [
     'Runs a script file ("-": standard input) on a daemon, then prints its console lines and its value as JSON.',
+    'A .ts or .cts file is sent as TypeScript, .mts as a TypeScript module, .mjs as a module; --module and --typescript say so for any file.',
     `The secret comes from JAVASCRIPTD_SECRET (sent as x-runtime-secret); the daemon from --url, JAVASCRIPTD_URL or ${DEFAULT_URL}.`,
   ].join('\n'),
   options: {
@@ -152,6 +169,8 @@ export const run: Command = {
     global: { type: 'string', multiple: true, value: 'key=value', description: 'one global; the value is read as JSON if it is JSON, else as text' },
     url: { type: 'string', value: 'ws://…', description: 'the daemon to run it on' },
     timeout: { type: 'string', value: 'ms', description: "the script's time limit (default: the daemon's TIMEOUT)" },
+    module: { type: 'boolean', description: 'the script is an ES module (imports, top-level await; --call names an export); default for .mjs and .mts' },
+    typescript: { type: 'boolean', description: 'the script is TypeScript (types stripped, not checked); default for .ts, .cts and .mts' },
     usage: { type: 'boolean', description: 'print what the run cost (CPU, wall time, heap, fetches, console) on stderr' },
     json: { type: 'boolean', description: 'print the whole reply as one JSON document (console lines then come with it, not as printed)' },
   },
