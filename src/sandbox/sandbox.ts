@@ -1,5 +1,6 @@
 // The one interface the runtime uses to run scripts. isolated-vm is behind it
 // (src/executor); another engine can replace it without touching the runtime.
+import type { Usage } from 'javascriptd-client';
 
 export interface ExecutionRequest {
   code: string;
@@ -21,22 +22,8 @@ export interface ExecutionRequest {
   stream: boolean;
 }
 
-/** What one execution cost; see the README's "What a run cost" for how each is measured. */
-export type Usage = {
-  /** CPU time the isolate spent in this execution's calls, ms. */
-  cpuMs: number;
-  /** From its context being ready to its outcome, ms: the same as `time`. */
-  wallMs: number;
-  /** The most the isolate's heap grew above where it stood when the execution began, bytes. */
-  heapBytes: number;
-  /** Requests it handed to the daemon, refused ones included. */
-  fetchRequests: number;
-  /** Bytes of request bodies sent, and of response bodies received. */
-  fetchBytesOut: number;
-  fetchBytesIn: number;
-  /** Bytes the script printed (each line counting one more), kept or dropped. */
-  consoleBytes: number;
-};
+// What one execution cost is a wire type: the client package's, as the error code table is.
+export type { Usage };
 
 /** What a caller follows of one execution while it runs. */
 export interface ExecutionWatch {

@@ -53,16 +53,22 @@ export interface ExecuteOptions {
   onConsole?: (line: string) => void;
 }
 
-/** What a run cost, when the script asked for `usage`: see the README's "What a run cost". */
-export interface Usage {
+/** What a run cost, when the script asked for `usage`: see the javascriptd README's "Following a run" for how each is measured. */
+export type Usage = {
+  /** CPU time the isolate spent in this execution's calls, ms. */
   cpuMs: number;
+  /** From its context being ready to its outcome, ms: the same as `time`. */
   wallMs: number;
+  /** The most the isolate's heap grew above where it stood when the execution began, bytes. */
   heapBytes: number;
+  /** Requests it handed to the daemon, refused ones included. */
   fetchRequests: number;
+  /** Bytes of request bodies sent, and of response bodies received. */
   fetchBytesOut: number;
   fetchBytesIn: number;
+  /** Bytes the script printed (each line counting one more), kept or dropped. */
   consoleBytes: number;
-}
+};
 
 export interface ExecutionResult {
   value: unknown;
