@@ -12,6 +12,7 @@ import { Connection } from './protocol/connection.js';
 import { type KeyRuntime, Runtime } from './runtime/runtime.js';
 import { Scheduler } from './runtime/scheduler.js';
 import { scriptParser } from './runtime/script.js';
+import { SourceTransform } from './runtime/source-transform.js';
 import { containerLink, MODULES_LABEL, removeStaleSandboxes } from './sandbox/container-link.js';
 import { prepareCodeCache } from './sandbox/code-cache.js';
 import { bundleModules, globalModulePath } from './sandbox/module-bundler.js';
@@ -56,7 +57,11 @@ export class Daemon {
         bounds: { items: key.queueLimit, bytes: key.queueBytes },
         onStart: (waited) => metrics.waited(key.name, waited),
       });
-      keys.set(key.name, { scheduler, parseScript: scriptParser(key.timeoutMs, key.maxTimeoutMs) });
+      keys.set(key.name, {
+        scheduler,
+        parseScript: scriptParser(key.timeoutMs, key.maxTimeoutMs),
+        transform: new SourceTransform(entry.modules, key.queueBytes),
+      });
     }
     const schedulers = [...keys.values()].map((k) => k.scheduler);
     const daemon = new Daemon(config, log, metrics, sandboxes, prepared, schedulers, new Runtime(keys, log, metrics));

@@ -1,4 +1,5 @@
 // Every error a caller can receive is made here, so codes and messages stay in one place.
+import type { Usage } from './sandbox/sandbox.js';
 import { clip } from './text.js';
 
 // The code table is the client package's (it needs nothing of the daemon); the
@@ -19,12 +20,19 @@ export interface WireError {
 export class RpcError extends Error {
   readonly code: ErrorCodeValue;
   readonly data: Record<string, unknown> | undefined;
+  /** What the execution cost up to this error, for callers who ask and for metrics; not part of the wire form. */
+  usage: Usage | undefined;
 
   constructor(code: ErrorCodeValue, message: string, data?: Record<string, unknown>) {
     super(message);
     this.name = 'RpcError';
     this.code = code;
     this.data = data;
+  }
+
+  withUsage(usage: Usage): this {
+    this.usage = usage;
+    return this;
   }
 
   toWire(): WireError {
@@ -44,6 +52,14 @@ export interface Thrown {
 export function exception(thrown: Thrown, console: string[]): RpcError {
   const message = thrown.message === '' ? thrown.name : `${thrown.name}: ${thrown.message}`;
   return new RpcError(ErrorCode.Exception, message, { name: thrown.name, stack: thrown.stack, console });
+}
+
+/** A 1000 with its message and stack rewritten (positions mapped back to the source the client sent); any other error as it is. */
+export function rewriteException(error: RpcError, rewrite: { message: (text: string) => string; stack: (text: string) => string }): RpcError {
+  if (error.code !== ErrorCode.Exception || error.data === undefined) return error;
+  const { stack } = error.data;
+  const rewritten = new RpcError(ErrorCode.Exception, rewrite.message(error.message), { ...error.data, ...(typeof stack === 'string' ? { stack: rewrite.stack(stack) } : {}) });
+  return error.usage === undefined ? rewritten : rewritten.withUsage(error.usage);
 }
 
 // 1001 and 1002 carry `data` only when the script printed something first:
@@ -72,6 +88,10 @@ export function resultTooLarge(size: number, limit: number, console: string[]): 
 
 export function interrupted(reason: string, console: string[]): RpcError {
   return new RpcError(ErrorCode.Interrupted, 'Interrupted', { reason, console });
+}
+
+export function cancelled(console: string[]): RpcError {
+  return new RpcError(ErrorCode.Cancelled, 'Cancelled', { console });
 }
 
 export function shuttingDown(): RpcError {

@@ -2,7 +2,7 @@
 // layer records into this one registry; gauges of queues and pools are read
 // when scraped.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { RecycleReason } from './sandbox/sandbox.js';
+import type { RecycleReason, Usage } from './sandbox/sandbox.js';
 
 export interface PoolState {
   key: string;
@@ -22,6 +22,7 @@ export class Metrics {
   private readonly recycled: Counter<'key' | 'reason'>;
   private readonly connections: Gauge;
   private readonly bytes: Counter<'direction'>;
+  private readonly cost: { [K in 'cpu' | 'heap' | 'fetches' | 'fetchBytes' | 'console']: Histogram<'key'> };
 
   constructor(pools: () => PoolState[]) {
     const registers = [this.registry];
@@ -47,6 +48,15 @@ export class Metrics {
       labelNames: ['key', 'reason'],
       registers,
     });
+    const histogram = (name: string, help: string, buckets: number[]) => new Histogram({ name, help, labelNames: ['key'], buckets, registers });
+    const bytes = [1024, 16384, 262144, 1048576, 16777216, 134217728];
+    this.cost = {
+      cpu: histogram('javascriptd_execution_cpu_seconds', "CPU time of an execution's calls into its isolate", [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30]),
+      heap: histogram('javascriptd_execution_heap_bytes', 'how far the isolate heap grew during an execution', bytes),
+      fetches: histogram('javascriptd_execution_fetch_requests', 'requests an execution handed to the daemon', [0, 1, 2, 5, 10, 20, 50]),
+      fetchBytes: histogram('javascriptd_execution_fetch_bytes', 'bytes of request and response bodies of an execution', [0, ...bytes]),
+      console: histogram('javascriptd_execution_console_bytes', 'bytes an execution printed', [0, ...bytes]),
+    };
     this.connections = new Gauge({ name: 'javascriptd_connections', help: 'open WebSocket connections', registers });
     this.bytes = new Counter({ name: 'javascriptd_websocket_bytes_total', help: 'WebSocket message bytes', labelNames: ['direction'], registers });
     const gauge = (name: string, help: string, read: (p: PoolState) => number) =>
@@ -69,6 +79,15 @@ export class Metrics {
   execution(key: string, code: number | undefined, seconds: number): void {
     this.executions.inc({ key, outcome: code === undefined ? 'ok' : 'error', code: code === undefined ? '' : String(code) });
     this.duration.observe({ key }, seconds);
+  }
+
+  /** What one execution cost (whether or not its caller asked). */
+  usage(key: string, usage: Usage): void {
+    this.cost.cpu.observe({ key }, usage.cpuMs / 1000);
+    this.cost.heap.observe({ key }, usage.heapBytes);
+    this.cost.fetches.observe({ key }, usage.fetchRequests);
+    this.cost.fetchBytes.observe({ key }, usage.fetchBytesOut + usage.fetchBytesIn);
+    this.cost.console.observe({ key }, usage.consoleBytes);
   }
 
   waited(key: string, seconds: number): void {

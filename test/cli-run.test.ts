@@ -3,7 +3,9 @@
 // every exit code, the secret from the environment, usage errors, the spinner
 // on a terminal (util-linux `script` gives it one) and --help of every command.
 import assert from 'node:assert/strict';
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +73,51 @@ for (const { program, node } of CLIS) describe(`${program} run`, function () {
     const result = cli([script, '--call', 'handle', '--caller', caller, '--globals', globals, '--event', event, '--global', 'retries=3', '--global', 'label=nightly build']);
     assert.equal(result.status, 0, result.stderr);
     assert.deepEqual(JSON.parse(result.stdout), { prefix: 'ci:', repo: 'acme/app', team: 'core', retries: 3, label: 'nightly build' });
+  });
+
+  /** Starts `run` and notes when each line of its stdout came; resolves with them and the exit status. */
+  const runLive = (args: string[], onLine: (line: string, child: ReturnType<typeof spawn>) => void = () => {}) => {
+    const child = spawn(process.execPath, [...node, 'run', ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const started = performance.now();
+    const lines: { line: string; ms: number }[] = [];
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      lines.push({ line, ms: performance.now() - started });
+      onLine(line, child);
+    });
+    return once(child, 'close').then(([status]) => ({ status: status as number | null, lines, stderr: () => stderr }));
+  };
+
+  it('prints console lines as the script prints them, then the value', async () => {
+    const script = file('ticks.js', 'function h(cb) { let n = 0; const t = setInterval(() => { console.log("tick", ++n); if (n === 10) { clearInterval(t); cb("done"); } }, 100); }');
+    const { status, lines } = await runLive([script, '--call', 'h']);
+    assert.equal(status, 0);
+    assert.deepEqual(lines.map((l) => l.line), [...Array.from({ length: 10 }, (_, i) => `tick ${i + 1}`), '"done"']);
+    const spread = lines.at(-1)!.ms - lines[0].ms;
+    assert.ok(spread > 700, `the first line came ${Math.round(spread)} ms before the value, not with it`);
+  });
+
+  it('--usage prints what the run cost on stderr', () => {
+    const result = cli([file('cost.js', 'console.log("abc"); const end = Date.now() + 50; while (Date.now() < end) {} 1'), '--usage']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, 'abc\n1\n');
+    const usage = result.stderr.match(/^usage: cpu ([\d.]+) ms, wall ([\d.]+) ms, heap \d+ B, 0 fetches \(0 B out, 0 B in\), console 4 B$/m);
+    assert.ok(usage !== null, result.stderr);
+    assert.ok(Number(usage[1]) >= 40 && Number(usage[2]) >= 45, result.stderr);
+  });
+
+  it('Ctrl-C cancels the execution in the daemon, then exits 130', async () => {
+    const script = file('spin.js', 'function h(cb) { console.log("spinning"); for (;;) {} }');
+    const before = daemon.logs().length;
+    const { status, stderr } = await runLive([script, '--call', 'h', '--timeout', '5000'], (line, child) => {
+      if (line === 'spinning') child.kill('SIGINT');
+    });
+    assert.equal(status, 130, stderr());
+    assert.match(stderr(), /cancelled/);
+    const execution = async () => daemon.logs().slice(before).find((l) => l.msg === 'execution');
+    for (let i = 0; i < 50 && (await execution()) === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal((await execution())?.code, 1007, 'the daemon cancelled it, well before its 5 s time limit');
   });
 
   it('reads the script from standard input with "-"', () => {

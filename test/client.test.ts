@@ -99,6 +99,38 @@ describe('javascriptd-client', function () {
     assert.equal((await rt.execute({ code: '2' })).value, 2);
   });
 
+  it('stops the execution in the daemon when its AbortSignal aborts (runtime.cancel): a busy loop ends long before its time limit', async () => {
+    const controller = new AbortController();
+    const before = daemon.logs().length;
+    const spinning = rt.execute({ code: 'function f(cb) { console.log("spinning"); for (;;) {} }', call: 'f', timeout: 5000 }, { signal: controller.signal, onConsole: () => controller.abort() });
+    const aborted = await rejection(spinning);
+    assert.ok(aborted instanceof DOMException && aborted.name === 'AbortError', String(aborted));
+    const logged = () => daemon.logs().slice(before).find((line) => line.msg === 'execution');
+    for (let i = 0; i < 50 && logged() === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(logged()?.code, ErrorCode.Cancelled);
+  });
+
+  it('hands console lines to onConsole as they are printed, and the result still has them all', async () => {
+    const seen: { line: string; at: number }[] = [];
+    const started = performance.now();
+    const result = await rt.execute(
+      { code: 'function f(cb) { let n = 0; const t = setInterval(() => { console.log("line", ++n); if (n === 5) { clearInterval(t); cb(n); } }, 100); }', call: 'f' },
+      { onConsole: (line) => seen.push({ line, at: performance.now() - started }) },
+    );
+    assert.deepEqual(seen.map((s) => s.line), ['line 1', 'line 2', 'line 3', 'line 4', 'line 5']);
+    assert.ok(seen[0].at < 300, `the first line came after ${Math.round(seen[0].at)} ms`);
+    assert.deepEqual(result.console, seen.map((s) => s.line));
+    assert.equal(result.usage, undefined, 'no usage unless asked');
+  });
+
+  it('returns usage when the script asks for it, and in an error\'s data', async () => {
+    const result = await rt.execute({ code: 'console.log("ab"); 1', usage: true });
+    assert.equal(result.usage?.consoleBytes, 3);
+    assert.ok((result.usage?.cpuMs ?? -1) >= 0 && (result.usage?.wallMs ?? -1) >= 0);
+    const timedOut = await executionError(rt.execute({ code: 'for (;;) {}', timeout: 100, usage: true }), ErrorCode.Timeout);
+    assert.ok(((timedOut.data?.usage as { cpuMs: number }).cpuMs ?? 0) >= 50);
+  });
+
   it('refuses to connect with a wrong secret (401) or to nothing listening', async () => {
     const refused = await rejection(connect(daemon.url, { secret: 'not-the-secret-4711' }));
     assert.ok(refused instanceof ConnectionError);

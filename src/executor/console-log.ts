@@ -12,15 +12,23 @@ export class ConsoleLog {
 
   constructor(private readonly limitBytes: number) {}
 
-  push(line: string): void {
+  /** Keeps a line if it fits; false if it was dropped. */
+  push(line: string): boolean {
     const size = Buffer.byteLength(line) + 1;
     if (this.droppedLines === 0 && this.keptBytes + size <= this.limitBytes) {
       this.kept.push(line);
       this.keptBytes += size;
-    } else {
-      this.droppedLines++;
-      this.droppedBytes += size - 1;
+      return true;
     }
+    this.droppedLines++;
+    this.droppedBytes += size - 1;
+    return false;
+  }
+
+  /** Bytes printed, kept or dropped, each line counting one more. */
+  printedBytes(): number {
+    const dropped = this.droppedLines + this.isolateDropped.lines + this.droppedBytes + this.isolateDropped.bytes;
+    return this.keptBytes + dropped;
   }
 
   /** The isolate's running count of the lines it dropped. */

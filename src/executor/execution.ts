@@ -7,7 +7,7 @@ import type { WireRequest } from '../outbound/wire.js';
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
 import { ConsoleLog } from './console-log.js';
-import type { ExecutionResult, SandboxLimits } from '../sandbox/sandbox.js';
+import type { ExecutionResult, SandboxLimits, Usage } from '../sandbox/sandbox.js';
 import { asAsk, asReport } from './host-ops.js';
 import { thrown } from './thrown.js';
 
@@ -17,7 +17,11 @@ const MAX_RANDOM_BYTES = 65536;
 const DIGESTS = new Set(['sha1', 'sha256', 'sha384', 'sha512']);
 const REDIRECT_MODES = new Set(['follow', 'error', 'manual']);
 
-export type Outcome = { ok: true; result: ExecutionResult } | { ok: false; error: RpcError };
+/** What an execution that never ran cost. */
+export const NO_USAGE: Usage = { cpuMs: 0, wallMs: 0, heapBytes: 0, fetchRequests: 0, fetchBytesOut: 0, fetchBytesIn: 0, consoleBytes: 0 };
+
+/** An execution's outcome; what it cost is added when nothing of it runs any more. */
+export type Outcome = { ok: true; result: Omit<ExecutionResult, 'usage'> } | { ok: false; error: RpcError };
 
 export class Execution {
   readonly console: ConsoleLog;
@@ -27,6 +31,12 @@ export class Execution {
   /** Called when the script fetches, and when it aborts a fetch. */
   onFetch: (id: number, request: WireRequest) => void = () => {};
   onAbortFetch: (id: number) => void = () => {};
+  /** Called with each console line kept within CONSOLE_LIMIT, as it is printed. */
+  onConsole: ((line: string) => void) | undefined;
+  /** CPU time and heap growth of its calls into the isolate, counted by whoever makes them (isolate-worker.ts). */
+  cpuNs = 0n;
+  heapGrowth = 0;
+  private readonly fetched = { requests: 0, bytesOut: 0, bytesIn: 0 };
   private readonly fetches = new Set<number>();
   /** Allowlisted modules the script required. */
   readonly modulesRequired = new Set<string>();
@@ -34,6 +44,7 @@ export class Execution {
   private finished = false;
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private startedAt = performance.now();
+  private endedAt: number | undefined;
 
   constructor(private readonly limits: SandboxLimits) {
     this.console = new ConsoleLog(limits.consoleLimitBytes);
@@ -54,9 +65,24 @@ export class Execution {
     this.startedAt = performance.now();
   }
 
-  /** A fetch's answer is about to be handed to the script; returns false if nobody waits for it. */
-  takeFetch(id: number): boolean {
-    return !this.finished && this.fetches.delete(id);
+  /** A fetch's answer (of `bytes`) is about to be handed to the script; returns false if nobody waits for it. */
+  takeFetch(id: number, bytes = 0): boolean {
+    if (this.finished || !this.fetches.delete(id)) return false;
+    this.fetched.bytesIn += bytes;
+    return true;
+  }
+
+  /** What it cost so far. */
+  usage(): Usage {
+    return {
+      cpuMs: Number(this.cpuNs / 1000n) / 1000,
+      wallMs: this.elapsedMs(),
+      heapBytes: this.heapGrowth,
+      fetchRequests: this.fetched.requests,
+      fetchBytesOut: this.fetched.bytesOut,
+      fetchBytesIn: this.fetched.bytesIn,
+      consoleBytes: this.console.printedBytes(),
+    };
   }
 
   fail(error: RpcError): void {
@@ -69,7 +95,7 @@ export class Execution {
     if (this.finished || report === undefined) return;
     switch (report.op) {
       case 'log':
-        this.console.push(report.args[0]);
+        if (this.console.push(report.args[0])) this.onConsole?.(report.args[0]);
         break;
       case 'dropped':
         this.console.droppedInIsolate(...report.args);
@@ -109,6 +135,8 @@ export class Execution {
     const headers = parseHeaders(headersJson);
     if (headers === undefined || this.fetches.has(id)) return;
     this.fetches.add(id);
+    this.fetched.requests++;
+    this.fetched.bytesOut += body?.byteLength ?? 0;
     this.onFetch(id, { method, url, headers, body, redirect: redirect as WireRequest['redirect'] });
   }
 
@@ -159,13 +187,19 @@ export class Execution {
       this.fail(errors.resultTooLarge(size, this.limits.resultLimitBytes, this.console.lines()));
       return;
     }
-    const time = Math.round((performance.now() - this.startedAt) * 1000) / 1000;
-    this.finish({ ok: true, result: { valueJson: json, console: this.console.lines(), time } });
+    this.endedAt = performance.now();
+    this.finish({ ok: true, result: { valueJson: json, console: this.console.lines(), time: this.elapsedMs() } });
+  }
+
+  /** From `begin` to the outcome (or to now, before it). */
+  private elapsedMs(): number {
+    return Math.round(((this.endedAt ?? performance.now()) - this.startedAt) * 1000) / 1000;
   }
 
   private finish(outcome: Outcome): void {
     if (this.finished) return;
     this.finished = true;
+    this.endedAt ??= performance.now();
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     for (const id of this.fetches) this.onAbortFetch(id);

@@ -34,6 +34,8 @@ export interface Entries {
   begin: [deadlineAt: number, globalsJson: string | null, synchronous: boolean];
   preload: [modules: string[]];
   start: [completion: unknown, call: string | null, caller: string | null];
+  /** Entered by a module's entry (module-entry.ts) once its evaluation is over, not by the sandbox itself. */
+  'start-module': [namespace: unknown, call: string | null, caller: string | null];
   fire: [timer: number];
   fetched: [id: number, response: unknown];
   'fetch-failed': [id: number, message: string];

@@ -15,21 +15,27 @@
 // Calls are synchronous (no thread hop) when the isolate is idle, asynchronous
 // when another execution's call is running in it: waiting for the isolate in a
 // synchronous call would stop this process from taking anything in meanwhile.
+//
+// Calls run one at a time, so the isolate's CPU time between one call's return
+// and the next one's is the second call's: that is how an execution's CPU time
+// is counted (contexts made ahead are left out).
 import ivm from 'isolated-vm';
 import * as errors from '../errors.js';
-import type { RpcError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { FetchFailure, type FetchRelay } from '../outbound/wire.js';
-import type { ExecutionRequest, ExecutionResult, RecycleReason, Running, SandboxLimits } from '../sandbox/sandbox.js';
+import type { ExecutionRequest, ExecutionResult, RecycleReason, Running, SandboxLimits, Usage } from '../sandbox/sandbox.js';
 import { type PreludeSource, readCodeCache } from '../shared/prelude-source.js';
 import { Deadline } from './deadline.js';
-import { Execution, MAX_PENDING_TIMERS, type Outcome } from './execution.js';
+import { Execution, MAX_PENDING_TIMERS, NO_USAGE, type Outcome } from './execution.js';
 import { entry } from './host-ops.js';
+import { linkModule } from './module-entry.js';
 import { ScriptCache } from './script-cache.js';
 import { ERROR_TEXT, fromHost } from './thrown.js';
 
 /** Once an execution has its outcome, how long its calls may go on before the isolate is given up. */
 const SETTLE_GRACE_MS = 100;
+/** The same for a cancelled execution: a caller cancelling a busy loop waits for no more than this. */
+const CANCEL_GRACE_MS = 10;
 /** Bound on the trusted prelude's own calls, so a broken one cannot hang a sandbox. */
 const PREPARE_TIMEOUT_MS = 10_000;
 /** Contexts kept made ahead. */
@@ -44,6 +50,8 @@ export interface RunHooks {
   relay: FetchRelay;
   /** Its first part is over and it now waits (timers, fetches, promises) without its outcome. */
   onWaiting: () => void;
+  /** Each console line kept, as it is printed: for a request that streams them. */
+  onConsole: (line: string) => void;
 }
 
 export interface IsolateWorkerOptions {
@@ -57,11 +65,14 @@ export interface IsolateWorkerOptions {
 /** One run asked for: it may take two attempts, if its first isolate is lost under it. */
 interface Job {
   request: ExecutionRequest;
-  relay: FetchRelay;
-  onWaiting: () => void;
+  hooks: RunHooks;
   tries: number;
   /** It handed a fetch to the daemon: running it again could repeat an effect. */
   outbound: boolean;
+  /** Its caller cancelled it: it stops where it is and is not run again. */
+  cancelled: boolean;
+  /** The attempt running now. */
+  current: Attempt | undefined;
 }
 
 /** One attempt of a job, in one context of one isolate. */
@@ -77,6 +88,8 @@ interface Attempt {
   /** Set when its isolate is lost: it brought it down (culprit), or was in it (victim). */
   lostAs: 'culprit' | 'victim' | undefined;
   lost: PromiseWithResolvers<void>;
+  /** The isolate's heap (with what it holds outside it) when the attempt began. */
+  heapAtBegin: number;
 }
 
 export class IsolateWorker {
@@ -95,6 +108,10 @@ export class IsolateWorker {
   /** Calls into the isolate not yet returned, by the order they were made: the oldest is the one running. */
   private readonly pending = new Map<number, Attempt>();
   private lastCall = 0;
+  /** The isolate's CPU time when its last call returned (or it last made contexts ahead). */
+  private cpuMark = 0n;
+  /** The last reading of its heap. */
+  private lastHeap = 0;
   private readonly limits: SandboxLimits;
   private readonly preludeSource: PreludeSource;
   private readonly log: Logger;
@@ -123,6 +140,7 @@ export class IsolateWorker {
       ...(cached === undefined ? {} : { cachedData: new ivm.ExternalCopy(cached) }),
     });
     this.isolate = isolate;
+    this.cpuMark = isolate.cpuTime;
     this.scripts = new ScriptCache(isolate);
     this.stock = [];
     this.refill();
@@ -133,18 +151,27 @@ export class IsolateWorker {
   }
 
   run(request: ExecutionRequest, hooks: RunHooks): Running {
-    const { promise: result, resolve } = Promise.withResolvers<Outcome>();
-    const done = this.runJob({ request, relay: hooks.relay, onWaiting: hooks.onWaiting, tries: 0, outbound: false }, resolve);
-    return { result: result.then(unwrap), done };
+    const { promise: result, resolve, reject } = Promise.withResolvers<ExecutionResult>();
+    const job: Job = { request, hooks, tries: 0, outbound: false, cancelled: false, current: undefined };
+    const done = this.runJob(job, (outcome, usage) => (outcome.ok ? resolve({ ...outcome.result, usage }) : reject(outcome.error.withUsage(usage))));
+    return { result, done, cancel: () => this.cancel(job) };
+  }
+
+  /** Stops an execution where it is, unless it has its outcome already: it gets 1007 with its console so far. */
+  private cancel(job: Job): void {
+    if (job.cancelled || job.current?.execution.isFinished === true) return;
+    job.cancelled = true;
+    // Between attempts, the next one fails at once (see attempt).
+    job.current?.execution.fail(errors.cancelled(job.current.execution.console.lines()));
   }
 
   /** Attempts until one is not lost with its isolate, or it may not be run again. */
-  private async runJob(job: Job, settle: (outcome: Outcome) => void): Promise<void> {
+  private async runJob(job: Job, settle: (outcome: Outcome, usage: Usage) => void): Promise<void> {
     try {
       for (;;) {
-        const { outcome, lostUnder } = await this.attempt(job);
-        if (!lostUnder || job.outbound || job.tries >= MAX_TRIES) {
-          settle(outcome);
+        const { outcome, lostUnder, usage } = await this.attempt(job);
+        if (!lostUnder || job.outbound || job.cancelled || job.tries >= MAX_TRIES) {
+          settle(outcome, usage);
           return;
         }
         this.log.info({ tries: job.tries }, 'running an execution again: its isolate was lost under it');
@@ -152,16 +179,18 @@ export class IsolateWorker {
     } catch (err) {
       // A failure of ours, not the script's: this execution fails alone, and an isolate in an unknown state is replaced.
       this.log.error({ err }, 'an execution failed inside the sandbox');
-      settle({ ok: false, error: errors.internal() });
+      settle({ ok: false, error: errors.internal() }, job.current?.execution.usage() ?? NO_USAGE);
       this.replace(this.generation, undefined, 'still-running');
     }
   }
 
   /** One attempt in a fresh context; `lostUnder`: its isolate was lost while it ran, brought down by another. */
-  private async attempt(job: Job): Promise<{ outcome: Outcome; lostUnder: boolean }> {
+  private async attempt(job: Job): Promise<{ outcome: Outcome; lostUnder: boolean; usage: Usage }> {
     await this.replacing;
     job.tries++;
     const execution = new Execution(this.limits);
+    if (job.cancelled) execution.fail(errors.cancelled([]));
+    if (job.request.stream) execution.onConsole = job.hooks.onConsole;
     const { request } = job;
     const attempt: Attempt = {
       job,
@@ -172,14 +201,17 @@ export class IsolateWorker {
       callsIdle: undefined,
       lostAs: undefined,
       lost: Promise.withResolvers<void>(),
+      heapAtBegin: 0,
     };
+    job.current = attempt;
     this.attempts.add(attempt);
-    execution.onAbortFetch = (id) => job.relay.abort(id);
+    execution.onAbortFetch = (id) => job.hooks.relay.abort(id);
     const handles: Releasable[] = [];
     try {
       const fresh = await this.takeFresh();
       handles.push(...fresh.handles);
       fresh.link.execution = execution;
+      attempt.heapAtBegin = this.idle && !this.isolate.isDisposed ? this.heapUsed() : this.lastHeap;
       execution.begin();
       const steps = this.steps(attempt, fresh, handles).catch((thrown: unknown) => this.failed(attempt, thrown));
       // The outcome can be known while a call still runs (cb called, then a loop): don't wait for it.
@@ -190,8 +222,9 @@ export class IsolateWorker {
       }
       const outcome = await execution.outcome;
       this.preload = [...execution.modulesRequired];
-      return { outcome, lostUnder: attempt.lostAs === 'victim' };
+      return { outcome, lostUnder: attempt.lostAs === 'victim', usage: execution.usage() };
     } finally {
+      job.current = undefined;
       attempt.deadline.cancel();
       this.attempts.delete(attempt);
       releaseAll(handles);
@@ -223,6 +256,8 @@ export class IsolateWorker {
       } catch (err) {
         this.log.warn({ err }, 'could not make a context ahead');
       }
+      // Making contexts is nobody's execution.
+      if (!this.isolate.isDisposed) this.cpuMark = this.isolate.cpuTime;
     });
   }
 
@@ -293,6 +328,7 @@ export class IsolateWorker {
     const { context, enter } = fresh;
     const { execution, deadline, job } = attempt;
     const { request } = job;
+    if (execution.isFinished) return;
     // After each call once the script has started: if it has not finished and has nothing left to run, it never will.
     let started = false;
     const stalled = () => {
@@ -308,8 +344,8 @@ export class IsolateWorker {
     execution.onTimer = (id) => enterLater(entry('fire', id));
     execution.onFetch = (id, wire) => {
       job.outbound = true;
-      job.relay.fetch(id, wire).then(
-        (response) => execution.takeFetch(id) && enterLater(entry('fetched', id, response)),
+      job.hooks.relay.fetch(id, wire).then(
+        (response) => execution.takeFetch(id, response.body.byteLength) && enterLater(entry('fetched', id, response)),
         (error: unknown) => execution.takeFetch(id) && enterLater(entry('fetch-failed', id, error instanceof FetchFailure ? error.message : 'fetch failed')),
       );
     };
@@ -317,13 +353,28 @@ export class IsolateWorker {
     // where nothing can be known before they return: defining JSON values,
     // compiling, and the script's top level (it has no cb yet; its outcome is
     // its completion value), which then reports synchronously (prelude/host.js).
-    const synchronous = this.idle;
+    // A module's handler may run within its evaluation (see module-entry.ts): always an asynchronous call, as `start` is.
+    const synchronous = this.idle && request.module !== true;
     const globals = request.globals === undefined ? null : JSON.stringify(request.globals);
     const begin = entry('begin', Date.now() + deadline.remainingMs(), globals, synchronous);
+    if (request.module === true) {
+      await this.track(attempt, enter.apply(undefined, begin, { timeout: deadline.remainingMs() }));
+      const linked = await linkModule(this.isolate, context, enter, request.code, request.call ?? null, request.caller ?? null);
+      handles.push(...linked.handles);
+      started = true;
+      await this.track(attempt, linked.evaluate(deadline.remainingMs()));
+      if (!execution.isFinished) job.hooks.onWaiting();
+      stalled();
+      return;
+    }
     let completion: ivm.Reference;
     if (synchronous) {
-      enter.applySync(undefined, begin, { timeout: deadline.remainingMs() });
-      completion = this.scripts.get(request.code, request.codeHash).runSync(context, { reference: true, timeout: deadline.remainingMs() });
+      try {
+        enter.applySync(undefined, begin, { timeout: deadline.remainingMs() });
+        completion = this.scripts.get(request.code, request.codeHash).runSync(context, { reference: true, timeout: deadline.remainingMs() });
+      } finally {
+        this.charge(attempt);
+      }
     } else {
       await this.track(attempt, enter.apply(undefined, begin, { timeout: deadline.remainingMs() }));
       const script = await this.scripts.getAsync(request.code, request.codeHash);
@@ -336,7 +387,7 @@ export class IsolateWorker {
       attempt,
       enter.apply(undefined, entry('start', completion.derefInto(), request.call ?? null, request.caller ?? null), { timeout: deadline.remainingMs() }),
     );
-    if (!execution.isFinished) job.onWaiting();
+    if (!execution.isFinished) job.hooks.onWaiting();
     stalled();
   }
 
@@ -348,6 +399,7 @@ export class IsolateWorker {
     const returned = () => {
       this.pending.delete(seq);
       if (--attempt.calls === 0) attempt.callsIdle?.();
+      this.charge(attempt);
       if (this.idle) this.refill();
     };
     return call.then(
@@ -362,6 +414,30 @@ export class IsolateWorker {
         throw error;
       },
     );
+  }
+
+  /**
+   * Charges the isolate's CPU time since the last mark to `attempt`, and notes
+   * how far the heap has grown since it began — only while no call runs in the
+   * isolate: reading its heap waits for the isolate, a script's loop included.
+   */
+  private charge(attempt: Attempt): void {
+    if (attempt.generation !== this.generation) return;
+    try {
+      const now = this.isolate.cpuTime;
+      attempt.execution.cpuNs += now - this.cpuMark;
+      this.cpuMark = now;
+      if (this.idle) attempt.execution.heapGrowth = Math.max(attempt.execution.heapGrowth, this.heapUsed() - attempt.heapAtBegin);
+    } catch {
+      // An isolate going down (out of memory) has no figures left to read; what it cost so far stands.
+    }
+  }
+
+  /** The isolate's heap, with the memory its objects hold outside it (typed arrays); for an idle isolate only (see charge). */
+  private heapUsed(): number {
+    const { used_heap_size: used, externally_allocated_size: external } = this.isolate.getHeapStatisticsSync();
+    this.lastHeap = used + external;
+    return this.lastHeap;
   }
 
   /** What a failed call or step means for its attempt. */
@@ -385,10 +461,13 @@ export class IsolateWorker {
   private async settleCalls(attempt: Attempt): Promise<void> {
     if (attempt.calls === 0) return;
     const idle = new Promise<void>((resolve) => (attempt.callsIdle = resolve));
-    const stop = setTimeout(() => {
-      this.log.warn('a call still ran after its execution had its outcome; replacing the isolate');
-      this.replace(attempt.generation, attempt, 'still-running');
-    }, SETTLE_GRACE_MS);
+    const stop = setTimeout(
+      () => {
+        this.log.warn('a call still ran after its execution had its outcome; replacing the isolate');
+        this.replace(attempt.generation, attempt, 'still-running');
+      },
+      attempt.job.cancelled ? CANCEL_GRACE_MS : SETTLE_GRACE_MS,
+    );
     await Promise.race([idle, attempt.lost.promise]);
     clearTimeout(stop);
   }
@@ -466,7 +545,4 @@ function releaseAll(handles: Releasable[]): void {
   }
 }
 
-function unwrap(outcome: Outcome): ExecutionResult {
-  if (outcome.ok) return outcome.result;
-  throw outcome.error as RpcError;
-}
+

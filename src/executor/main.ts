@@ -8,6 +8,8 @@ import type { RpcError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { FetchFailure, type FetchRelay, type WireRequest, type WireResponse } from '../outbound/wire.js';
 import type { ExecutorOptions, FromExecutor, ToExecutor } from '../sandbox/ipc.js';
+import type { Running } from '../sandbox/sandbox.js';
+import { NO_USAGE } from './execution.js';
 import { IsolateWorker } from './isolate-worker.js';
 import { preludeSource } from '../shared/prelude-source.js';
 
@@ -31,6 +33,24 @@ function onMessage(listener: (message: ToExecutor) => void): void {
   process.stdin.on('data', (chunk: Buffer) => {
     for (const message of decoder.push(chunk)) listener(message as ToExecutor);
   });
+}
+
+/** The console lines of an execution that streams them: one message per turn of the event loop, not one per line. */
+class ConsoleStream {
+  private lines: string[] = [];
+
+  constructor(private readonly id: number) {}
+
+  push(line: string): void {
+    if (this.lines.push(line) === 1) setImmediate(() => this.flush());
+  }
+
+  /** Sends what is waiting: before the execution's answer, so no line comes after it. */
+  flush(): void {
+    if (this.lines.length === 0) return;
+    send({ kind: 'console', id: this.id, lines: this.lines });
+    this.lines = [];
+  }
 }
 
 /** The fetches of one execution, sent to the daemon and answered by it. */
@@ -67,21 +87,22 @@ async function main(): Promise<void> {
   const modules = cachedBundles(options.preludeModules ?? options.modules, modulePath, cacheDir);
   const worker = new IsolateWorker({ limits: options.limits, prelude: preludeSource(modules, cacheDir, options.modules), log, onRecycle: (reason) => send({ kind: 'recycled', reason }) });
   await worker.start();
-  const relays = new Map<number, IpcRelay>();
+  const executions = new Map<number, { relay: IpcRelay; running: Running }>();
   onMessage((message) => {
-    if (message.kind !== 'run') {
-      relays.get(message.id)?.settle(message);
-      return;
+    if (message.kind === 'cancel') executions.get(message.id)?.running.cancel();
+    else if (message.kind !== 'run') executions.get(message.id)?.relay.settle(message);
+    else {
+      const { id } = message;
+      const relay = new IpcRelay(id);
+      const stream = new ConsoleStream(id);
+      const running = worker.run(message.request, { relay, onWaiting: () => send({ kind: 'waiting', id }), onConsole: (line) => stream.push(line) });
+      executions.set(id, { relay, running });
+      running.result.then(
+        (result) => (stream.flush(), send({ kind: 'result', id, result })),
+        (error: RpcError) => (stream.flush(), send({ kind: 'error', id, error: error.toWire(), usage: error.usage ?? NO_USAGE })),
+      );
+      running.done.then(() => executions.delete(id));
     }
-    const { id } = message;
-    const relay = new IpcRelay(id);
-    relays.set(id, relay);
-    const running = worker.run(message.request, { relay, onWaiting: () => send({ kind: 'waiting', id }) });
-    running.result.then(
-      (result) => send({ kind: 'result', id, result }),
-      (error: RpcError) => send({ kind: 'error', id, error: error.toWire() }),
-    );
-    running.done.then(() => relays.delete(id));
   });
   // The daemon is gone: nothing left to serve.
   if (overIpc) process.on('disconnect', () => process.exit(0));

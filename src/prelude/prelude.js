@@ -322,13 +322,14 @@ export function setup(modules, hostAsync, hostCall, limitsJson) {
     callee(cb);
   }
 
-  function start(completion, call, callerSource) {
+  /** `find` looks `call` up: among the globals for a classic script, among the exports for a module. */
+  function start(completion, call, callerSource, find) {
     if (call === null) {
       if (isThenable(completion)) then(completion, finishValue, fail);
       else finishValue(completion);
       return;
     }
-    const callee = lookup(call);
+    const callee = find(call);
     if (callee === undefined) {
       finish('missing');
       return;
@@ -349,6 +350,16 @@ export function setup(modules, hostAsync, hostCall, limitsJson) {
     ReflectApply(caller, undefined, [wrappedCallee, cb]);
   }
 
+  /** A module's value without `call` is its default export (null without one); `call` names an export. */
+  function startModule(namespace, call, callerSource) {
+    const exported = (name) => {
+      if (!ObjectHasOwn(namespace, name)) return undefined;
+      const value = namespace[name];
+      return typeof value === 'function' ? value : undefined;
+    };
+    start(ObjectHasOwn(namespace, 'default') ? namespace.default : null, call, callerSource, exported);
+  }
+
   // Never throws: everything the script does comes back through `host`. The
   // ops that run script code are asynchronous calls: they switch `host` to
   // asynchronous reports, and run due FinalizationRegistry callbacks first.
@@ -362,7 +373,8 @@ export function setup(modules, hostAsync, hostCall, limitsJson) {
     if (op === 'preload') return moduleLoader.preload(a);
     goAsync();
     leftovers.runCleanups();
-    if (op === 'start') guarded(start, undefined, [a, b, c]);
+    if (op === 'start') guarded(start, undefined, [a, b, c, lookup]);
+    else if (op === 'start-module') guarded(startModule, undefined, [a, b, c]);
     else if (op === 'fire') fire(a);
     else if (op === 'fetched') guarded(fetcher.settle, undefined, [a, b, undefined]);
     else if (op === 'fetch-failed') guarded(fetcher.settle, undefined, [a, undefined, b]);

@@ -8,7 +8,7 @@ import * as errors from '../errors.js';
 import { RpcError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { Runtime } from '../runtime/runtime.js';
+import { type Call, CANCEL, type Runtime } from '../runtime/runtime.js';
 import { clip } from '../text.js';
 import type { Dialect, Message } from './dialect.js';
 import { DUPLEX_ACCEPT, DUPLEX_HANDSHAKE, duplex } from './duplex.js';
@@ -101,13 +101,16 @@ export class Connection {
   /** The reply to one message, or undefined if it gets none; never rejects. */
   private async respond(dialect: Dialect, message: Message, bytes: number): Promise<string | undefined> {
     if (message.kind === 'ignore' || message.target === undefined) {
-      if (message.kind === 'request') await this.dispatch(message.method, message.params, bytes).catch(() => undefined);
+      if (message.kind === 'request') await this.dispatch({ method: message.method, params: message.params, bytes }).catch(() => undefined);
       return undefined;
     }
     const { target } = message;
     if (message.kind === 'invalid') return dialect.error(target, message.error);
     try {
-      return dialect.result(target, await this.dispatch(message.method, message.params, bytes));
+      const onConsole = (lines: string[]) => this.send(dialect.console(target, lines));
+      // JSON-RPC's null id names no request: such a request cannot be cancelled.
+      const requestId = target.id ?? undefined;
+      return dialect.result(target, await this.dispatch({ method: message.method, params: message.params, bytes, requestId, onConsole }));
     } catch (error) {
       if (error instanceof RpcError) return dialect.error(target, error);
       // A reply that cannot be made becomes an internal error, never a lost caller.
@@ -138,12 +141,13 @@ export class Connection {
     if (this.droppedFrames++ === 0) this.log.warn({ reason: clip(JSON.stringify(error.data ?? {})) }, 'dropped a frame that cannot be answered');
   }
 
-  /** Runs one request within MAX_IN_FLIGHT (each message of a batch counts); resolves to its result as JSON text. */
-  private async dispatch(method: string, params: unknown, bytes: number): Promise<string> {
+  /** Runs one request within MAX_IN_FLIGHT (each message of a batch counts; a cancel does not); resolves to its result as JSON text. */
+  private async dispatch(request: Omit<Call, 'key' | 'client'>): Promise<string> {
+    if (request.method === CANCEL) return this.runtime.call({ ...request, key: this.key, client: this.id });
     if (this.inFlight >= this.limits.maxInFlight) throw errors.busy(`more than ${this.limits.maxInFlight} requests in flight on this connection`);
     this.inFlight++;
     try {
-      return await this.runtime.call({ key: this.key, client: this.id, method, params, bytes });
+      return await this.runtime.call({ ...request, key: this.key, client: this.id });
     } finally {
       this.inFlight--;
     }

@@ -28,6 +28,8 @@ export interface Dialect {
   /** A reply carrying `resultJson`, the result as JSON text (spliced in as it is, never parsed again). */
   result(target: ReplyTarget, resultJson: string): string;
   error(target: ReplyTarget, error: RpcError): string;
+  /** A frame carrying console lines of a request still running, ahead of its reply. */
+  console(target: ReplyTarget, lines: string[]): string;
 }
 
 export function isRequestId(value: unknown): value is RequestId {

@@ -1,6 +1,7 @@
 // Duplex "SIMPLEX/1.0" with the json codec, as progrium/duplex and the original
 // javascriptd speak it: {type:"req",method,id?,payload,more?,ext?} in,
-// {type:"rep",id,payload|error,ext?} out.
+// {type:"rep",id,payload|error,ext?} out. Console lines streamed ahead of a
+// reply use Duplex's own streaming form: replies of the same id with more:true.
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
 import { parseBoundedJson } from './bounded-json.js';
@@ -43,6 +44,10 @@ export const duplex: Dialect = {
 
   error(target: ReplyTarget, error: RpcError): string {
     return `{"type":"rep","id":${JSON.stringify(target.id)},"error":${JSON.stringify(error.toWire())}${ext(target)}}`;
+  },
+
+  console(target: ReplyTarget, lines: string[]): string {
+    return `{"type":"rep","id":${JSON.stringify(target.id)},"payload":{"console":${JSON.stringify(lines)}},"more":true${ext(target)}}`;
   },
 };
 

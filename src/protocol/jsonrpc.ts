@@ -1,6 +1,8 @@
 // JSON-RPC 2.0 on the same endpoint: chosen when a connection's first frame is a
 // JSON-RPC request or batch. A batch is answered with one array holding a reply
 // for each request that has an id; one of notifications only gets no reply.
+// Console lines streamed ahead of a reply are notifications (runtime.console)
+// naming the request's id.
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
 import { parseBoundedJson } from './bounded-json.js';
@@ -35,6 +37,10 @@ export const jsonRpc: Dialect = {
 
   error(target: ReplyTarget, error: RpcError): string {
     return JSON.stringify({ jsonrpc: '2.0', id: target.id, error: error.toWire() });
+  },
+
+  console(target: ReplyTarget, lines: string[]): string {
+    return JSON.stringify({ jsonrpc: '2.0', method: 'runtime.console', params: { id: target.id, console: lines } });
   },
 };
 

@@ -97,6 +97,19 @@ export class FairQueue<T> {
     return share.entries.map((entry) => entry.item);
   }
 
+  /** Takes out one item of `client`; false if it is not queued. */
+  removeItem(client: string, item: T): boolean {
+    const share = this.shares.get(client);
+    const at = share?.entries.findIndex((entry) => entry.item === item) ?? -1;
+    if (share === undefined || at < 0) return false;
+    const [entry] = share.entries.splice(at, 1);
+    share.bytes -= entry.bytes;
+    if (share.entries.length === 0) this.shares.delete(client);
+    this.count--;
+    this.totalBytes -= entry.bytes;
+    return true;
+  }
+
   clear(): T[] {
     const all = [...this.shares.values()].flatMap((share) => share.entries.map((entry) => entry.item));
     this.shares.clear();

@@ -1,5 +1,6 @@
 // The RPC methods javascriptd serves. runtime.execute validates the script,
-// schedules it fairly, and logs one line per execution.
+// schedules it fairly, and logs one line per execution; runtime.cancel stops
+// one of the same connection's executions, by its request id.
 import * as errors from '../errors.js';
 import { RpcError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -8,13 +9,18 @@ import type { ExecutionResult } from '../sandbox/sandbox.js';
 import { clip } from '../text.js';
 import type { Scheduler } from './scheduler.js';
 import type { ParseScript } from './script.js';
+import type { SourceTransform } from './source-transform.js';
 
 const EXECUTE = 'runtime.execute';
+/** Answered at once, and never refused for the requests in flight: it is how a client makes room. */
+export const CANCEL = 'runtime.cancel';
 
 /** What the runtime needs of one key: its own queue and sandboxes, and its script limits. */
 export interface KeyRuntime {
   scheduler: Scheduler;
   parseScript: ParseScript;
+  /** TypeScript and module scripts made into JavaScript, their errors mapped back. */
+  transform: SourceTransform;
 }
 
 /** One request, as a connection hands it over. */
@@ -26,10 +32,16 @@ export interface Call {
   params: unknown;
   /** Size of the frame it came in, counted against QUEUE_BYTES while it waits. */
   bytes: number;
+  /** The request's id, when it has one: runtime.cancel finds it by that. */
+  requestId?: string | number;
+  /** Where console lines go as they are printed, for a request that asks for them. */
+  onConsole?: (lines: string[]) => void;
 }
 
 export class Runtime {
   private executions = 0;
+  /** Executions that may be cancelled, by client and request id. */
+  private readonly cancellable = new Map<string, Set<AbortController>>();
 
   constructor(
     private readonly keys: ReadonlyMap<string, KeyRuntime>,
@@ -39,8 +51,21 @@ export class Runtime {
 
   /** Calls the method; resolves to the result as JSON text, rejects with an RpcError. */
   async call(call: Call): Promise<string> {
+    if (call.method === CANCEL) return this.cancel(call.client, call.params);
     if (call.method !== EXECUTE) throw errors.methodNotFound(call.method);
-    return resultJson(await this.execute(call));
+    return this.execute(call);
+  }
+
+  /** runtime.cancel: `{id}` (or `[id]`) names a request of the same connection. Finding none is not an error: it may have just finished. */
+  private cancel(client: string, params: unknown): string {
+    const id = Array.isArray(params) ? params[0] : typeof params === 'object' && params !== null ? (params as { id?: unknown }).id : undefined;
+    if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id))) {
+      throw errors.invalidParams([{ message: 'runtime.cancel takes {"id": the id of a request of this connection}' }]);
+    }
+    const controllers = this.cancellable.get(cancelKey(client, id));
+    if (controllers === undefined) return `{"cancelled":false,"reason":${JSON.stringify(`no execution with id ${clip(JSON.stringify(id))} is queued or running on this connection`)}}`;
+    for (const controller of controllers) controller.abort();
+    return '{"cancelled":true}';
   }
 
   /** While a client's replies go unread, its queued executions wait. */
@@ -59,9 +84,9 @@ export class Runtime {
     return found;
   }
 
-  private async execute({ key, client, params, bytes }: Call): Promise<ExecutionResult> {
-    const { scheduler, parseScript } = this.keyRuntime(key);
-    const request = parseScript(params);
+  private async execute({ key, client, params, bytes, requestId, onConsole }: Call): Promise<string> {
+    const { scheduler, parseScript, transform } = this.keyRuntime(key);
+    const { request, usage: withUsage } = parseScript(params);
     const id = ++this.executions;
     const started = performance.now();
     const fields = {
@@ -71,11 +96,14 @@ export class Runtime {
       hash: request.codeHash.slice(0, 16),
       call: request.call === undefined ? undefined : clip(request.call),
     };
+    const cancel = requestId === undefined ? undefined : this.watchForCancel(client, requestId);
     try {
-      const result = await scheduler.run(client, request, bytes);
+      const watch = { signal: cancel?.controller.signal, onConsole: request.stream ? onConsole : undefined };
+      const result = await transform.run(request, (runnable) => scheduler.run(client, runnable, bytes, watch));
       this.log.info({ ...fields, outcome: 'ok', ms: elapsed(started) }, 'execution');
       this.metrics.execution(key, undefined, elapsed(started) / 1000);
-      return result;
+      this.metrics.usage(key, result.usage);
+      return resultJson(result, withUsage);
     } catch (error) {
       if (!(error instanceof RpcError)) {
         this.log.error({ ...fields, err: error }, 'execution failed inside the daemon');
@@ -84,14 +112,36 @@ export class Runtime {
       }
       this.log.info({ ...fields, outcome: 'error', code: error.code, ms: elapsed(started) }, 'execution');
       this.metrics.execution(key, error.code, elapsed(started) / 1000);
-      throw error;
+      if (error.usage !== undefined) this.metrics.usage(key, error.usage);
+      throw withUsage && error.usage !== undefined ? new RpcError(error.code, error.message, { ...error.data, usage: error.usage }) : error;
+    } finally {
+      cancel?.forget();
     }
+  }
+
+  /** Makes an execution cancellable by its request id until it is answered. */
+  private watchForCancel(client: string, requestId: string | number): { controller: AbortController; forget: () => void } {
+    const key = cancelKey(client, requestId);
+    const controller = new AbortController();
+    const controllers = this.cancellable.get(key) ?? new Set();
+    controllers.add(controller);
+    this.cancellable.set(key, controllers);
+    const forget = () => {
+      controllers.delete(controller);
+      if (controllers.size === 0) this.cancellable.delete(key);
+    };
+    return { controller, forget };
   }
 }
 
 /** runtime.execute's result on the wire: the value's JSON text as the sandbox made it, never parsed here. */
-function resultJson(result: ExecutionResult): string {
-  return `{"value":${result.valueJson},"console":${JSON.stringify(result.console)},"time":${JSON.stringify(result.time)}}`;
+function resultJson(result: ExecutionResult, withUsage: boolean): string {
+  const usage = withUsage ? `,"usage":${JSON.stringify(result.usage)}` : '';
+  return `{"value":${result.valueJson},"console":${JSON.stringify(result.console)},"time":${JSON.stringify(result.time)}${usage}}`;
+}
+
+function cancelKey(client: string, requestId: string | number): string {
+  return `${client}\u0000${JSON.stringify(requestId)}`;
 }
 
 function elapsed(since: number): number {

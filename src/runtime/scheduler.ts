@@ -3,14 +3,17 @@
 // client) and a sandbox can take one (see sandbox-pool.ts).
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
-import type { ExecutionRequest, ExecutionResult, Sandbox } from '../sandbox/sandbox.js';
+import type { ExecutionRequest, ExecutionResult, ExecutionWatch, Sandbox } from '../sandbox/sandbox.js';
 import { FairQueue, type QueueBounds } from './fair-queue.js';
 
 interface Job {
   client: string;
   request: ExecutionRequest;
+  watch: ExecutionWatch;
   bytes: number;
   enqueuedAt: number;
+  /** Told when it leaves the queue to start. */
+  started?: () => void;
   resolve: (result: ExecutionResult) => void;
   reject: (error: RpcError) => void;
 }
@@ -64,18 +67,34 @@ export class Scheduler {
   /**
    * Runs `request` for `client`; `bytes` (its frame's size) counts against
    * QUEUE_BYTES while it waits. Rejects with 1004 when the queue is full and
-   * the client already holds its share, 1006 once closed.
+   * the client already holds its share, 1006 once closed; 1007 if `watch`'s
+   * signal aborts while it waits.
    */
-  run(client: string, request: ExecutionRequest, bytes: number): Promise<ExecutionResult> {
+  run(client: string, request: ExecutionRequest, bytes: number, watch: ExecutionWatch = {}): Promise<ExecutionResult> {
     if (this.closed) return Promise.reject(errors.shuttingDown());
+    if (watch.signal?.aborted) return Promise.reject(errors.cancelled([]));
     const { promise, resolve, reject } = Promise.withResolvers<ExecutionResult>();
-    const job: Job = { client, request, bytes, enqueuedAt: performance.now(), resolve, reject };
+    const job: Job = { client, request, watch, bytes, enqueuedAt: performance.now(), resolve, reject };
     if (this.queue.size === 0 && this.mayStart(client) && this.start(job)) return promise;
     const admission = this.queue.push(client, job, bytes);
     if (!admission.admitted) return Promise.reject(errors.busy(admission.reason));
     for (const evicted of admission.evicted) evicted.reject(errors.busy('the execution queue is full and this connection held more of it than others'));
+    this.dequeueOnAbort(job);
     this.pump();
     return promise;
+  }
+
+  /** A queued job whose signal aborts leaves the queue, cancelled; once started, its sandbox stops it (sandbox-host.ts). */
+  private dequeueOnAbort(job: Job): void {
+    const { signal } = job.watch;
+    if (signal === undefined) return;
+    const onAbort = () => {
+      if (!this.queue.removeItem(job.client, job)) return;
+      job.reject(errors.cancelled([]));
+      this.notifyIfIdle();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    job.started = () => signal.removeEventListener('abort', onAbort);
   }
 
   /** While a client's replies go unread, its queued executions wait. */
@@ -135,12 +154,13 @@ export class Scheduler {
   private start(job: Job): boolean {
     let result: Promise<ExecutionResult> | undefined;
     try {
-      result = this.sandbox.start(job.request);
+      result = this.sandbox.start(job.request, job.watch);
     } catch (error) {
       // A sandbox bug fails this execution only.
       result = Promise.reject(error as RpcError);
     }
     if (result === undefined) return false;
+    job.started?.();
     this.running++;
     this.runningOf.set(job.client, (this.runningOf.get(job.client) ?? 0) + 1);
     this.onStart((performance.now() - job.enqueuedAt) / 1000);

@@ -11,9 +11,23 @@ export interface Script {
   call?: string | null;
   caller?: string | null;
   timeout?: number | null;
+  /** `code` is an ES module (see the README's ES modules and TypeScript). */
+  module?: boolean | null;
+  /** `code` is TypeScript. */
+  typescript?: boolean | null;
+  /** Send console lines as they are printed, before the reply. */
+  stream?: boolean | null;
+  /** The reply carries what the run cost. */
+  usage?: boolean | null;
 }
 
-export type ParseScript = (params: unknown) => ExecutionRequest;
+/** A request to run, and how its reply is made. */
+export interface ParsedScript {
+  request: ExecutionRequest;
+  usage: boolean;
+}
+
+export type ParseScript = (params: unknown) => ParsedScript;
 
 /** Builds the validator once; `maxTimeoutMs` bounds what a script may ask for. */
 export function scriptParser(defaultTimeoutMs: number, maxTimeoutMs: number): ParseScript {
@@ -26,6 +40,10 @@ export function scriptParser(defaultTimeoutMs: number, maxTimeoutMs: number): Pa
       call: { type: ['string', 'null'] },
       caller: { type: ['string', 'null'] },
       timeout: { type: ['number', 'null'], exclusiveMinimum: 0, maximum: maxTimeoutMs },
+      module: { type: ['boolean', 'null'] },
+      typescript: { type: ['boolean', 'null'] },
+      stream: { type: ['boolean', 'null'] },
+      usage: { type: ['boolean', 'null'] },
     },
   };
   const validate = new Ajv({ allErrors: true }).compile<Script>(schema);
@@ -33,13 +51,17 @@ export function scriptParser(defaultTimeoutMs: number, maxTimeoutMs: number): Pa
     // JSON-RPC clients may pass the script positionally.
     const script = Array.isArray(params) && params.length === 1 ? params[0] : params;
     if (!validate(script)) throw errors.invalidParams(validate.errors ?? []);
-    return {
+    const request: ExecutionRequest = {
       code: script.code,
       codeHash: createHash('sha256').update(script.code).digest('hex'),
+      module: script.module ?? undefined,
+      typescript: script.typescript ?? undefined,
       globals: script.globals ?? undefined,
       call: script.call || undefined,
       caller: script.caller || undefined,
       timeoutMs: Math.ceil(script.timeout ?? defaultTimeoutMs),
+      stream: script.stream === true,
     };
+    return { request, usage: script.usage === true };
   };
 }

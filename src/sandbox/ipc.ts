@@ -3,7 +3,7 @@
 // its fetches go out to the daemon and back.
 import type { WireError } from '../errors.js';
 import type { WireRequest, WireResponse } from '../outbound/wire.js';
-import type { ExecutionRequest, ExecutionResult, RecycleReason, SandboxLimits } from './sandbox.js';
+import type { ExecutionRequest, ExecutionResult, RecycleReason, SandboxLimits, Usage } from './sandbox.js';
 
 export interface ExecutorOptions {
   /** The key it runs for: its log lines name it. */
@@ -25,6 +25,7 @@ export interface ExecutorOptions {
 
 export type ToExecutor =
   | { kind: 'run'; id: number; request: ExecutionRequest }
+  | { kind: 'cancel'; id: number }
   | { kind: 'fetched'; id: number; fetchId: number; response: WireResponse }
   | { kind: 'fetch-failed'; id: number; fetchId: number; message: string };
 
@@ -36,7 +37,9 @@ export type FromExecutor =
   | { kind: 'waiting'; id: number }
   /** Execution `id`'s outcome: its one answer. What it may still run is the sandbox's to stop. */
   | { kind: 'result'; id: number; result: ExecutionResult }
-  | { kind: 'error'; id: number; error: WireError }
+  | { kind: 'error'; id: number; error: WireError; usage: Usage }
+  /** Console lines execution `id` printed, for a request that streams them. */
+  | { kind: 'console'; id: number; lines: string[] }
   /** Execution `id` fetches: the daemon applies the key's policy and performs the request. */
   | { kind: 'fetch'; id: number; fetchId: number; request: WireRequest }
   | { kind: 'abort-fetch'; id: number; fetchId: number };

@@ -5,6 +5,9 @@
 // memory budget, or if it dies. Executions lost with a sandbox they did not
 // bring down are sent again, once, to its replacement — unless they had asked
 // for a fetch, which may have had an effect: those get 1008 Interrupted.
+// A cancelled execution is stopped by its sandbox; one whose sandbox cannot
+// answer in time (a busy loop in the script's top level holds the sandbox's
+// thread) is answered here and its sandbox killed and replaced.
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -12,7 +15,7 @@ import type { Outbound, OutboundSession } from '../outbound/outbound.js';
 import { FetchFailure } from '../outbound/wire.js';
 import type { FromExecutor, ToExecutor } from './ipc.js';
 import type { SandboxLink, StartLink } from './link.js';
-import type { ExecutionRequest, ExecutionResult, RecycleReason } from './sandbox.js';
+import type { ExecutionRequest, ExecutionResult, ExecutionWatch, RecycleReason } from './sandbox.js';
 
 /** Past its own time limit, how long an execution may take to answer before its sandbox is killed. */
 const KILL_GRACE_MS = 1000;
@@ -22,6 +25,8 @@ const START_TIMEOUT_MS = 60000;
 const MEMORY_POLL_MS = 50;
 /** A sandbox holding more than this share of its budget takes no new execution, and is replaced once it has none. */
 const RECYCLE_SHARE = 0.75;
+/** How long a sandbox has to answer a cancelled execution before it is killed. */
+const CANCEL_KILL_MS = 30;
 
 export interface SandboxHostOptions {
   startLink: StartLink;
@@ -38,6 +43,9 @@ export interface SandboxHostOptions {
 interface Current {
   id: number;
   request: ExecutionRequest;
+  watch: ExecutionWatch;
+  /** Removes its listener from the watch's signal. */
+  unwatch: () => void;
   resolve: (result: ExecutionResult) => void;
   reject: (error: RpcError) => void;
   watchdog: NodeJS.Timeout;
@@ -50,6 +58,8 @@ interface Current {
   killedForTime: boolean;
   /** Sent, and not yet waiting or answered: it holds the sandbox's thread. */
   starting: boolean;
+  /** Its caller cancelled it: not sent (again) to a sandbox. */
+  cancelled: boolean;
 }
 
 export class SandboxHost {
@@ -62,6 +72,8 @@ export class SandboxHost {
   /** A sandbox being started (or replaced): executions wait for it. */
   private bringingUp: Promise<void> | undefined;
   private killedForMemory = false;
+  /** The sandbox was killed because it did not stop a cancelled execution in time: its exit is no surprise. */
+  private killedForCancel = false;
   private memoryWatch: NodeJS.Timeout | undefined;
   /** The last reading of the sandbox's memory: reading another process's is not free. */
   private memory = { bytes: undefined as number | undefined, at: Number.NEGATIVE_INFINITY };
@@ -105,12 +117,16 @@ export class SandboxHost {
     return false;
   }
 
-  run(request: ExecutionRequest): Promise<ExecutionResult> {
+  run(request: ExecutionRequest, watch: ExecutionWatch): Promise<ExecutionResult> {
     const id = ++this.lastId;
     const { promise, resolve, reject } = Promise.withResolvers<ExecutionResult>();
+    const onAbort = () => this.cancel(id);
+    watch.signal?.addEventListener('abort', onAbort, { once: true });
     const current: Current = {
       id,
       request,
+      watch,
+      unwatch: () => watch.signal?.removeEventListener('abort', onAbort),
       resolve,
       reject,
       watchdog: this.watchdog(id, request.timeoutMs),
@@ -119,6 +135,7 @@ export class SandboxHost {
       resent: false,
       killedForTime: false,
       starting: false,
+      cancelled: false,
     };
     this.executions.set(id, current);
     this.startingAs(current, true);
@@ -181,6 +198,10 @@ export class SandboxHost {
   /** Sends an execution to the sandbox. One that cannot be sent fails alone; one sent to a sandbox that has just died is handled with its exit. */
   private hand(current: Current): void {
     if (this.executions.get(current.id) !== current) return;
+    if (current.cancelled) {
+      this.settle(current.id, (c) => c.reject(errors.cancelled([])));
+      return;
+    }
     const message: ToExecutor = { kind: 'run', id: current.id, request: current.request };
     if (this.link.send(message) || !this.link.connected) return;
     this.log.error('an execution could not be handed to its sandbox');
@@ -192,12 +213,35 @@ export class SandboxHost {
     const current = this.executions.get(message.id);
     if (current === undefined) return;
     if (message.kind === 'result') this.settle(current.id, (c) => c.resolve(message.result));
-    else if (message.kind === 'error') this.settle(current.id, (c) => c.reject(errors.fromWire(message.error)));
+    else if (message.kind === 'error') this.settle(current.id, (c) => c.reject(errors.fromWire(message.error).withUsage(message.usage)));
+    else if (message.kind === 'console') current.watch.onConsole?.(message.lines);
     else if (message.kind === 'waiting') {
       this.startingAs(current, false);
       this.onAvailable();
     } else if (message.kind === 'fetch') this.fetch(current, message.fetchId, message.request);
     else current.fetches.abort(message.fetchId);
+  }
+
+  /**
+   * Asks the sandbox to stop execution `id`. A sandbox that does not answer in
+   * time is busy in it (a synchronous stretch holds its thread): the execution
+   * is answered here, and the sandbox killed; the others in it run again.
+   */
+  private cancel(id: number): void {
+    const current = this.executions.get(id);
+    if (current === undefined) return;
+    current.cancelled = true;
+    // Not handed to a sandbox yet (one is starting): it never will be.
+    if (this.bringingUp !== undefined) return;
+    const { link } = this;
+    void link.send({ kind: 'cancel', id });
+    setTimeout(() => {
+      if (this.executions.get(id) !== current || this.link !== link) return;
+      this.log.warn('a cancelled execution was not stopped in time; killing its sandbox');
+      this.settle(id, (c) => c.reject(errors.cancelled([])));
+      this.killedForCancel = true;
+      link.kill();
+    }, CANCEL_KILL_MS).unref();
   }
 
   private startingAs(current: Current, starting: boolean): void {
@@ -226,6 +270,7 @@ export class SandboxHost {
     if (current === undefined) return;
     this.executions.delete(id);
     this.startingAs(current, false);
+    current.unwatch();
     clearTimeout(current.watchdog);
     current.fetches.close();
     answer(current);
@@ -302,7 +347,9 @@ export class SandboxHost {
     if (link !== this.link || link === this.retiring) return;
     const forMemory = outOfMemory || this.killedForMemory;
     const forTime = [...this.executions.values()].some((current) => current.killedForTime);
+    const forCancel = this.killedForCancel;
     this.killedForMemory = false;
+    this.killedForCancel = false;
     const again: Current[] = [];
     for (const current of [...this.executions.values()]) {
       if (!current.killedForTime && !current.outbound && !current.resent && !this.closing) {
@@ -317,7 +364,7 @@ export class SandboxHost {
       });
     }
     if (this.closing) return;
-    if (!forMemory && !forTime) this.log.error({ reason }, 'sandbox exited; starting a new one');
+    if (!forMemory && !forTime && !forCancel) this.log.error({ reason }, 'sandbox exited; starting a new one');
     this.onRecycle(forMemory ? 'sandbox-memory' : 'sandbox-lost');
     // What was lost with it, and had no effect outside, runs again, once, on the new sandbox.
     for (const current of again) {

@@ -5,7 +5,7 @@
 // busy, so a sandbox takes one at a time (the queue's fair order decides who
 // is next), and only with memory to spare. A new execution goes to
 // the sandbox starting the fewest, then running the fewest.
-import type { ExecutionRequest, ExecutionResult, Sandbox } from './sandbox.js';
+import type { ExecutionRequest, ExecutionResult, ExecutionWatch, Sandbox } from './sandbox.js';
 import { SandboxHost, type SandboxHostOptions } from './sandbox-host.js';
 
 /**
@@ -40,13 +40,13 @@ export class SandboxPool implements Sandbox {
     this.available = listener;
   }
 
-  start(request: ExecutionRequest): Promise<ExecutionResult> | undefined {
+  start(request: ExecutionRequest, watch: ExecutionWatch): Promise<ExecutionResult> | undefined {
     let chosen: SandboxHost | undefined;
     for (const host of this.hosts) {
       if (host.starting >= STARTING || !host.hasRoom()) continue;
       if (chosen === undefined || host.starting < chosen.starting || (host.starting === chosen.starting && host.load < chosen.load)) chosen = host;
     }
-    return chosen?.run(request);
+    return chosen?.run(request, watch);
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,9 @@ export interface Reply {
   type?: string;
   jsonrpc?: string;
   id?: unknown;
+  more?: boolean;
+  method?: string;
+  params?: { id?: unknown; console?: string[] };
   payload?: { value: unknown; console: string[]; time: number };
   result?: { value: unknown; console: string[]; time: number };
   error?: { code: number; message: string; data?: Record<string, unknown> };
@@ -37,6 +40,8 @@ export class TestClient {
   readonly closed: Promise<{ code: number; reason: string }>;
   /** The last error the WebSocket reported (it closes after one). */
   error: Error | undefined;
+  /** Console lines streamed ahead of replies (Duplex more:true, or runtime.console notifications), with when they came. */
+  readonly streamed: { id: unknown; lines: string[]; at: number }[] = [];
 
   private constructor(readonly ws: WebSocket) {
     this.closed = new Promise((resolve) =>
@@ -168,6 +173,11 @@ export class TestClient {
       reply = JSON.parse(frame) as Reply;
     } catch {
       reply = undefined;
+    }
+    if (reply?.more === true || reply?.method === 'runtime.console') {
+      const lines = reply.more === true ? (reply.payload?.console ?? []) : (reply.params?.console ?? []);
+      this.streamed.push({ id: reply.more === true ? reply.id : reply.params?.id, lines, at: performance.now() });
+      return;
     }
     const id = reply?.id;
     const resolve = id === undefined ? undefined : this.waiting.get(id);

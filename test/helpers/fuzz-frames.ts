@@ -286,6 +286,8 @@ export class FrameGenerator {
       () => ({ text: `{"code":${code(`console.log(${JSON.stringify(this.rng.pick(EDGE_STRINGS))}); ${n}`)},"timeout":${this.rng.int(50, 300)}}`, value: n, label: 'console.log of an edge string' }),
       () => ({ text: `{"code":${code('function h(cb) { cb(1); cb(2); }')},"call":"h"}`, value: 1, label: 'cb called twice' }),
       () => ({ text: `{"code":"${n}","globals":null,"call":"","caller":"","timeout":null}`, value: n, label: 'the nulls old Go clients send' }),
+      () => ({ text: `{"code":${code(`const wait: number = ${this.rng.int(0, 20)}; await new Promise((r) => setTimeout(r, wait)); export default ${n};`)},"module":true,"typescript":true}`, value: n, label: 'a TypeScript module' }),
+      () => ({ text: `{"code":${code(`console.log(${JSON.stringify(this.rng.pick(EDGE_STRINGS))}); ${n}`)},"stream":true,"usage":true}`, value: n, label: 'streamed console and usage' }),
     ];
     const valid: (() => Built)[] = [
       () => ({ text: `{"code":${code(`throw new Error(${JSON.stringify(this.rng.pick(EDGE_STRINGS))})`)}}`, label: 'a throw' }),
@@ -309,6 +311,8 @@ export class FrameGenerator {
       () => ({ text: `{"code":"1","globals":${this.rng.pick(['"g"', '1', '[]', '[1]', 'true'])}}`, label: 'globals that are not an object' }),
       () => ({ text: `{"code":"1","timeout":${this.rng.pick(['-1', '0', '"100"', '1e400', '2000', '[]', 'true'])}}`, label: 'an invalid timeout' }),
       () => ({ text: `{"code":"1","call":${this.rng.pick(['1', '[]', '{}', 'true'])}}`, label: 'a call that is not a string' }),
+      () => ({ text: `{"code":"1","${this.rng.pick(['module', 'typescript', 'stream', 'usage'])}":${this.rng.pick(['1', '"yes"', '[]', '{}'])}}`, label: 'a flag that is not a boolean' }),
+      () => ({ text: `{"code":${code(`import x from ${JSON.stringify(this.rng.pick(['fs', 'lodash/fp', './x', '/etc/passwd', 'node:child_process']))}; x`)},"module":true}`, label: 'a refused import' }),
       () => ({ text: '{}', label: 'no code' }),
       () => ({ text: `{"code":"1","timeout":100,"extra":${this.value(2)}}`, label: 'an unknown field' }),
     ];

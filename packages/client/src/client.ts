@@ -36,25 +36,52 @@ export interface Script {
   globals?: Record<string, unknown>;
   /** The script's time limit in the daemon, ms. */
   timeout?: number;
+  /** `code` is an ES module: it may import the allowlisted modules and await at its top level; `call` names an export. */
+  module?: boolean;
+  /** `code` is TypeScript: the daemon strips its types (it does not type-check); errors point at its own lines. */
+  typescript?: boolean;
+  /** Ask for what the run cost: the result's `usage` (an error's `data.usage`). */
+  usage?: boolean;
 }
 
 export interface ExecuteOptions {
-  /** Gives up waiting (the daemon still finishes the execution; its reply is dropped). */
+  /** Stops the execution: the call rejects with the signal's reason at once, and the daemon is sent runtime.cancel. */
   signal?: AbortSignal;
-  /** Gives up waiting after this long, ms, with a TimeoutError. */
+  /** The same after this long, ms, with a TimeoutError. */
   timeoutMs?: number;
+  /** Each console line as the script prints it (the result still carries them all). */
+  onConsole?: (line: string) => void;
 }
+
+/** What a run cost, when the script asked for `usage`: see the javascriptd README's "Following a run" for how each is measured. */
+export type Usage = {
+  /** CPU time the isolate spent in this execution's calls, ms. */
+  cpuMs: number;
+  /** From its context being ready to its outcome, ms: the same as `time`. */
+  wallMs: number;
+  /** The most the isolate's heap grew above where it stood when the execution began, bytes. */
+  heapBytes: number;
+  /** Requests it handed to the daemon, refused ones included. */
+  fetchRequests: number;
+  /** Bytes of request bodies sent, and of response bodies received. */
+  fetchBytesOut: number;
+  fetchBytesIn: number;
+  /** Bytes the script printed (each line counting one more), kept or dropped. */
+  consoleBytes: number;
+};
 
 export interface ExecutionResult {
   value: unknown;
   console: string[];
   /** How long the execution took in the daemon, ms. */
   time: number;
+  usage?: Usage;
 }
 
 interface Call {
   frame: string;
   sent: boolean;
+  onConsole: ((line: string) => void) | undefined;
   resolve: (result: ExecutionResult) => void;
   reject: (error: Error) => void;
 }
@@ -62,6 +89,8 @@ interface Call {
 interface Reply {
   type?: unknown;
   id?: unknown;
+  /** A streamed part of the reply (console lines), more to come. */
+  more?: unknown;
   payload?: ExecutionResult;
   error?: { code: number; message: string; data?: Record<string, unknown> };
 }
@@ -111,9 +140,16 @@ export class Client extends EventEmitter {
     const aborted = signals.find((s) => s.aborted);
     if (aborted !== undefined) return Promise.reject(aborted.reason);
     const id = ++this.lastId;
-    const payload = { code: script.code, call: script.call, caller: script.caller, globals: script.globals, timeout: script.timeout };
+    const stream = options.onConsole === undefined ? undefined : true;
+    const { code, call, caller, globals, timeout, module, typescript, usage } = script;
+    const payload = { code, call, caller, globals, timeout, module, typescript, usage, stream };
     return new Promise<ExecutionResult>((resolve, reject) => {
-      const abort = (event: Event) => this.settle(id, () => reject((event.target as AbortSignal).reason));
+      const abort = (event: Event) =>
+        this.settle(id, (call) => {
+          // Sent: the daemon stops it. Its answer (1007) finds no call waiting and is dropped.
+          if (call.sent && this.connected) this.ws?.send(JSON.stringify({ type: 'req', method: 'runtime.cancel', id: ++this.lastId, payload: { id } }));
+          reject((event.target as AbortSignal).reason);
+        });
       for (const signal of signals) signal.addEventListener('abort', abort, { once: true });
       const done = () => {
         for (const signal of signals) signal.removeEventListener('abort', abort);
@@ -121,6 +157,7 @@ export class Client extends EventEmitter {
       const call: Call = {
         frame: JSON.stringify({ type: 'req', method: 'runtime.execute', id, payload }),
         sent: false,
+        onConsole: options.onConsole,
         resolve: (result) => (done(), resolve(result)),
         reject: (error) => (done(), reject(error)),
       };
@@ -163,9 +200,14 @@ export class Client extends EventEmitter {
     }
     if (reply.type !== 'rep' || typeof reply.id !== 'number') return;
     const { error, payload } = reply;
+    if (reply.more === true) {
+      const call = this.calls.get(reply.id);
+      for (const line of payload?.console ?? []) call?.onConsole?.(String(line));
+      return;
+    }
     this.settle(reply.id, (call) => {
       if (error !== undefined) call.reject(new ExecutionError(error.code, error.message, error.data));
-      else call.resolve({ value: payload?.value, console: payload?.console ?? [], time: payload?.time ?? 0 });
+      else call.resolve({ value: payload?.value, console: payload?.console ?? [], time: payload?.time ?? 0, ...(payload?.usage === undefined ? {} : { usage: payload.usage }) });
     });
   }
 

@@ -18,6 +18,8 @@ export const ErrorCode = {
   ResultTooLarge: 1005,
   /** The daemon is shutting down and takes no new work. */
   ShuttingDown: 1006,
+  /** The caller cancelled it (runtime.cancel): it was stopped where it was, with its console so far. */
+  Cancelled: 1007,
   /**
    * The execution was lost with its isolate or sandbox, which another execution
    * of the same key brought down, after it had made a request outside: it was
@@ -33,7 +35,7 @@ export const ErrorCode = {
 
 /** The daemon answered with an error: the script threw (1000), `call` is missing (1001), it timed out (1002)… */
 export class ExecutionError extends Error {
-  /** One of ErrorCode: 1000–1006, or a JSON-RPC code (-32xxx) for a request the daemon refused. */
+  /** One of ErrorCode: 1000–1008, or a JSON-RPC code (-32xxx) for a request the daemon refused. */
   readonly code: number;
   /** What the daemon added: the script's `stack` and `console` for 1000, the `timeout` for 1002… */
   readonly data: Record<string, unknown> | undefined;

@@ -3,14 +3,15 @@
 // jobs. The secret comes from JAVASCRIPTD_SECRET only, never from a flag that
 // process lists would show.
 import { readFileSync } from 'node:fs';
-import { connect, type ExecutionResult, type Script } from '../client.js';
+import { extname } from 'node:path';
+import { connect, type ExecutionResult, type Script, type Usage } from '../client.js';
 import { ConnectionError, ErrorCode, ExecutionError } from '../errors.js';
 import { type Command, UsageError, type Values } from './command.js';
 import { startSpinner } from './spinner.js';
 
 const DEFAULT_URL = 'ws://127.0.0.1:8765/';
 
-export const EXIT = { ok: 0, exception: 1, notImplemented: 2, timeout: 3, unreachable: 4, usage: 5 } as const;
+export const EXIT = { ok: 0, exception: 1, notImplemented: 2, timeout: 3, unreachable: 4, usage: 5, interrupted: 130 } as const;
 
 /** The exit code for an error the daemon answered with. */
 function exitCodeOf(code: number): number {
@@ -26,6 +27,8 @@ function exitCodeOf(code: number): number {
     case ErrorCode.InvalidParams:
     case ErrorCode.InvalidRequest:
       return EXIT.usage;
+    case ErrorCode.Cancelled:
+      return EXIT.interrupted;
     default:
       return EXIT.unreachable;
   }
@@ -72,12 +75,28 @@ function globalsOf(values: Values): Record<string, unknown> | undefined {
   return Object.keys(globals).length === 0 ? undefined : globals;
 }
 
+/** What a file's extension says its code is: .ts and .cts TypeScript, .mts a TypeScript module, .mjs a module. */
+const KINDS: Record<string, Pick<Script, 'module' | 'typescript'>> = {
+  '.ts': { typescript: true },
+  '.cts': { typescript: true },
+  '.mts': { module: true, typescript: true },
+  '.mjs': { module: true },
+};
+
+function kindOf(values: Values, file: string): Pick<Script, 'module' | 'typescript'> {
+  const kind = { ...KINDS[extname(file).toLowerCase()] };
+  if (values.module === true) kind.module = true;
+  if (values.typescript === true) kind.typescript = true;
+  return kind;
+}
+
 function scriptOf(values: Values, file: string): Script {
-  const script: Script = { code: readText(file, 'script') };
+  const script: Script = { code: readText(file, 'script'), ...kindOf(values, file) };
   if (typeof values.call === 'string') script.call = values.call;
   if (typeof values.caller === 'string') script.caller = readText(values.caller, '--caller');
   const globals = globalsOf(values);
   if (globals !== undefined) script.globals = globals;
+  if (values.usage === true) script.usage = true;
   if (typeof values.timeout === 'string') {
     const timeout = Number(values.timeout);
     if (!Number.isInteger(timeout) || timeout <= 0) throw new UsageError(`--timeout must be a positive whole number of ms, not ${values.timeout}`);
@@ -102,23 +121,35 @@ function print(text: string): void {
   process.stdout.write(`${text}\n`);
 }
 
-function printResult(result: ExecutionResult, json: boolean): void {
+/** `printed`: console lines already printed as they came. */
+function printResult(result: ExecutionResult, json: boolean, printed: number): void {
   if (json) {
     print(JSON.stringify(result));
     return;
   }
-  for (const line of result.console) print(line);
+  for (const line of result.console.slice(printed)) print(line);
   print(JSON.stringify(result.value, null, 2) ?? 'null');
+  if (result.usage !== undefined) printUsage(result.usage);
 }
 
-function printError(error: ExecutionError, json: boolean, program: string): void {
+function printError(error: ExecutionError, json: boolean, program: string, printed: number): void {
   if (json) {
     print(JSON.stringify({ error: { code: error.code, message: error.message, ...(error.data === undefined ? {} : { data: error.data }) } }));
     return;
   }
-  for (const line of error.console) print(line);
+  for (const line of error.console.slice(printed)) print(line);
   process.stderr.write(`${program}: ${error.code} ${error.message}\n`);
   if (error.scriptStack) process.stderr.write(`${error.scriptStack}\n`);
+  if (isUsage(error.data?.usage)) printUsage(error.data.usage);
+}
+
+function printUsage(usage: Usage): void {
+  const fetches = `${usage.fetchRequests} fetch${usage.fetchRequests === 1 ? '' : 'es'} (${usage.fetchBytesOut} B out, ${usage.fetchBytesIn} B in)`;
+  process.stderr.write(`usage: cpu ${usage.cpuMs} ms, wall ${usage.wallMs} ms, heap ${usage.heapBytes} B, ${fetches}, console ${usage.consoleBytes} B\n`);
+}
+
+function isUsage(value: unknown): value is Usage {
+  return typeof value === 'object' && value !== null && typeof (value as Usage).cpuMs === 'number';
 }
 
 export const run: Command = {
@@ -127,6 +158,7 @@ export const run: Command = {
   positionals: { min: 1, max: 1 },
   summary: [
     'Runs a script file ("-": standard input) on a daemon, then prints its console lines and its value as JSON.',
+    'A .ts or .cts file is sent as TypeScript, .mts as a TypeScript module, .mjs as a module; --module and --typescript say so for any file.',
     `The secret comes from JAVASCRIPTD_SECRET (sent as x-runtime-secret); the daemon from --url, JAVASCRIPTD_URL or ${DEFAULT_URL}.`,
   ].join('\n'),
   options: {
@@ -137,37 +169,52 @@ export const run: Command = {
     global: { type: 'string', multiple: true, value: 'key=value', description: 'one global; the value is read as JSON if it is JSON, else as text' },
     url: { type: 'string', value: 'ws://…', description: 'the daemon to run it on' },
     timeout: { type: 'string', value: 'ms', description: "the script's time limit (default: the daemon's TIMEOUT)" },
-    json: { type: 'boolean', description: 'print the whole reply as one JSON document' },
+    module: { type: 'boolean', description: 'the script is an ES module (imports, top-level await; --call names an export); default for .mjs and .mts' },
+    typescript: { type: 'boolean', description: 'the script is TypeScript (types stripped, not checked); default for .ts, .cts and .mts' },
+    usage: { type: 'boolean', description: 'print what the run cost (CPU, wall time, heap, fetches, console) on stderr' },
+    json: { type: 'boolean', description: 'print the whole reply as one JSON document (console lines then come with it, not as printed)' },
   },
   details: () => [
     '',
+    'Console lines are printed as the script prints them. Ctrl-C cancels the execution in the daemon, then exits 130.',
     'Exit codes: 0 success; 1 exception (1000; also 1003 memory, 1005 result too large); 2 not implemented (1001);',
-    '3 timeout (1002); 4 cannot connect or refused (also 1004 busy, 1006 shutting down, -32603); 5 usage error.',
+    '3 timeout (1002); 4 cannot connect or refused (also 1004 busy, 1006 shutting down, -32603); 5 usage error; 130 cancelled.',
   ],
   async run(values, [file], program) {
     const script = scriptOf(values, file);
     const url = urlOf(values);
     const json = values.json === true;
     const stopSpinner = startSpinner(process.stderr, `running ${file === '-' ? 'stdin' : file} on ${url}`);
-    // Ctrl-C: leave the terminal clean (the daemon still finishes the execution).
+    // Ctrl-C: the execution is cancelled in the daemon; a second one exits at once.
+    const cancel = new AbortController();
     process.once('SIGINT', () => {
       stopSpinner();
-      process.exit(130);
+      cancel.abort();
     });
+    let printed = 0;
+    const onConsole = (line: string) => {
+      stopSpinner();
+      print(line);
+      printed++;
+    };
     try {
       const client = await connect(url, { secret: process.env.JAVASCRIPTD_SECRET || undefined, reconnect: false });
       try {
-        const result = await client.execute(script);
+        const result = await client.execute(script, { signal: cancel.signal, onConsole: json ? undefined : onConsole });
         stopSpinner();
-        printResult(result, json);
+        printResult(result, json, printed);
         return EXIT.ok;
       } finally {
         await client.close();
       }
     } catch (error) {
       stopSpinner();
+      if (cancel.signal.aborted) {
+        process.stderr.write(`${program}: cancelled\n`);
+        return EXIT.interrupted;
+      }
       if (error instanceof ExecutionError) {
-        printError(error, json, program);
+        printError(error, json, program, printed);
         return exitCodeOf(error.code);
       }
       if (error instanceof ConnectionError) {
