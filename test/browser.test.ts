@@ -3,7 +3,7 @@
 // socket and calls runtime.execute, with the right secret and a wrong one.
 import assert from 'node:assert/strict';
 import { type RunningBrowser, browserMissing, launchBrowser } from './helpers/browser.js';
-import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { useDaemon } from './helpers/daemon.js';
 import { describeWithEngine } from './helpers/engines.js';
 import { startHttpServer, type TestServer } from './helpers/http-server.js';
 
@@ -27,19 +27,17 @@ window.execute = (url, secret, code) => new Promise((resolve) => {
 
 describeWithEngine('a browser', browserMissing, function () {
   this.timeout(60000);
-  let daemon: RunningDaemon;
   let site: TestServer;
   let chromium: RunningBrowser;
 
+  const daemon = useDaemon({ SECRET, HOST: '127.0.0.1' });
   before(async () => {
-    daemon = await startDaemon({ SECRET, HOST: '127.0.0.1' });
     site = await startHttpServer({ '/': (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE) });
     chromium = await launchBrowser();
   });
   after(async () => {
     await chromium?.close();
     await site?.close();
-    await daemon?.stop();
   });
 
   const run = async (secret: string) => {

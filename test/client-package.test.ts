@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSyn
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { satisfies } from '../src/cli/supported-node.js';
-import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { useDaemon } from './helpers/daemon.js';
 
 const ROOT = join(__dirname, '..', '..');
 const CLIENT = join(ROOT, 'packages', 'client');
@@ -67,21 +67,21 @@ function ok(result: SpawnSyncReturns<string>, what: string): string {
 
 describe(`javascriptd-client, packed and installed with ${WHICH}`, function () {
   this.timeout(180000);
-  let daemon: RunningDaemon;
   let folder: string;
   let env: Record<string, string>;
   let bin: string;
 
   before(async () => {
     assert.ok(existsSync(join(CLIENT, 'dist', 'index.js')), 'packages/client is built (npm run build)');
-    daemon = await startDaemon({ SECRET, MAX_TIMEOUT: '5000' });
+  });
+  const daemon = useDaemon(() => ({ SECRET, MAX_TIMEOUT: '5000' }));
+  before(async () => {
     env = { JAVASCRIPTD_URL: daemon.url, JAVASCRIPTD_SECRET: SECRET };
     folder = mkdtempSync(join(tmpdir(), 'javascriptd-client-package-'));
     bin = join(folder, 'node_modules', 'javascriptd-client', 'bin', 'javascriptd-client');
   });
 
   after(async () => {
-    await daemon?.stop();
     if (folder !== undefined) rmSync(folder, { recursive: true, force: true });
   });
 

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Client, connect, ConnectionError, ErrorCode, ExecutionError } from 'javascriptd-client';
-import { freePort, type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { freePort, startDaemon, useDaemon } from './helpers/daemon.js';
 
 const ROOT = join(__dirname, '..', '..');
 const SECRET = 'client-test-secret';
@@ -28,17 +28,15 @@ async function executionError(promise: Promise<unknown>, code: number): Promise<
 
 describe('javascriptd-client', function () {
   this.timeout(30000);
-  let daemon: RunningDaemon;
   let rt: Client;
 
+  const daemon = useDaemon({ SECRET, POOL_SIZE: '2', MEMORY_LIMIT: '16', RESULT_LIMIT: '1000', MAX_TIMEOUT: '5000' });
   before(async () => {
-    daemon = await startDaemon({ SECRET, POOL_SIZE: '2', MEMORY_LIMIT: '16', RESULT_LIMIT: '1000', MAX_TIMEOUT: '5000' });
     rt = await connect(daemon.url, { secret: SECRET });
   });
 
   after(async () => {
     await rt?.close();
-    await daemon?.stop();
   });
 
   it('resolves with value, console and time', async () => {

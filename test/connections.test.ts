@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { TestClient } from './helpers/client.js';
-import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { startDaemon, useDaemon } from './helpers/daemon.js';
 import { selfSignedCert } from './helpers/tls.js';
 
 const SECRET = 'connections-secret';
@@ -55,13 +55,7 @@ function assertClosedAtDeadline(ms: number, what: string): void {
 
 describe('connection bounds', () => {
   describe('HEADER_TIMEOUT', () => {
-    let daemon: RunningDaemon;
-    before(async () => {
-      daemon = await startDaemon({ SECRET, HOST: '127.0.0.1', HEADER_TIMEOUT: String(HEADER_TIMEOUT), POOL_SIZE: '1' });
-    });
-    after(async () => {
-      await daemon?.stop();
-    });
+    const daemon = useDaemon({ SECRET, HOST: '127.0.0.1', HEADER_TIMEOUT: String(HEADER_TIMEOUT), POOL_SIZE: '1' });
 
     it('closes a connection that sends nothing, or stops part-way through its headers', async () => {
       const silent = await open(daemon.port);
@@ -116,13 +110,7 @@ describe('connection bounds', () => {
 
   describe('HEADER_TIMEOUT over TLS', () => {
     const cert = selfSignedCert();
-    let daemon: RunningDaemon;
-    before(async () => {
-      daemon = await startDaemon({ ...cert.env, SECRET, HOST: '127.0.0.1', HEADER_TIMEOUT: String(HEADER_TIMEOUT), POOL_SIZE: '1' });
-    });
-    after(async () => {
-      await daemon?.stop();
-    });
+    const daemon = useDaemon({ ...cert.env, SECRET, HOST: '127.0.0.1', HEADER_TIMEOUT: String(HEADER_TIMEOUT), POOL_SIZE: '1' });
 
     it('closes a connection that never starts its TLS handshake, or stops within it', async () => {
       const silent = await open(daemon.port);
@@ -157,13 +145,7 @@ describe('connection bounds', () => {
 
   describe('MAX_CONNECTIONS', () => {
     const MAX = 20;
-    let daemon: RunningDaemon;
-    before(async () => {
-      daemon = await startDaemon({ SECRET, HOST: '127.0.0.1', MAX_CONNECTIONS: String(MAX), HEADER_TIMEOUT: String(HEADER_TIMEOUT), POOL_SIZE: '1' });
-    });
-    after(async () => {
-      await daemon?.stop();
-    });
+    const daemon = useDaemon({ SECRET, HOST: '127.0.0.1', MAX_CONNECTIONS: String(MAX), HEADER_TIMEOUT: String(HEADER_TIMEOUT), POOL_SIZE: '1' });
 
     it('closes connections past the cap at once, counting WebSockets, and serves again once the silent ones are closed', async () => {
       const headers = { 'x-runtime-secret': SECRET };

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import Docker from 'dockerode';
 import { SANDBOX_LABEL } from '../src/sandbox/container-link.js';
-import { type RunningDaemon, runCli, startDaemon } from './helpers/daemon.js';
+import { runCli, startDaemon, useDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
 import { describeWithEngine, dockerMissing } from './helpers/engines.js';
 
@@ -187,26 +187,27 @@ describeWithEngine('container', dockerMissing, function () {
   });
 
   describe('container sandboxes (EXECUTOR=container)', () => {
-    let daemon: RunningDaemon;
     let client: TestClient;
+    let stale: Docker.Container;
 
     before(async () => {
-      // A sandbox a crashed daemon left behind.
-      const stale = await docker.createContainer({ Image: IMAGE, Cmd: ['schema'], Labels: { [SANDBOX_LABEL]: 'true' } });
-      daemon = await startDaemon({
-        EXECUTOR: 'container',
-        SANDBOX_IMAGE: DATA_IMAGE,
-        POOL_SIZE: '2',
-        MEMORY_LIMIT: '256',
-        SANDBOX_MEMORY: '160',
-        TIMEOUT: '5000',
-      });
+      // A sandbox a crashed daemon left behind: the daemon removes it as it starts.
+      stale = await docker.createContainer({ Image: IMAGE, Cmd: ['schema'], Labels: { [SANDBOX_LABEL]: 'true' } });
+    });
+    const daemon = useDaemon({
+      EXECUTOR: 'container',
+      SANDBOX_IMAGE: DATA_IMAGE,
+      POOL_SIZE: '2',
+      MEMORY_LIMIT: '256',
+      SANDBOX_MEMORY: '160',
+      TIMEOUT: '5000',
+    });
+    before(async () => {
       client = await TestClient.connect(daemon.url);
       await assert.rejects(stale.inspect(), /no such container/i);
     });
     after(async () => {
       await client?.close();
-      await daemon?.stop();
     });
     afterEach(function () {
       if (this.currentTest?.state === 'failed') console.log(daemon.output.filter((l) => !l.includes('"execution"')).slice(-15).join('\n'));

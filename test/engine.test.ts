@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { useDaemon } from './helpers/daemon.js';
 import { type Reply, TestClient } from './helpers/client.js';
 
 const sleeper = (ms: number, value: unknown) => ({ code: `function h(cb) { setTimeout(() => cb(${JSON.stringify(value)}), ${ms}); }`, call: 'h' });
@@ -25,13 +25,7 @@ describe('the execution engine', function () {
   this.timeout(60000);
 
   describe('waiting costs nothing', () => {
-    let daemon: RunningDaemon;
-    before(async () => {
-      daemon = await startDaemon({ POOL_SIZE: '2', MAX_CONCURRENT: '16' });
-    });
-    after(async () => {
-      await daemon?.stop();
-    });
+    const daemon = useDaemon({ POOL_SIZE: '2', MAX_CONCURRENT: '16' });
 
     it('answers a call from a ninth client while eight others sleep a second each, and all eight after one second', async () => {
       const sleepers = await Promise.all(Array.from({ length: 8 }, () => TestClient.connect(daemon.url)));
@@ -69,14 +63,10 @@ describe('the execution engine', function () {
   });
 
   describe('fresh state beside other executions', () => {
-    let daemon: RunningDaemon;
     before(async () => {
       // One sandbox: every execution shares its isolate.
-      daemon = await startDaemon({ POOL_SIZE: '1' });
     });
-    after(async () => {
-      await daemon?.stop();
-    });
+    const daemon = useDaemon(() => ({ POOL_SIZE: '1' }));
 
     it('lets no execution see what another running at the same time in its isolate changes', async () => {
       const client = await TestClient.connect(daemon.url);
@@ -98,13 +88,7 @@ describe('the execution engine', function () {
   });
 
   describe('faults contained', () => {
-    let daemon: RunningDaemon;
-    before(async () => {
-      daemon = await startDaemon({ POOL_SIZE: '1', MEMORY_LIMIT: '64', TIMEOUT: '10000' });
-    });
-    after(async () => {
-      await daemon?.stop();
-    });
+    const daemon = useDaemon({ POOL_SIZE: '1', MEMORY_LIMIT: '64', TIMEOUT: '10000' });
 
     it('answers 32 sleepers correctly while a memory bomb and a wedging script of the same key bring their isolate down', async () => {
       const client = await TestClient.connect(daemon.url);

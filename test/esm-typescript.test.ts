@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Client, connect, ExecutionError } from 'javascriptd-client';
 import { type Reply, TestClient } from './helpers/client.js';
-import { CLI, errorLogs, type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { CLI, errorLogs, useDaemon } from './helpers/daemon.js';
 
 const MODULE_PATH = join(__dirname, '..', '..', 'node_modules');
 
@@ -28,18 +28,16 @@ function failure(reply: Reply, code = 1000): { code: number; message: string; da
 
 describe('ES module and TypeScript scripts', function () {
   this.timeout(30000);
-  let daemon: RunningDaemon;
   let client: TestClient;
   const cache = mkdtempSync(join(tmpdir(), 'javascriptd-modules-'));
 
+  const daemon = useDaemon({ MODULES: 'lodash,camelcase', MODULE_PATH, MODULE_CACHE: cache });
   before(async () => {
-    daemon = await startDaemon({ MODULES: 'lodash,camelcase', MODULE_PATH, MODULE_CACHE: cache });
     client = await TestClient.connect(daemon.url);
   });
   after(async () => {
     await client?.close();
     if (daemon !== undefined) assert.deepEqual(errorLogs(daemon), [], 'nothing failed inside the daemon');
-    await daemon?.stop();
   });
 
   describe('modules', () => {

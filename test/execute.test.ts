@@ -1,19 +1,17 @@
 // runtime.execute, rule by rule, against the real daemon over a real WebSocket.
 import assert from 'node:assert/strict';
-import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { useDaemon } from './helpers/daemon.js';
 import { type Reply, TestClient } from './helpers/client.js';
 
 describe('runtime.execute', () => {
-  let daemon: RunningDaemon;
   let client: TestClient;
 
+  const daemon = useDaemon({ TIMEOUT: '2000' });
   before(async () => {
-    daemon = await startDaemon({ TIMEOUT: '2000' });
     client = await TestClient.connect(daemon.url);
   });
   after(async () => {
     await client?.close();
-    await daemon?.stop();
   });
 
   function value(reply: Reply): unknown {

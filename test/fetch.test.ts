@@ -2,14 +2,13 @@
 import assert from 'node:assert/strict';
 import { FetchPolicy, normalizeUrl } from '../src/outbound/fetch-policy.js';
 import { isSpecialAddress } from '../src/outbound/address-guard.js';
-import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { startDaemon, useDaemon } from './helpers/daemon.js';
 import { type Reply, TestClient } from './helpers/client.js';
 import { startHttpServer, type TestServer } from './helpers/http-server.js';
 
 describe('fetch', () => {
   let api: TestServer;
   let other: TestServer;
-  let daemon: RunningDaemon;
   let client: TestClient;
 
   before(async () => {
@@ -37,28 +36,29 @@ describe('fetch', () => {
         // Never answers: the fetch is still pending when the execution ends.
       },
     });
-    daemon = await startDaemon({
-      FETCH_ALLOW: [
-        `GET ${api.origin}/users/*/gists`,
-        `POST ${api.origin}/app/**`,
-        `GET ${api.origin}/redirect-allowed`,
-        `GET ${api.origin}/redirect-denied`,
-        `GET ${api.origin}/redirect-away`,
-        `GET ${api.origin}/big`,
-        `GET ${api.origin}/slow`,
-        `GET ${api.origin}/allowed/**`,
-        `GET ${api.origin}/spelled/a%2Fb`,
-        `GET http://localhost:${api.port}/users/*/gists`,
-      ].join(', '),
-      FETCH_MAX_BYTES: '100000',
-      FETCH_MAX_REQUESTS: '5',
-      FETCH_TIMEOUT: '5000',
-    });
+  });
+  const daemon = useDaemon(() => ({
+    FETCH_ALLOW: [
+      `GET ${api.origin}/users/*/gists`,
+      `POST ${api.origin}/app/**`,
+      `GET ${api.origin}/redirect-allowed`,
+      `GET ${api.origin}/redirect-denied`,
+      `GET ${api.origin}/redirect-away`,
+      `GET ${api.origin}/big`,
+      `GET ${api.origin}/slow`,
+      `GET ${api.origin}/allowed/**`,
+      `GET ${api.origin}/spelled/a%2Fb`,
+      `GET http://localhost:${api.port}/users/*/gists`,
+    ].join(', '),
+    FETCH_MAX_BYTES: '100000',
+    FETCH_MAX_REQUESTS: '5',
+    FETCH_TIMEOUT: '5000',
+  }));
+  before(async () => {
     client = await TestClient.connect(daemon.url);
   });
   after(async () => {
     await client?.close();
-    await daemon?.stop();
     await api?.close();
     await other?.close();
   });

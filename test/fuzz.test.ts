@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode } from '../src/errors.js';
 import { TestClient, within } from './helpers/client.js';
-import { assertServing, errorLogs, type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { assertServing, errorLogs, type RunningDaemon, useDaemon } from './helpers/daemon.js';
 import { type Frame, FrameGenerator, Rng, subSeed } from './helpers/fuzz-frames.js';
 import { scanJson } from './helpers/json-text.js';
 
@@ -48,12 +48,9 @@ type Kind = Dialect | 'abandoned' | 'not-a-handshake' | 'closed-at-once';
 
 describe(`protocol fuzz (FUZZ_SEED=${SEED})`, function () {
   this.timeout(60000);
-  let daemon: RunningDaemon;
   let errorsBefore = 0;
 
-  before(async () => {
-    daemon = await startDaemon(DAEMON_ENV);
-  });
+  const daemon = useDaemon(DAEMON_ENV);
   afterEach(function () {
     // The daemon's whole output, to see what led up to a failure.
     if (this.currentTest?.state === 'failed' && daemon !== undefined) {
@@ -61,9 +58,6 @@ describe(`protocol fuzz (FUZZ_SEED=${SEED})`, function () {
       writeFileSync(file, daemon.output.join('\n'));
       this.currentTest.title += ` (daemon output: ${file})`;
     }
-  });
-  after(async () => {
-    await daemon?.stop();
   });
 
   for (let batch = 1; batch <= BATCHES; batch++) {

@@ -1,7 +1,7 @@
 // Hostile scripts are ordinary traffic: each gets a coded reply, and a normal
 // call succeeds right after it on the same daemon.
 import assert from 'node:assert/strict';
-import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { useDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
 
 interface Case {
@@ -62,16 +62,14 @@ const CASES: Case[] = [
 
 describe('hostile scripts', function () {
   this.timeout(60000);
-  let daemon: RunningDaemon;
   let client: TestClient;
 
+  const daemon = useDaemon({ TIMEOUT: '500', MEMORY_LIMIT: '64', RESULT_LIMIT: '1048576' });
   before(async () => {
-    daemon = await startDaemon({ TIMEOUT: '500', MEMORY_LIMIT: '64', RESULT_LIMIT: '1048576' });
     client = await TestClient.connect(daemon.url);
   });
   after(async () => {
     await client?.close();
-    await daemon?.stop();
   });
 
   for (const c of CASES) {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import { CONFIG_FILE_SCHEMA } from '../src/config.js';
-import { type RunningDaemon, runCli, startDaemon } from './helpers/daemon.js';
+import { runCli, useDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
 import { startHttpServer, type TestServer } from './helpers/http-server.js';
 
@@ -22,20 +22,19 @@ function writeConfig(name: string, config: unknown): string {
 
 describe('keys and policies', () => {
   let server: TestServer;
-  let daemon: RunningDaemon;
+  let config: string;
 
   before(async () => {
     server = await startHttpServer({ '/data': (_req, res) => res.end('{"n":1}') });
-    const config = writeConfig('two-keys.json', {
+    config = writeConfig('two-keys.json', {
       keys: {
         ci: { secret: 'secret-of-ci', modules: ['lodash'], fetchAllow: [`GET ${server.origin}/data`], timeout: 2000, poolSize: 1 },
         customer: { secretEnv: 'CUSTOMER_SECRET', poolSize: 2, memoryLimit: 32, resultLimit: 100 },
       },
     });
-    daemon = await startDaemon({ CONFIG: config, CUSTOMER_SECRET: 'secret-of-customer', MODULE_PATH, MODULE_CACHE: join(dir, 'cache') });
   });
+  const daemon = useDaemon(() => ({ CONFIG: config, CUSTOMER_SECRET: 'secret-of-customer', MODULE_PATH, MODULE_CACHE: join(dir, 'cache') }));
   after(async () => {
-    await daemon?.stop();
     await server?.close();
   });
 

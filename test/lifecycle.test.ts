@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { CLI, freePort, type RunningDaemon, runCli, startDaemon } from './helpers/daemon.js';
+import { CLI, freePort, type RunningDaemon, runCli, startDaemon, useDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
 import { startHttpServer, type TestServer } from './helpers/http-server.js';
 
@@ -68,14 +68,12 @@ describe('lifecycle', () => {
   });
 
   describe('sandbox processes', () => {
-    let daemon: RunningDaemon;
     let server: TestServer;
     before(async () => {
       server = await startHttpServer({ '/ok': (_req, res) => res.end('ok') });
-      daemon = await startDaemon({ POOL_SIZE: '1', FETCH_ALLOW: `GET ${server.origin}/ok` });
     });
+    const daemon = useDaemon(() => ({ POOL_SIZE: '1', FETCH_ALLOW: `GET ${server.origin}/ok` }));
     after(async () => {
-      await daemon?.stop();
       await server?.close();
     });
 
@@ -120,18 +118,16 @@ describe('lifecycle', () => {
   });
 
   describe('the sandbox memory budget (SANDBOX_MEMORY)', () => {
-    let daemon: RunningDaemon;
     let client: TestClient;
     /** Holds `mb` of typed arrays (outside the JS heap, inside the sandbox) for `ms`. */
     const hold = (mb: number, ms: number) =>
       `const a = []; for (let i = 0; i < ${mb}; i++) a.push(new Float64Array(131072).fill(i)); const end = Date.now() + ${ms}; while (Date.now() < end) {} a.length`;
+    const daemon = useDaemon({ POOL_SIZE: '1', SANDBOX_MEMORY: '160' });
     before(async () => {
-      daemon = await startDaemon({ POOL_SIZE: '1', SANDBOX_MEMORY: '160' });
       client = await TestClient.connect(daemon.url);
     });
     after(async () => {
       await client?.close();
-      await daemon?.stop();
     });
 
     it('kills a sandbox process that goes over it during an execution: that execution gets 1003, the next succeeds', async () => {

@@ -1,20 +1,14 @@
 // Scheduling and bounds: fairness across connections, the queue bound, the
 // per-connection in-flight bound, console and result caps.
 import assert from 'node:assert/strict';
-import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { useDaemon } from './helpers/daemon.js';
 import { type Reply, TestClient } from './helpers/client.js';
 
 const SLOW = { code: 'function h(cb) { const end = Date.now() + 150; while (Date.now() < end) {} cb("slow"); }', call: 'h' };
 
 describe('limits and scheduling', () => {
   describe('fairness', () => {
-    let daemon: RunningDaemon;
-    before(async () => {
-      daemon = await startDaemon({ POOL_SIZE: '1' });
-    });
-    after(async () => {
-      await daemon?.stop();
-    });
+    const daemon = useDaemon({ POOL_SIZE: '1' });
 
     it('answers a light call on a second connection while the first floods', async () => {
       const flooder = await TestClient.connect(daemon.url);
@@ -35,13 +29,7 @@ describe('limits and scheduling', () => {
   });
 
   describe('sharing the queue', () => {
-    let daemon: RunningDaemon;
-    before(async () => {
-      daemon = await startDaemon({ POOL_SIZE: '1', QUEUE_LIMIT: '10', QUEUE_BYTES: '200000' });
-    });
-    after(async () => {
-      await daemon?.stop();
-    });
+    const daemon = useDaemon({ POOL_SIZE: '1', QUEUE_LIMIT: '10', QUEUE_BYTES: '200000' });
 
     it('admits a light client while one client holds the whole queue over several connections', async () => {
       const hog = await Promise.all([1, 2, 3].map(() => TestClient.connect(daemon.url)));
@@ -70,13 +58,7 @@ describe('limits and scheduling', () => {
   });
 
   describe('bounds', () => {
-    let daemon: RunningDaemon;
-    before(async () => {
-      daemon = await startDaemon({ POOL_SIZE: '1', QUEUE_LIMIT: '2', MAX_IN_FLIGHT: '3', CONSOLE_LIMIT: '100', RESULT_LIMIT: '1000' });
-    });
-    after(async () => {
-      await daemon?.stop();
-    });
+    const daemon = useDaemon({ POOL_SIZE: '1', QUEUE_LIMIT: '2', MAX_IN_FLIGHT: '3', CONSOLE_LIMIT: '100', RESULT_LIMIT: '1000' });
 
     it('answers 1004 Busy past the queue bound instead of hanging', async () => {
       const clients = await Promise.all([1, 2, 3].map(() => TestClient.connect(daemon.url)));

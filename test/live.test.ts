@@ -2,7 +2,7 @@
 // (stream), stopping it (runtime.cancel), and what it cost (usage) — over raw
 // Duplex and JSON-RPC frames against a real daemon and a real HTTP server.
 import assert from 'node:assert/strict';
-import { httpBase, type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { httpBase, startDaemon, useDaemon } from './helpers/daemon.js';
 import { type Reply, TestClient, within } from './helpers/client.js';
 import { startHttpServer, type TestServer } from './helpers/http-server.js';
 
@@ -15,7 +15,6 @@ const ticker = (count: number, everyMs: number) => ({
 });
 
 describe('following an execution while it runs', () => {
-  let daemon: RunningDaemon;
   let server: TestServer;
 
   before(async () => {
@@ -24,14 +23,13 @@ describe('following an execution while it runs', () => {
       // Never answers: a fetch to it is pending until it is aborted.
       '/hang': () => {},
     });
-    daemon = await startDaemon({
-      POOL_SIZE: '1',
-      TIMEOUT: '10000',
-      FETCH_ALLOW: [`POST ${server.origin}/echo`, `GET ${server.origin}/hang`].join(', '),
-    });
   });
+  const daemon = useDaemon(() => ({
+    POOL_SIZE: '1',
+    TIMEOUT: '10000',
+    FETCH_ALLOW: [`POST ${server.origin}/echo`, `GET ${server.origin}/hang`].join(', '),
+  }));
   after(async () => {
-    await daemon?.stop();
     await server?.close();
   });
 

@@ -4,19 +4,15 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { metricSample as sample, type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { metricSample as sample, type RunningDaemon, startDaemon, useDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
 
 describe('metrics', () => {
-  let daemon: RunningDaemon;
   let base: string;
 
+  const daemon = useDaemon({ METRICS_TOKEN: 'metrics-token', POOL_SIZE: '2', MEMORY_LIMIT: '16' });
   before(async () => {
-    daemon = await startDaemon({ METRICS_TOKEN: 'metrics-token', POOL_SIZE: '2', MEMORY_LIMIT: '16' });
     base = daemon.url.replace('ws://', 'http://');
-  });
-  after(async () => {
-    await daemon?.stop();
   });
 
   const scrape = async () => {

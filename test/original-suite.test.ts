@@ -4,7 +4,7 @@
 // time removed), deep-equals what the original daemon answered. Written from
 // that suite's behaviour, not copied from it.
 import assert from 'node:assert';
-import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { useDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
 
 interface Case {
@@ -31,13 +31,7 @@ const CASES: Case[] = [
 ];
 
 describe('the original javascriptd test suite, replayed', () => {
-  let daemon: RunningDaemon;
-  before(async () => {
-    daemon = await startDaemon();
-  });
-  after(async () => {
-    await daemon?.stop();
-  });
+  const daemon = useDaemon();
 
   for (const c of CASES) {
     it(c.name, async () => {

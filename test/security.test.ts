@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { startDaemon, useDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
 import { selfSignedCert } from './helpers/tls.js';
 
@@ -29,13 +29,7 @@ function upgradeStatus(url: string, headers: Record<string, string> = {}): Promi
 
 describe('security', () => {
   describe('with SECRET', () => {
-    let daemon: RunningDaemon;
-    before(async () => {
-      daemon = await startDaemon({ SECRET, HOST: '127.0.0.1' });
-    });
-    after(async () => {
-      await daemon?.stop();
-    });
+    const daemon = useDaemon({ SECRET, HOST: '127.0.0.1' });
 
     it('refuses an upgrade without the header with HTTP 401, before any WebSocket exists', async () => {
       assert.equal(await upgradeStatus(daemon.url), 401);

@@ -25,6 +25,29 @@ export interface RunningDaemon {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/**
+ * A daemon for the tests of the calling describe block: started with `env`
+ * before them (a function, for settings known only once an earlier before hook
+ * has run, such as a test server's origin), stopped after them. The value
+ * returned stands for that daemon inside the tests.
+ */
+export function useDaemon(env: Record<string, string> | (() => Record<string, string>) = {}): RunningDaemon {
+  let running: RunningDaemon | undefined;
+  before(async () => {
+    running = await startDaemon(typeof env === 'function' ? env() : env);
+  });
+  after(async () => {
+    await running?.stop();
+  });
+  return new Proxy({} as RunningDaemon, {
+    get(_target, property) {
+      if (running === undefined) throw new Error('the daemon starts in a before hook: use it inside tests');
+      const value: unknown = Reflect.get(running, property);
+      return typeof value === 'function' ? value.bind(running) : value;
+    },
+  });
+}
+
 export async function startDaemon(env: Record<string, string> = {}): Promise<RunningDaemon> {
   const child = spawn(process.execPath, ['--no-node-snapshot', CLI, 'serve'], {
     env: { PATH: process.env.PATH, PORT: '0', POOL_SIZE: '2', ...env },
