@@ -153,16 +153,25 @@ export class IsolateWorker {
   run(request: ExecutionRequest, hooks: RunHooks): Running {
     const { promise: result, resolve, reject } = Promise.withResolvers<ExecutionResult>();
     const job: Job = { request, hooks, tries: 0, outbound: false, cancelled: false, current: undefined };
-    const done = this.runJob(job, (outcome, usage) => (outcome.ok ? resolve({ ...outcome.result, usage }) : reject(outcome.error.withUsage(usage))));
-    return { result, done, cancel: () => this.cancel(job) };
+    // The first settlement wins: a cancel answers at once, the run's own end later changes nothing.
+    const settle = (outcome: Outcome, usage: Usage) => (outcome.ok ? resolve({ ...outcome.result, usage }) : reject(outcome.error.withUsage(usage)));
+    const done = this.runJob(job, settle);
+    return { result, done, cancel: () => this.cancel(job, settle) };
   }
 
-  /** Stops an execution where it is, unless it has its outcome already: it gets 1007 with its console so far. */
-  private cancel(job: Job): void {
-    if (job.cancelled || job.current?.execution.isFinished === true) return;
+  /**
+   * Stops an execution where it is, unless it has its outcome already: it is
+   * answered 1007 with its console so far at once, while what it still runs is
+   * stopped behind the answer (a loop: its isolate replaced after CANCEL_GRACE_MS).
+   */
+  private cancel(job: Job, settle: (outcome: Outcome, usage: Usage) => void): void {
+    const attempt = job.current;
+    if (job.cancelled || attempt?.execution.isFinished === true) return;
     job.cancelled = true;
+    const error = errors.cancelled(attempt?.execution.console.lines() ?? []);
     // Between attempts, the next one fails at once (see attempt).
-    job.current?.execution.fail(errors.cancelled(job.current.execution.console.lines()));
+    attempt?.execution.fail(error);
+    settle({ ok: false, error }, attempt?.execution.usage() ?? NO_USAGE);
   }
 
   /** Attempts until one is not lost with its isolate, or it may not be run again. */
