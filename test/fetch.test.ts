@@ -91,6 +91,17 @@ describe('fetch', () => {
     assert.deepEqual(reply.payload?.value, [201, { received: { n: 1 }, type: 'application/json' }]);
   });
 
+  it("gives scripts no handle on the prelude's own accessors, and no way past the limits by replacing built-ins", async () => {
+    const reply = await run(`
+      const hidden = [typeof new Response("x")._bytes, typeof new Request("${api.origin}/")._bytes, typeof Response._fetched];
+      JSON.stringify = () => "[]"; String = () => "";
+      fetch("${api.origin}/users/ada/gists", { headers: { "x-big": "v".repeat(70000) } }).then(
+        () => [hidden, "sent"],
+        (error) => [hidden, error.message],
+      )`);
+    assert.deepEqual(reply.payload?.value, [['undefined', 'undefined', 'undefined'], `fetch refused: headers of ${70000 + '[["x-big",""]]'.length} characters are longer than 65536`]);
+  });
+
   it('refuses a method no rule allows, naming the rules for that origin', async () => {
     const message = rejection(await run(`fetch('${api.origin}/users/ada/gists', { method: 'DELETE' })`));
     assert.match(message, /^TypeError: fetch refused: no FETCH_ALLOW rule allows DELETE http:\/\/127\.0\.0\.1:\d+\/users\/ada\/gists \(rules for this origin: "GET /);

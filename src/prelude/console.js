@@ -2,6 +2,8 @@
 // copied out of the isolate: lines within the limit go to the host; past it
 // (once one line did not fit, every later line too) they are only counted,
 // and the counts are reported at most every REPORT_MS and before the outcome.
+// Rule: it runs after untrusted code, so the counting and what goes to `host`
+// use only intrinsics captured at load (here and in format.js, text.js).
 import inspect from 'object-inspect';
 import { format } from './format.js';
 import { utf8Length } from './text.js';

@@ -2,10 +2,24 @@
 // (text, JSON, bytes); the request itself is made by the daemon, which applies
 // the key's outbound policy: here a fetch is only handed to `host` as plain
 // data, and its answer comes back through `enter('fetched' | 'fetch-failed')`.
+//
+// Rules for this file. These are the script's own objects, in its own fresh
+// context: a script that replaces a built-in changes only its own fetch. But the
+// bounds applied here before anything is copied out of the isolate (request
+// count, body bytes, URL and header lengths) and what is handed to `host` are
+// made with intrinsics captured at load, so replacing JSON.stringify, String or
+// Promise cannot slip past them; and the accessors the prelude needs (a body's
+// bytes, a response made from the daemon's answer) are module-private, set in
+// static blocks, never methods a script can call. The daemon checks whatever
+// arrives through `host` all the same (src/executor/host-ops.ts).
 import { AbortController, AbortSignal, DOMException, TextDecoder, TextEncoder, bytesOf } from './web.js';
 
 const JSONParse = JSON.parse;
 const JSONStringify = JSON.stringify;
+const StringCtor = String;
+const PromiseCtor = Promise;
+const PromiseResolve = Promise.resolve.bind(Promise);
+const PromiseReject = Promise.reject.bind(Promise);
 const TypeErrorCtor = TypeError;
 const RangeErrorCtor = RangeError;
 const Uint8ArrayCtor = Uint8Array;
@@ -14,6 +28,11 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REDIRECT_MODES = ['follow', 'error', 'manual'];
+
+/** A Request's or Response's bytes, for the prelude only (set in Body's static block). */
+let bodyBytes;
+/** A Response made from the daemon's answer, for the prelude only (set in Response's static block). */
+let fetchedResponse;
 
 export class Headers {
   #map = new Map();
@@ -29,19 +48,19 @@ export class Headers {
     } else for (const name of Object.keys(init)) this.append(name, init[name]);
   }
   #name(name) {
-    const lower = String(name).toLowerCase();
+    const lower = StringCtor(name).toLowerCase();
     if (!TOKEN.test(lower)) throw new TypeErrorCtor(`'${name}' is not a valid header name`);
     return lower;
   }
   append(name, value) {
     const key = this.#name(name);
-    const text = String(value).trim();
+    const text = StringCtor(value).trim();
     const list = this.#map.get(key);
     if (list) list.push(text);
     else this.#map.set(key, [text]);
   }
   set(name, value) {
-    this.#map.set(this.#name(name), [String(value).trim()]);
+    this.#map.set(this.#name(name), [StringCtor(value).trim()]);
   }
   get(name) {
     const list = this.#map.get(this.#name(name));
@@ -82,9 +101,9 @@ function extractBody(init) {
   if (typeof init === 'string') return [encoder.encode(init), 'text/plain;charset=UTF-8'];
   if (init instanceof ArrayBuffer || ArrayBufferIsView(init)) return [new Uint8ArrayCtor(bytesOf(init)), null];
   if (typeof globalThis.URLSearchParams === 'function' && init instanceof globalThis.URLSearchParams) {
-    return [encoder.encode(String(init)), 'application/x-www-form-urlencoded;charset=UTF-8'];
+    return [encoder.encode(StringCtor(init)), 'application/x-www-form-urlencoded;charset=UTF-8'];
   }
-  return [encoder.encode(String(init)), 'text/plain;charset=UTF-8'];
+  return [encoder.encode(StringCtor(init)), 'text/plain;charset=UTF-8'];
 }
 
 class Body {
@@ -100,13 +119,13 @@ class Body {
   get bodyUsed() {
     return this.#used;
   }
-  _bytes() {
-    return this.#bytes;
-  }
   #consume() {
-    if (this.#used) return Promise.reject(new TypeErrorCtor('Body has already been used'));
+    if (this.#used) return PromiseReject(new TypeErrorCtor('Body has already been used'));
     this.#used = true;
-    return Promise.resolve(this.#bytes ?? new Uint8ArrayCtor(0));
+    return PromiseResolve(this.#bytes ?? new Uint8ArrayCtor(0));
+  }
+  static {
+    bodyBytes = (body) => body.#bytes;
   }
   bytes() {
     return this.#consume().then((bytes) => new Uint8ArrayCtor(bytes));
@@ -130,13 +149,13 @@ export class Request extends Body {
   #redirect;
   constructor(input, init = {}) {
     const source = input instanceof Request ? input : null;
-    const url = new globalThis.URL(source ? source.url : String(input));
+    const url = new globalThis.URL(source ? source.url : StringCtor(input));
     if (url.username || url.password) throw new TypeErrorCtor('Request cannot be constructed from a URL that includes credentials');
-    const method = init.method === undefined ? (source?.method ?? 'GET') : String(init.method);
+    const method = init.method === undefined ? (source?.method ?? 'GET') : StringCtor(init.method);
     if (!TOKEN.test(method)) throw new TypeErrorCtor(`'${method}' is not a valid HTTP method`);
     const upper = method.toUpperCase();
     const normalized = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH'].includes(upper) ? upper : method;
-    const [bytes, type] = init.body !== undefined ? extractBody(init.body) : [source ? source._bytes() : null, null];
+    const [bytes, type] = init.body !== undefined ? extractBody(init.body) : [source ? bodyBytes(source) : null, null];
     if (bytes !== null && (normalized === 'GET' || normalized === 'HEAD')) throw new TypeErrorCtor('Request with GET/HEAD method cannot have body');
     super(bytes);
     this.#url = url.href;
@@ -164,7 +183,7 @@ export class Request extends Body {
     return this.#redirect;
   }
   clone() {
-    return new Request(this, { body: this._bytes() ?? undefined });
+    return new Request(this, { body: bodyBytes(this) ?? undefined });
   }
 }
 
@@ -181,14 +200,14 @@ export class Response extends Body {
     const [bytes, type] = extractBody(body);
     super(bytes);
     this.#status = status;
-    this.#statusText = init.statusText === undefined ? '' : String(init.statusText);
+    this.#statusText = init.statusText === undefined ? '' : StringCtor(init.statusText);
     this.#headers = new Headers(init.headers);
     if (type !== null && !this.#headers.has('content-type')) this.#headers.set('content-type', type);
   }
   static json(data, init = {}) {
     const headers = new Headers(init.headers);
     if (!headers.has('content-type')) headers.set('content-type', 'application/json');
-    return new Response(JSON.stringify(data), { ...init, headers });
+    return new Response(JSONStringify(data), { ...init, headers });
   }
   static error() {
     const response = new Response(null, { status: 200 });
@@ -200,14 +219,15 @@ export class Response extends Body {
     if (![301, 302, 303, 307, 308].includes(status)) throw new RangeErrorCtor(`${status} is not a redirect status`);
     return new Response(null, { status, headers: { location: new globalThis.URL(url).href } });
   }
-  /** A response the daemon fetched. */
-  static _fetched(wire) {
-    const response = new Response(wire.body.length === 0 ? null : wire.body, { status: 200, statusText: wire.statusText, headers: wire.headers });
-    response.#status = wire.status;
-    response.#url = wire.url;
-    response.#redirected = wire.redirected;
-    response.#type = 'basic';
-    return response;
+  static {
+    fetchedResponse = (wire) => {
+      const response = new Response(wire.body.length === 0 ? null : wire.body, { status: 200, statusText: wire.statusText, headers: wire.headers });
+      response.#status = wire.status;
+      response.#url = wire.url;
+      response.#redirected = wire.redirected;
+      response.#type = 'basic';
+      return response;
+    };
   }
   get status() {
     return this.#status;
@@ -232,7 +252,7 @@ export class Response extends Body {
   }
   clone() {
     if (this.bodyUsed) throw new TypeErrorCtor('Response body has already been used');
-    const copy = Response._fetched({ status: this.#status, statusText: this.#statusText, headers: this.#headers, url: this.#url, redirected: this.#redirected, body: this._bytes() ?? new Uint8ArrayCtor(0) });
+    const copy = fetchedResponse({ status: this.#status, statusText: this.#statusText, headers: this.#headers, url: this.#url, redirected: this.#redirected, body: bodyBytes(this) ?? new Uint8ArrayCtor(0) });
     copy.#type = this.#type;
     return copy;
   }
@@ -255,15 +275,15 @@ export function makeFetch(host, limits) {
   let lastId = 0;
   let sentBytes = 0;
   function fetch(input, init) {
-    return new Promise((resolve, reject) => {
+    return new PromiseCtor((resolve, reject) => {
       const request = new Request(input, init);
       const signal = request.signal;
       if (signal.aborted) {
         reject(signal.reason);
         return;
       }
-      const headers = JSONStringify([...request.headers].map(([name, value]) => [name, value]));
-      const body = request._bytes();
+      const headers = JSONStringify([...request.headers]);
+      const body = bodyBytes(request);
       const refused = refusal(request.url, headers, body);
       if (refused !== undefined) {
         reject(new TypeErrorCtor(`fetch refused: ${refused}`));
@@ -296,7 +316,7 @@ export function makeFetch(host, limits) {
     pending.delete(id);
     entry.signal.removeEventListener('abort', entry.onAbort);
     if (message !== undefined) entry.reject(new TypeErrorCtor(message));
-    else entry.resolve(Response._fetched(wire));
+    else entry.resolve(fetchedResponse(wire));
   }
   return { fetch, settle };
 }

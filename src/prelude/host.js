@@ -1,6 +1,8 @@
 // The isolate's two ways to the host: `host` reports (console lines, timers,
 // fetches, the outcome) and `hostSync` asks (random bytes, digests). Both stop
 // at the execution's deadline, and reports are flow-controlled.
+// Rule: as prelude.js: intrinsics captured at load only, and `host` and
+// `hostSync` never reachable from anything the script can touch.
 //
 // An asynchronous call waits in the host process until its event loop takes it,
 // at about a kilobyte a call, so a loop of console lines or timers could grow

@@ -4,6 +4,8 @@
 // callbacks that V8 runs whenever it collects, in whatever call is running
 // then (deferred to this execution's own next call, dropped once it is over),
 // and Atomics.waitAsync, whose wake-ups isolated-vm never delivers.
+// Rule: as prelude.js: it runs after untrusted code, with intrinsics captured
+// at load only.
 const ReflectApply = Reflect.apply;
 const ReflectDefineProperty = Reflect.defineProperty;
 const ReflectDeleteProperty = Reflect.deleteProperty;

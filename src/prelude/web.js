@@ -2,6 +2,11 @@
 // URLSearchParams, atob, btoa and structuredClone come from core-js and are
 // only evaluated when a script first touches them (on-demand.js). Randomness and digests come
 // from the host (`hostSync`), which gets and returns bytes only.
+// Rule: these are the script's own objects in its own fresh context, so they
+// may use its built-ins (a script that replaces String changes only its own
+// TextEncoder); what reaches `hostSync` is bytes and names the host checks, and
+// the promises handed back are made with intrinsics captured at load. Internal
+// accessors are module-private, set in static blocks.
 import { Event, EventTarget, getEventAttributeValue, setEventAttributeValue } from 'event-target-shim';
 
 const ReflectDefineProperty = Reflect.defineProperty;
