@@ -85,6 +85,8 @@ window.addEventListener('keydown', (event) => {
 }, true);
 
 let current: Run | undefined;
+/** The console lines streamed in during the current run. */
+let streamed: string[] = [];
 cancelButton.addEventListener('click', () => {
   current?.cancel();
   say('Cancelling…');
@@ -150,14 +152,18 @@ async function start(): Promise<void> {
   const globalValues = readGlobals();
   if (globalValues === null) return say('Not run: fix the globals first.');
   script.markError(undefined);
-  consoleOut.textContent = '';
+  streamed = [];
+  showConsole([]);
   valueOut.textContent = '';
   usageOut.replaceChildren();
   runButton.disabled = true;
   say('Running…');
   try {
     const sent = request(globalValues);
-    current = await run(fields.secret.value, sent, (lines) => consoleOut.append(...lines.map((line) => `${line}\n`)));
+    current = await run(fields.secret.value, sent, (lines) => {
+      streamed.push(...lines);
+      consoleOut.append(...lines.map((line) => `${line}\n`));
+    });
     // Only now is there a request to cancel.
     cancelButton.disabled = false;
     const outcome = await current.outcome;
@@ -179,7 +185,7 @@ function say(message: string, kind: 'ok' | 'error' | 'info' = 'info'): void {
 }
 
 function showResult(result: ExecutionResult): void {
-  consoleOut.textContent = result.console.map((line) => `${line}\n`).join('');
+  showConsole(result.console);
   valueOut.textContent = 'value' in result && result.value !== undefined ? JSON.stringify(result.value, null, 2) : 'undefined';
   showUsage(result.time, result.usage);
   say(`Done in ${result.time.toFixed(1)} ms.`, 'ok');
@@ -187,7 +193,7 @@ function showResult(result: ExecutionResult): void {
 
 function showError(error: ErrorReply, sent: Script): void {
   const name = CODE_NAMES.get(error.code);
-  consoleOut.textContent = (error.data?.console ?? []).map((line) => `${line}\n`).join('');
+  showConsole(error.data?.console ?? []);
   valueOut.textContent = `Error ${error.code}${name === undefined ? '' : ` ${name}`}: ${error.message}${error.data?.stack === undefined ? '' : `\n\n${error.data.stack}`}`;
   if (error.data?.usage !== undefined) showUsage(error.data.usage.wallMs, error.data.usage);
   const line = errorLine(error, sent);
@@ -200,6 +206,11 @@ function errorLine(error: ErrorReply, sent: Script): number | undefined {
   const file = `${sent.module === true ? 'module' : 'script'}.${sent.typescript === true ? 'ts' : 'js'}`;
   const at = new RegExp(`\\b${file.replace('.', '\\.')}:(\\d+):\\d+`).exec(`${error.message}\n${error.data?.stack ?? ''}`);
   return at === null ? undefined : Number(at[1]);
+}
+
+/** The reply's console, which holds every line; or what streamed in, when the reply has fewer (a cancel can lose the last ones). */
+function showConsole(lines: string[]): void {
+  consoleOut.textContent = (lines.length >= streamed.length ? lines : streamed).map((line) => `${line}\n`).join('');
 }
 
 function showUsage(time: number, usage: ExecutionResult['usage']): void {
