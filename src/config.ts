@@ -52,6 +52,8 @@ export interface Config {
   noLogs: boolean;
   allowNoSecret: boolean;
   metricsToken: string | undefined;
+  /** Serve the playground page at /playground. */
+  playground: boolean;
   /** Where allowlisted modules are resolved; undefined: the global node_modules. */
   modulePath: string | undefined;
   moduleCache: string;
@@ -94,6 +96,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'NOLOGS', scope: 'server', field: 'noLogs', schema: { type: 'boolean', default: false }, help: 'true: write no logs at all' },
   { env: 'ALLOW_NO_SECRET', scope: 'server', field: 'allowNoSecret', schema: { type: 'boolean', default: true }, help: 'false: refuse to start while a key has no secret (the container image sets false)' },
   { env: 'METRICS_TOKEN', scope: 'server', field: 'metricsToken', schema: text, help: 'if set, GET /metrics needs "Authorization: Bearer TOKEN"; if not, /metrics is off (403) while any key has a secret' },
+  { env: 'PLAYGROUND', scope: 'server', field: 'playground', schema: { type: 'boolean', default: false }, help: 'true: serve a page at /playground to try scripts from a browser (it runs nothing without a key\'s secret)' },
   { env: 'MODULE_PATH', scope: 'server', field: 'modulePath', schema: text, help: 'node_modules folder allowlisted modules are taken from (default: the global one, npm root -g)' },
   { env: 'MODULE_CACHE', scope: 'server', field: 'moduleCache', schema: { ...text, default: join(tmpdir(), 'javascriptd-modules') }, help: 'folder for bundled modules and their V8 code cache, written at start-up where missing' },
   { env: 'SECRET', scope: 'key', field: 'secret', schema: text, help: 'shared secret clients send in the x-runtime-secret header' },

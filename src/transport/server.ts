@@ -1,7 +1,8 @@
-// The listening socket: HTTP (or HTTPS with TLS_CERT/TLS_KEY) for /healthz and
-// /metrics, and WebSocket upgrades, refused with 401 before any WebSocket exists
-// when the secret does not match. It bounds connections: at most MAX_CONNECTIONS,
-// and each must become a WebSocket within HEADER_TIMEOUT of connecting.
+// The listening socket: HTTP (or HTTPS with TLS_CERT/TLS_KEY) for /healthz,
+// /metrics and, with PLAYGROUND=true, /playground; and WebSocket upgrades,
+// refused with 401 before any WebSocket exists when the secret does not match.
+// It bounds connections: at most MAX_CONNECTIONS, and each must become a
+// WebSocket within HEADER_TIMEOUT of connecting.
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -10,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Config, KeyPolicy } from '../config.js';
 import type { Logger } from '../log.js';
+import { playground } from './playground.js';
 import { chooseSubprotocol, keyResolver, matcher, presentedSecret, SECRET_HEADER } from './secret.js';
 
 export interface TransportHandlers {
@@ -31,6 +33,7 @@ export interface Transport {
 const FULL_WARNING_INTERVAL_MS = 10_000;
 
 export async function listen(config: Config, handlers: TransportHandlers, log: Logger): Promise<Transport> {
+  const servePlayground = config.playground ? playground() : undefined;
   const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
   const server: Server = tls
     ? createHttpsServer({ cert: readFileSync(config.tlsCert as string), key: readFileSync(config.tlsKey as string) })
@@ -70,6 +73,7 @@ export async function listen(config: Config, handlers: TransportHandlers, log: L
       );
       return;
     }
+    if (servePlayground?.(req, res) === true) return;
     res.writeHead(req.url === '/' ? 426 : 404, { 'content-type': 'text/plain' });
     res.end(req.url === '/' ? 'javascriptd speaks Duplex or JSON-RPC 2.0 over WebSocket\n' : 'not found\n');
   });
