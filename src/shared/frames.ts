@@ -5,28 +5,60 @@ import { deserialize, serialize } from 'node:v8';
 
 /** The largest frame accepted; a bigger length means the stream is corrupt. */
 const MAX_FRAME_BYTES = 256 * 1024 * 1024;
+const PREFIX_BYTES = 4;
 
 export function encodeFrame(message: unknown): Buffer {
   const body = serialize(message);
-  const header = Buffer.alloc(4);
+  const header = Buffer.alloc(PREFIX_BYTES);
   header.writeUInt32BE(body.length);
   return Buffer.concat([header, body]);
 }
 
 export class FrameDecoder {
-  private buffered: Buffer = Buffer.alloc(0);
+  // Chunks are kept as they arrive and joined once per frame: joining on every
+  // chunk would copy a large frame over and over (a 5 MB body in 64 KB chunks,
+  // some 200 MB).
+  private readonly chunks: Buffer[] = [];
+  private buffered = 0;
+  /** The length of the frame being read, once its prefix has arrived. */
+  private frameLength: number | undefined;
 
   /** Adds bytes read from the stream; returns the messages they complete. */
   push(chunk: Buffer): unknown[] {
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    if (chunk.length > 0) this.chunks.push(chunk);
+    this.buffered += chunk.length;
     const messages: unknown[] = [];
-    while (this.buffered.length >= 4) {
-      const length = this.buffered.readUInt32BE(0);
-      if (length > MAX_FRAME_BYTES) throw new Error(`frame of ${length} bytes is larger than allowed`);
-      if (this.buffered.length < 4 + length) break;
-      messages.push(deserialize(this.buffered.subarray(4, 4 + length)));
-      this.buffered = this.buffered.subarray(4 + length);
+    for (;;) {
+      if (this.frameLength === undefined) {
+        if (this.buffered < PREFIX_BYTES) break;
+        const length = this.take(PREFIX_BYTES).readUInt32BE(0);
+        if (length > MAX_FRAME_BYTES) throw new Error(`frame of ${length} bytes is larger than allowed`);
+        this.frameLength = length;
+      }
+      if (this.buffered < this.frameLength) break;
+      messages.push(deserialize(this.take(this.frameLength)));
+      this.frameLength = undefined;
     }
     return messages;
+  }
+
+  /** Removes the next `count` buffered bytes: a view of the first chunk when it holds them all, else one copy of just those. */
+  private take(count: number): Buffer {
+    this.buffered -= count;
+    const first = this.chunks[0];
+    if (first !== undefined && first.length >= count) {
+      if (first.length === count) this.chunks.shift();
+      else this.chunks[0] = first.subarray(count);
+      return first.subarray(0, count);
+    }
+    const joined = Buffer.allocUnsafe(count);
+    for (let filled = 0; filled < count; ) {
+      const next = this.chunks[0];
+      const used = next.copy(joined, filled, 0, count - filled);
+      filled += used;
+      if (used === next.length) this.chunks.shift();
+      else this.chunks[0] = next.subarray(used);
+    }
+    return joined;
   }
 }

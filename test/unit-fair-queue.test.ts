@@ -1,4 +1,4 @@
-// The execution queue's fairness and bounds (src/runtime/fair-queue.ts).
+// Unit tests of the execution queue's fairness and bounds (src/runtime/fair-queue.ts). They start nothing.
 import assert from 'node:assert/strict';
 import { type Admission, FairQueue } from '../src/runtime/fair-queue.js';
 
@@ -17,7 +17,7 @@ function admitted<T>(admission: Admission<T>): T[] {
   return admission.evicted;
 }
 
-describe('FairQueue', () => {
+describe('unit: FairQueue', () => {
   it('takes turns across clients, each in its own order', () => {
     const queue = new FairQueue<string>({ items: 10, bytes: 1000 });
     for (const item of ['a1', 'a2', 'a3']) admitted(queue.push('a', item, 1));
@@ -70,5 +70,58 @@ describe('FairQueue', () => {
     assert.deepEqual(queue.remove('gone'), ['g1']);
     assert.equal(queue.size, 0);
     admitted(queue.push('next', 'n1', 1000));
+  });
+
+  it('evicts from several clients, most first, until the newcomer fits, and says which', () => {
+    const queue = new FairQueue<string>({ items: 6, bytes: 1000 });
+    for (const item of ['a1', 'a2', 'a3']) admitted(queue.push('a', item, 1));
+    for (const item of ['b1', 'b2', 'b3']) admitted(queue.push('b', item, 1));
+    // Full: c's first item evicts the newest of the first client holding the most.
+    assert.deepEqual(admitted(queue.push('c', 'c1', 1)), ['a3']);
+    assert.deepEqual(admitted(queue.push('c', 'c2', 1)), ['b3']);
+    assert.equal(queue.size, 6);
+    assert.deepEqual(queue.clear().sort(), ['a1', 'a2', 'b1', 'b2', 'c1', 'c2']);
+  });
+
+  it('frees items and bytes as they are taken, so the bounds hold again', () => {
+    const queue = new FairQueue<string>({ items: 2, bytes: 10 });
+    admitted(queue.push('a', 'a1', 6));
+    admitted(queue.push('a', 'a2', 4));
+    assert.equal(queue.push('a', 'a3', 1).admitted, false);
+    assert.equal(take(queue), 'a1');
+    assert.deepEqual(admitted(queue.push('a', 'a3', 6)), []);
+    assert.equal(queue.size, 2);
+  });
+
+  it('takes out one queued item, keeping the others in order, and frees its share', () => {
+    const queue = new FairQueue<{ n: number }>({ items: 3, bytes: 30 });
+    const items = [{ n: 1 }, { n: 2 }, { n: 3 }];
+    for (const item of items) admitted(queue.push('a', item, 10));
+    assert.equal(queue.removeItem('a', items[1]), true);
+    assert.equal(queue.removeItem('a', items[1]), false);
+    assert.equal(queue.removeItem('a', { n: 1 }), false, 'by identity, not by value');
+    assert.equal(queue.removeItem('nobody', items[0]), false);
+    assert.equal(queue.size, 2);
+    admitted(queue.push('b', { n: 9 }, 10));
+    assert.deepEqual([take(queue), take(queue), take(queue)], [{ n: 1 }, { n: 9 }, { n: 3 }]);
+  });
+
+  it('forgets a client whose last item is taken out, so it starts at the back of the turn', () => {
+    const queue = new FairQueue<string>({ items: 10, bytes: 100 });
+    admitted(queue.push('a', 'a1', 1));
+    admitted(queue.push('b', 'b1', 1));
+    assert.equal(queue.removeItem('a', 'a1'), true);
+    admitted(queue.push('a', 'a2', 1));
+    assert.deepEqual([take(queue), take(queue)], ['b1', 'a2']);
+  });
+
+  it('lets a removed client go: it is held no more, and its bytes are free', () => {
+    const queue = new FairQueue<string>({ items: 10, bytes: 10 });
+    admitted(queue.push('a', 'a1', 10));
+    queue.hold('a', true);
+    assert.deepEqual(queue.remove('a'), ['a1']);
+    assert.deepEqual(queue.remove('a'), []);
+    admitted(queue.push('a', 'a2', 10));
+    assert.equal(take(queue), 'a2');
   });
 });

@@ -1,10 +1,10 @@
-// The depth bound every frame is parsed under (src/protocol/bounded-json.ts).
+// Unit tests of the depth bound every frame is parsed under (src/protocol/bounded-json.ts). They start nothing.
 import assert from 'node:assert/strict';
 import { parseBoundedJson } from '../src/protocol/bounded-json.js';
 
 const nested = (depth: number, inner = '1') => '['.repeat(depth) + inner + ']'.repeat(depth);
 
-describe('parseBoundedJson', () => {
+describe('unit: parseBoundedJson', () => {
   it('parses JSON up to the depth bound exactly as JSON.parse does', () => {
     for (const text of ['1', '"x"', 'null', '{"a":[1,{"b":[]}],"c":"}"}', nested(8)]) {
       assert.deepEqual(parseBoundedJson(text, 8), { ok: true, value: JSON.parse(text) });

@@ -1,0 +1,155 @@
+// Unit tests of the two wire dialects (src/protocol/duplex.ts, jsonrpc.ts,
+// dialect.ts): every kind of frame parsed, every kind of reply made. They start
+// nothing: no daemon, no socket.
+import assert from 'node:assert/strict';
+import { isObject, isRequestId, type Incoming, type Message } from '../src/protocol/dialect.js';
+import { duplex } from '../src/protocol/duplex.js';
+import { batchReply, jsonRpc, looksLikeJsonRpc } from '../src/protocol/jsonrpc.js';
+import { ErrorCode, invalidParams, RpcError } from '../src/errors.js';
+
+const DEPTH = 8;
+const deep = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+
+/** An invalid message as plain data: where its reply goes, its code and detail. */
+function invalid(incoming: Incoming | Message): { target: unknown; code: number; detail: unknown } {
+  assert.equal(incoming.kind, 'invalid', JSON.stringify(incoming));
+  const { target, error } = incoming as Extract<Message, { kind: 'invalid' }>;
+  return { target, code: error.code, detail: error.data?.detail };
+}
+
+describe('unit: protocol', () => {
+  describe('dialect helpers', () => {
+    it('accepts strings and finite numbers as request ids, nothing else', () => {
+      for (const id of ['a', '', 0, -1.5]) assert.ok(isRequestId(id), JSON.stringify(id));
+      for (const id of [null, undefined, Number.NaN, Number.POSITIVE_INFINITY, true, {}, []]) assert.ok(!isRequestId(id), String(id));
+    });
+
+    it('counts only non-array, non-null objects as objects', () => {
+      assert.ok(isObject({}));
+      for (const value of [null, [], 'x', 1]) assert.ok(!isObject(value), String(value));
+    });
+  });
+
+  describe('duplex', () => {
+    it('parses a request with id, payload and ext', () => {
+      const frame = JSON.stringify({ type: 'req', method: 'runtime.execute', id: 7, payload: { code: '1' }, ext: { trace: 'x' } });
+      assert.deepEqual(duplex.parse(frame, DEPTH), { kind: 'request', target: { id: 7, ext: { trace: 'x' } }, method: 'runtime.execute', params: { code: '1' } });
+    });
+
+    it('parses a request without id as a notification', () => {
+      assert.deepEqual(duplex.parse('{"type":"req","method":"m","payload":1}', DEPTH), { kind: 'request', target: undefined, method: 'm', params: 1 });
+    });
+
+    it('ignores an empty frame', () => {
+      assert.deepEqual(duplex.parse('', DEPTH), { kind: 'ignore' });
+    });
+
+    it('answers unparsable JSON with -32700 to nobody', () => {
+      const parsed = invalid(duplex.parse('{"type":', DEPTH));
+      assert.equal(parsed.code, ErrorCode.ParseError);
+      assert.equal(parsed.target, undefined);
+    });
+
+    it('answers a too-deep frame with -32600 by its id when the outline has one, without its ext', () => {
+      assert.deepEqual(invalid(duplex.parse(`{"type":"req","id":"d","method":"m","payload":${deep(20)},"ext":${deep(20)}}`, DEPTH)), {
+        target: { id: 'd' },
+        code: ErrorCode.InvalidRequest,
+        detail: 'nested deeper than 8 levels (MAX_DEPTH)',
+      });
+      assert.equal(invalid(duplex.parse(`{"id":${deep(20)}}`, DEPTH)).target, undefined);
+    });
+
+    it('refuses each malformed message with -32600, addressed when its id is usable', () => {
+      const cases: [unknown, unknown, string][] = [
+        [[1], undefined, 'a message must be a JSON object'],
+        ['text', undefined, 'a message must be a JSON object'],
+        [{ type: 'req', id: {}, method: 'm' }, undefined, 'id must be a number or a string'],
+        [{ type: 'rep', id: 1, payload: 1 }, undefined, 'unexpected reply: this server makes no calls'],
+        [{ type: 'ask', id: 1, method: 'm', ext: 'e' }, { id: 1, ext: 'e' }, 'type must be "req"'],
+        [{ type: 'req', id: 'x', method: 5 }, { id: 'x', ext: undefined }, 'method must be a string'],
+        [{ type: 'req', method: 5 }, undefined, 'method must be a string'],
+      ];
+      for (const [message, target, detail] of cases) {
+        assert.deepEqual(invalid(duplex.parse(JSON.stringify(message), DEPTH)), { target, code: ErrorCode.InvalidRequest, detail }, JSON.stringify(message));
+      }
+    });
+
+    it('makes result, error and console replies that carry the id and ext back', () => {
+      const target = { id: 3, ext: { t: 1 } };
+      assert.deepEqual(JSON.parse(duplex.result(target, '{"a":[1]}')), { type: 'rep', id: 3, payload: { a: [1] }, ext: { t: 1 } });
+      assert.deepEqual(JSON.parse(duplex.error({ id: 'x' }, new RpcError(ErrorCode.Timeout, 'Timeout'))), { type: 'rep', id: 'x', error: { code: ErrorCode.Timeout, message: 'Timeout' } });
+      assert.deepEqual(JSON.parse(duplex.console(target, ['a', 'b'])), { type: 'rep', id: 3, payload: { console: ['a', 'b'] }, more: true, ext: { t: 1 } });
+    });
+
+    it('splices the result JSON in as it is, never parsing it again', () => {
+      assert.equal(duplex.result({ id: 1 }, '1.50'), '{"type":"rep","id":1,"payload":1.50}');
+    });
+  });
+
+  describe('JSON-RPC', () => {
+    it('knows a JSON-RPC first frame, alone, in a batch or too deep, and nothing else', () => {
+      assert.ok(looksLikeJsonRpc('{"jsonrpc":"2.0","method":"m"}', DEPTH));
+      assert.ok(looksLikeJsonRpc('[{"jsonrpc":"2.0","method":"m","id":1}]', DEPTH));
+      assert.ok(looksLikeJsonRpc(`{"jsonrpc":"2.0","params":${deep(20)}}`, DEPTH));
+      for (const frame of ['SIMPLEX/1.0;json', '{"jsonrpc":"1.0"}', '{"type":"req"}', '[]', '[1]', '{"jsonrpc":']) assert.ok(!looksLikeJsonRpc(frame, DEPTH), frame);
+    });
+
+    it('parses a request, a request with id null, and a notification', () => {
+      assert.deepEqual(jsonRpc.parse('{"jsonrpc":"2.0","id":1,"method":"m","params":[{"code":"1"}]}', DEPTH), { kind: 'request', target: { id: 1 }, method: 'm', params: [{ code: '1' }] });
+      assert.deepEqual(jsonRpc.parse('{"jsonrpc":"2.0","id":null,"method":"m"}', DEPTH), { kind: 'request', target: { id: null }, method: 'm', params: undefined });
+      assert.deepEqual(jsonRpc.parse('{"jsonrpc":"2.0","method":"m"}', DEPTH), { kind: 'request', target: undefined, method: 'm', params: undefined });
+    });
+
+    it('answers unparsable JSON with -32700 to id null', () => {
+      assert.deepEqual(invalid(jsonRpc.parse('{', DEPTH)).target, { id: null });
+      assert.equal(invalid(jsonRpc.parse('{', DEPTH)).code, ErrorCode.ParseError);
+    });
+
+    it('answers a too-deep frame with -32600 by its id when it has one, else to id null', () => {
+      assert.deepEqual(invalid(jsonRpc.parse(`{"jsonrpc":"2.0","id":9,"method":"m","params":${deep(20)}}`, DEPTH)), {
+        target: { id: 9 },
+        code: ErrorCode.InvalidRequest,
+        detail: 'nested deeper than 8 levels (MAX_DEPTH)',
+      });
+      assert.deepEqual(invalid(jsonRpc.parse(deep(20), DEPTH)).target, { id: null });
+    });
+
+    it('refuses each malformed request with -32600, addressed by its id when it is usable', () => {
+      const cases: [unknown, unknown, string][] = [
+        ['text', { id: null }, 'a request must be a JSON object'],
+        [{ jsonrpc: '2.0', id: true, method: 'm' }, { id: null }, 'id must be a string, a number or null'],
+        [{ jsonrpc: '1.0', id: 4, method: 'm' }, { id: 4 }, 'jsonrpc must be "2.0"'],
+        [{ id: 'n', method: 'm' }, { id: 'n' }, 'jsonrpc must be "2.0"'],
+        [{ jsonrpc: '2.0', id: 5, method: 1 }, { id: 5 }, 'method must be a string'],
+        [{ jsonrpc: '2.0', method: 1 }, { id: null }, 'method must be a string'],
+      ];
+      for (const [message, target, detail] of cases) {
+        assert.deepEqual(invalid(jsonRpc.parse(JSON.stringify(message), DEPTH)), { target, code: ErrorCode.InvalidRequest, detail }, JSON.stringify(message));
+      }
+    });
+
+    it('parses a batch message by message, invalid ones in their place, and refuses an empty one', () => {
+      const parsed = jsonRpc.parse('[{"jsonrpc":"2.0","id":1,"method":"a"},1,{"jsonrpc":"2.0","method":"b"}]', DEPTH);
+      assert.equal(parsed.kind, 'batch');
+      const messages = (parsed as Extract<Incoming, { kind: 'batch' }>).messages;
+      assert.deepEqual(messages.map((m) => m.kind), ['request', 'invalid', 'request']);
+      assert.deepEqual(invalid(messages[1]).detail, 'a request must be a JSON object');
+      assert.deepEqual(invalid(jsonRpc.parse('[]', DEPTH)), { target: { id: null }, code: ErrorCode.InvalidRequest, detail: 'an empty batch' });
+    });
+
+    it('makes result, error, console and batch replies', () => {
+      assert.deepEqual(JSON.parse(jsonRpc.result({ id: 'r' }, '[1,2]')), { jsonrpc: '2.0', id: 'r', result: [1, 2] });
+      assert.equal(jsonRpc.result({ id: 1 }, '1.50'), '{"jsonrpc":"2.0","id":1,"result":1.50}');
+      assert.deepEqual(JSON.parse(jsonRpc.error({ id: null }, invalidParams([{ message: 'bad' }]))), {
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: ErrorCode.InvalidParams, message: 'Invalid params', data: { errors: [{ message: 'bad' }] } },
+      });
+      assert.deepEqual(JSON.parse(jsonRpc.console({ id: 2 }, ['line'])), { jsonrpc: '2.0', method: 'runtime.console', params: { id: 2, console: ['line'] } });
+      assert.deepEqual(JSON.parse(batchReply([jsonRpc.result({ id: 1 }, '1'), jsonRpc.result({ id: 2 }, '2')])), [
+        { jsonrpc: '2.0', id: 1, result: 1 },
+        { jsonrpc: '2.0', id: 2, result: 2 },
+      ]);
+    });
+  });
+});
