@@ -4,11 +4,11 @@
 // isolate brought down by one execution costs the others in it nothing but a
 // second run.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { loadedBy } from './helpers/loaded.js';
 import { type Reply, TestClient } from './helpers/client.js';
 
 const sleeper = (ms: number, value: unknown) => ({ code: `function h(cb) { setTimeout(() => cb(${JSON.stringify(value)}), ${ms}); }`, call: 'h' });
@@ -131,12 +131,9 @@ describe('the execution engine', function () {
   describe('the sandbox process', () => {
     it('loads neither the daemon\'s settings (ajv) nor its bundler (esbuild)', () => {
       const dir = mkdtempSync(join(tmpdir(), 'javascriptd-executor-'));
-      const hook = join(dir, 'loaded.js');
-      writeFileSync(hook, "process.on('exit', () => process.stderr.write(JSON.stringify(Object.keys(require.cache))));");
       const options = { limits: { memoryLimitMb: 16, consoleLimitBytes: 100, resultLimitBytes: 100, resultDepth: 8, fetchMaxBytes: 0, fetchMaxRequests: 0 }, modules: [], cacheDir: dir, logLevel: 'silent', noLogs: true };
       // Run as in a container (frames on stdin and stdout); closing stdin ends it, once it is up.
-      const run = spawnSync(process.execPath, ['--no-node-snapshot', '-r', hook, join(__dirname, '..', 'src', 'executor', 'main.js'), JSON.stringify(options)], { input: '', encoding: 'utf8', timeout: 20000 });
-      const loaded = JSON.parse(run.stderr.slice(run.stderr.lastIndexOf('["'))) as string[];
+      const { loaded } = loadedBy([join(__dirname, '..', 'src', 'executor', 'main.js'), JSON.stringify(options)], { input: '' });
       assert.ok(loaded.some((file) => file.includes('isolated-vm')), 'it did start');
       assert.deepEqual(
         loaded.filter((file) => /node_modules[\\/](ajv|esbuild|dockerode|prom-client|undici)[\\/]|src[\\/](config|daemon|sandbox[\\/]module-bundler)\.js/.test(file)),

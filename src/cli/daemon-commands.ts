@@ -1,11 +1,11 @@
 // The commands that run or prepare a daemon: serve (the default), health,
-// prepare, schema, images build.
+// prepare, schema, images build. Each loads what it uses when it runs: `health`,
+// the image's HEALTHCHECK every 10 s, and --help load neither the daemon nor
+// isolated-vm, esbuild or ajv (node:http(s) are Node's own and cheap: an import()
+// would start the ES module loader, which costs more).
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { CONFIG_FILE_SCHEMA, SETTINGS } from '../config.js';
-import { Daemon, prepareDaemon } from '../daemon.js';
-import { buildImages } from '../images.js';
-import { createLogger } from '../log.js';
 import { type Command, UsageError } from './command.js';
 
 function settingsHelp(): string[] {
@@ -34,6 +34,7 @@ export const serve: Command = {
   options: {},
   details: settingsHelp,
   async run() {
+    const [{ Daemon, prepareDaemon }, { createLogger }] = await Promise.all([import('../daemon.js'), import('../log.js')]);
     const prepared = await prepareDaemon(process.env);
     const log = createLogger(prepared.config);
     // The last line of defence: every promise the daemon makes has its rejection
@@ -94,6 +95,7 @@ export const prepare: Command = {
     "Bundles every key's MODULES into MODULE_CACHE and writes their prelude code caches now, as serve does when it starts (runtime images do this at build time, so their containers need not write).",
   options: {},
   async run() {
+    const [{ prepareDaemon }, { createLogger }] = await Promise.all([import('../daemon.js'), import('../log.js')]);
     // Nothing is served here, so a missing secret does not matter.
     const { config, keys } = await prepareDaemon({ ...process.env, ALLOW_NO_SECRET: 'true' });
     const log = createLogger(config);
@@ -131,6 +133,7 @@ export const images: Command = {
   async run(values, [verb, name]) {
     if (verb !== 'build') throw new UsageError(`unknown images command: ${verb}`);
     const repository = typeof values.repository === 'string' ? values.repository : 'javascriptd';
+    const { buildImages } = await import('../images.js');
     const built = await buildImages({ only: name, repository, out: process.stdout });
     process.stdout.write(`built ${built.join(', ')}\n`);
     return 0;
