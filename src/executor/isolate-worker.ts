@@ -359,7 +359,7 @@ export class IsolateWorker {
     const begin = entry('begin', Date.now() + deadline.remainingMs(), globals, synchronous);
     if (request.module === true) {
       await this.track(attempt, enter.apply(undefined, begin, { timeout: deadline.remainingMs() }));
-      const linked = await linkModule(this.isolate, context, enter, request.code, request.call ?? null, request.caller ?? null);
+      const linked = await linkModule({ isolate: this.isolate, context, enter, code: request.code, call: request.call ?? null, caller: request.caller ?? null });
       handles.push(...linked.handles);
       started = true;
       await this.track(attempt, linked.evaluate(deadline.remainingMs()));
