@@ -349,8 +349,8 @@ describe('connection bounds', () => {
     // The daemon's id for this connection, once its log line is out.
     for (let wait = 0; opened().length === before && wait < 50; wait++) await new Promise((resolve) => setTimeout(resolve, 20));
     const connection = opened().at(-1)?.connection;
-    // Executions that ran: those still queued when the connection closes are logged as cancelled (1006).
-    const executions = () => daemon.logs().filter((line) => line.msg === 'execution' && line.client === connection && line.code !== 1006).length;
+    // Executions that ran: those still queued when the connection closes are logged as cancelled (1007).
+    const executions = () => daemon.logs().filter((line) => line.msg === 'execution' && line.client === connection && line.code !== 1007).length;
     client.ws.pause();
     for (let id = 1; id <= 100; id++) client.send({ type: 'req', method: 'runtime.execute', id, payload: BIG });
     await new Promise((resolve) => setTimeout(resolve, 2500));

@@ -77,7 +77,7 @@ export class Runtime {
 
   /** A client went away: what it still has queued will never be answered. */
   disconnect(key: string, client: string): void {
-    this.pipeline(key).scheduler.cancel(client);
+    this.pipeline(key).scheduler.forget(client);
   }
 
   private pipeline(key: string): KeyPipeline {

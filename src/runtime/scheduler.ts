@@ -103,9 +103,9 @@ export class Scheduler {
     if (!held) this.pump();
   }
 
-  /** Forgets what a departed client still had queued. */
-  cancel(client: string): void {
-    for (const job of this.queue.remove(client)) job.reject(errors.shuttingDown());
+  /** Forgets what a departed client still had queued: cancelled (logged as 1007), as nobody is left to answer. */
+  forget(client: string): void {
+    for (const job of this.queue.remove(client)) job.reject(errors.cancelled([]));
     this.notifyIfIdle();
   }
 
