@@ -262,7 +262,7 @@ export function makeFetch(host, limits) {
         reject(signal.reason);
         return;
       }
-      const headers = JSONStringify([...request.headers].map(([name, value]) => [name, value]));
+      const headers = JSONStringify([...request.headers]);
       const body = request._bytes();
       const refused = refusal(request.url, headers, body);
       if (refused !== undefined) {
