@@ -1,6 +1,7 @@
 // Wires the layers together (transport → protocol → runtime → sandbox) and
 // runs the graceful shutdown.
 import type { IncomingMessage } from 'node:http';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import Docker from 'dockerode';
 import type { WebSocket } from 'ws';
 import { type Config, ConfigError, type KeyPolicy, readConfig } from './config.js';
@@ -88,7 +89,7 @@ export class Daemon {
     this.log.info({ queued: sum((s) => s.queued), running: sum((s) => s.active) }, 'shutting down');
     await Promise.all(this.schedulers.map((s) => s.close(this.config.shutdownGraceMs)));
     // The last replies are made in promise callbacks still queued: they go out before the close frames.
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     for (const connection of this.connections) connection.shutdown();
     await this.transport.close();
     await Promise.all(this.sandboxes.map((s) => s.close()));

@@ -2,6 +2,7 @@
 // flight on it, each with its own id. When the connection drops it reconnects
 // with exponential backoff and jitter; calls made meanwhile wait for it.
 import { EventEmitter, once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { ConnectionError, ExecutionError } from './errors.js';
 
@@ -286,7 +287,7 @@ export class Client extends EventEmitter {
             return;
           }
           const backoff = Math.min(maxDelayMs, minDelayMs * 2 ** attempt);
-          await new Promise((resolve) => setTimeout(resolve, backoff / 2 + Math.random() * (backoff / 2)));
+          await delay(backoff / 2 + Math.random() * (backoff / 2));
         }
       }
     })().finally(() => (this.connecting = undefined));
