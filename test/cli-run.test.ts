@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { type Command, run } from 'javascriptd-client/cli';
 import { health, images, prepare, schema, serve } from '../src/cli/daemon-commands.js';
 import { CLI, freePort, type RunningDaemon, runCli, startDaemon } from './helpers/daemon.js';
@@ -117,7 +118,7 @@ for (const { program, node } of CLIS) describe(`${program} run`, function () {
     assert.equal(status, 130, stderr());
     assert.match(stderr(), /cancelled/);
     const execution = async () => daemon.logs().slice(before).find((l) => l.msg === 'execution');
-    for (let i = 0; i < 50 && (await execution()) === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 50 && (await execution()) === undefined; i++) await delay(20);
     assert.equal((await execution())?.code, 1007, 'the daemon cancelled it, well before its 5 s time limit');
   });
 

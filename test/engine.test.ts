@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
 import { loadedBy } from './helpers/loaded.js';
 import { type Reply, TestClient } from './helpers/client.js';
@@ -37,7 +38,7 @@ describe('the execution engine', function () {
       const sleepers = await Promise.all(Array.from({ length: 8 }, () => TestClient.connect(daemon.url)));
       const light = await TestClient.connect(daemon.url);
       const calls = sleepers.map((client, i) => ({ name: `sleeper ${i}`, reply: client.execute(sleeper(1000, i)) }));
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await delay(100);
       calls.push({ name: 'light', reply: light.execute({ code: '"light"' }) });
       const arrived = await arrivals(calls);
       assert.equal(arrived[0].name, 'light', `${arrived.map((a) => a.name).join(', ')}`);
@@ -57,7 +58,7 @@ describe('the execution engine', function () {
       const other = await TestClient.connect(daemon.url);
       // 16 at once, 4 per connection: the greedy connection's fifth waits for one of its first four.
       const calls = Array.from({ length: 6 }, (_, i) => ({ name: `greedy ${i}`, reply: greedy.execute(sleeper(600, i)) }));
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await delay(50);
       calls.push({ name: 'other', reply: other.execute(sleeper(100, 'other')) });
       const arrived = await arrivals(calls);
       const greedyTimes = arrived.filter((a) => a.name.startsWith('greedy')).map((a) => a.ms);
@@ -89,7 +90,7 @@ describe('the execution engine', function () {
         Error.stackTraceLimit, RegExp.$1,
       ]), 100); }`;
       const tainting = Array.from({ length: 4 }, () => client.execute({ code: taint, call: 'h' }));
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await delay(50);
       const looking = await Promise.all(Array.from({ length: 4 }, () => client.execute({ code: look, call: 'h' })));
       for (const reply of looking) assert.deepEqual(reply.payload?.value, ['undefined', null, null, true, 10, '']);
       for (const reply of await Promise.all(tainting)) assert.equal(reply.payload?.value, 'tainted');
@@ -109,7 +110,7 @@ describe('the execution engine', function () {
     it('answers 32 sleepers correctly while a memory bomb and a wedging script of the same key bring their isolate down', async () => {
       const client = await TestClient.connect(daemon.url);
       const sleepers = Array.from({ length: 32 }, (_, i) => client.execute({ code: `function h(cb) { console.log("sleeper", ${i}); setTimeout(() => cb(${i}), 800); }`, call: 'h' }));
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await delay(200);
       const bomb = client.execute({ code: 'const a = []; for (;;) a.push(new Array(1e6).fill(0));' });
       const wedge = client.execute({ code: 'function h(cb) { cb("answered"); for (;;) {} }', call: 'h' });
       const [bombed, wedged] = await Promise.all([bomb, wedge]);

@@ -1,5 +1,6 @@
 // fetch from scripts against real HTTP servers on loopback, behind the policy.
 import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
 import { FetchPolicy, normalizeUrl } from '../src/outbound/fetch-policy.js';
 import { isSpecialAddress } from '../src/outbound/address-guard.js';
 import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
@@ -228,7 +229,7 @@ describe('fetch', () => {
   it('aborts a fetch still pending at the deadline, and answers 1002', async () => {
     const reply = await run(`fetch('${api.origin}/slow').then((r) => r.status)`, 500);
     assert.equal(reply.error?.code, 1002);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await delay(200);
     assert.ok(api.aborted.includes('/slow'), 'the daemon closed the pending request');
   });
 
