@@ -45,6 +45,11 @@ export interface Script {
   usage?: boolean;
 }
 
+/** runtime.execute's params on the wire: the script, and `stream` when its console lines are followed (ExecuteOptions.onConsole). */
+export interface ScriptParams extends Script {
+  stream?: boolean;
+}
+
 export interface ExecuteOptions {
   /** Stops the execution: the call rejects with the signal's reason at once, and the daemon is sent runtime.cancel. */
   signal?: AbortSignal;
@@ -143,7 +148,7 @@ export class Client extends EventEmitter {
     const id = ++this.lastId;
     const stream = options.onConsole === undefined ? undefined : true;
     const { code, call, caller, globals, timeout, module, typescript, usage } = script;
-    const payload = { code, call, caller, globals, timeout, module, typescript, usage, stream };
+    const payload: ScriptParams = { code, call, caller, globals, timeout, module, typescript, usage, stream };
     return new Promise<ExecutionResult>((resolve, reject) => {
       const abort = (event: Event) =>
         this.settle(id, (call) => {
