@@ -7,18 +7,11 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import vm from 'node:vm';
+import type { Script } from 'javascriptd-client';
 import { WebSocketServer } from 'ws';
 import { RpcError } from '../src/errors.js';
 import * as errors from '../src/errors.js';
 import { DUPLEX_ACCEPT, DUPLEX_HANDSHAKE, duplex } from '../src/protocol/duplex.js';
-
-interface Script {
-  code: string;
-  globals?: Record<string, unknown>;
-  call?: string;
-  caller?: string;
-  timeout?: number;
-}
 
 const mode = process.argv[2];
 const moduleRequire = createRequire(join(process.cwd(), 'node_modules', 'index.js'));

@@ -3,6 +3,7 @@
 // `require`, idle connections' memory, POOL_SIZE scaling, and what executions
 // that wait cost others: a light call's latency beside sleepers, and the
 // memory of 256 sleepers.
+import { setTimeout as delay } from 'node:timers/promises';
 import type WebSocket from 'ws';
 import { openConnection, percentile, runLoad } from './load.js';
 
@@ -33,7 +34,7 @@ async function sequential(ws: WebSocket, scripts: unknown[], gapMs = 0): Promise
     if (reply.payload === undefined) throw new Error(`bench script failed: ${reply.error?.message}`);
     roundTrip.push(performance.now() - sent);
     time.push(reply.payload.time);
-    if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
+    if (gapMs > 0) await delay(gapMs);
   }
   return { roundTrip, time };
 }
@@ -101,7 +102,7 @@ export async function idleConnectionsTarget(url: string, rss: () => number): Pro
   const before = rss();
   const sockets: WebSocket[] = [];
   for (let i = 0; i < 1000; i++) sockets.push(await openConnection(url));
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await delay(1000);
   const after = rss();
   for (const ws of sockets) ws.close();
   return { target: '1000 idle connections add ≤ 100 MB RSS', measured: `${before.toFixed(0)} → ${after.toFixed(0)} MB (+${(after - before).toFixed(0)} MB)`, met: after - before <= 100 };
@@ -164,7 +165,7 @@ export async function lightBesideSleepersTarget(url: string, durationMs: number)
   const sockets = await Promise.all(Array.from({ length: 16 }, () => openConnection(url)));
   let stopped = false;
   const sleepers = sockets.map((ws) => keepBusy(ws, sleep(1000), 4, () => stopped));
-  await new Promise((resolve) => setTimeout(resolve, 1200));
+  await delay(1200);
   const light = await openConnection(url);
   const calls = Math.max(50, Math.round(durationMs / 10));
   const { roundTrip } = await sequential(light, Array.from({ length: calls }, () => HELLO), 10);
@@ -193,7 +194,7 @@ export async function sleepersMemoryTarget(url: string, rss: () => number): Prom
         for (let i = 0; i < 16; i++) ws.send(JSON.stringify({ type: 'req', method: 'runtime.execute', id: ++id, payload: sleep(3000) }));
       }),
   );
-  await new Promise((resolve) => setTimeout(resolve, 2000));
+  await delay(2000);
   const during = rss();
   await Promise.all(replies);
   for (const ws of sockets) ws.close();

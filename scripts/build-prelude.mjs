@@ -2,8 +2,8 @@
 // context runs it, so what it evaluates up front is kept small:
 // - the libraries of src/prelude/on-demand.js are bundled apart and
 //   wrapped in a function (`javascriptd:on-demand`), evaluated on first use;
-// - object-inspect's string-width table (~0.2 ms to build per context, needed
-//   only to lay out long arrays) is built on its first call.
+// - object-inspect's string-width table (needed only to lay out long arrays)
+//   is built on its first call.
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { build } from 'esbuild';

@@ -6,8 +6,8 @@ import './cli/supported-node.js';
 import { join } from 'node:path';
 import { ConfigError } from './config.js';
 import { type Command, help, parse, say, UsageError, versionAt } from './cli/command.js';
-import { health, images, prepare, schema, serve } from './cli/daemon-commands.js';
-import { EXIT, run } from './cli/run-command.js';
+import { DAEMON_EXIT, health, images, prepare, schema, serve } from './cli/daemon-commands.js';
+import { run } from './cli/run-command.js';
 
 const COMMANDS: readonly Command[] = [serve, run, health, prepare, schema, images];
 
@@ -49,9 +49,9 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     if (error instanceof UsageError) {
       process.stderr.write(`javascriptd: ${error.message}\n\n${error.help ?? overview()}`);
-      process.exit(EXIT.usage);
+      process.exit(DAEMON_EXIT.usage);
     }
     process.stderr.write(`javascriptd: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(error instanceof ConfigError ? 2 : 1);
+    process.exit(error instanceof ConfigError ? DAEMON_EXIT.invalidSettings : DAEMON_EXIT.failed);
   },
 );

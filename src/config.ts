@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Ajv, { type ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 
 /** What one key (one secret) may do, and its limits. */
 export interface KeyPolicy {
@@ -170,15 +170,31 @@ export class ConfigError extends Error {
   }
 }
 
-const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true });
 const envSchema = (settings: readonly Setting[]) => ({
   type: 'object',
   additionalProperties: false,
   properties: Object.fromEntries(settings.map((s) => [s.field, s.list ? { type: 'array', items: s.schema } : s.schema])),
 });
-const validateServer = ajv.compile({ ...envSchema(SERVER), dependencies: { tlsCert: ['tlsKey'], tlsKey: ['tlsCert'] } });
-const validatePolicy = ajv.compile(envSchema(POLICY));
-const validateFile = new Ajv({ allErrors: true }).compile(CONFIG_FILE_SCHEMA);
+
+interface Validators {
+  server: ValidateFunction;
+  policy: ValidateFunction;
+  file: ValidateFunction;
+}
+let compiled: Validators | undefined;
+
+/** ajv, loaded and compiled on the first read: --help and `health` need SETTINGS only. */
+function validators(): Validators {
+  if (compiled !== undefined) return compiled;
+  const { default: Ajv } = require('ajv') as typeof import('ajv');
+  const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true });
+  compiled = {
+    server: ajv.compile({ ...envSchema(SERVER), dependencies: { tlsCert: ['tlsKey'], tlsKey: ['tlsCert'] } }),
+    policy: ajv.compile(envSchema(POLICY)),
+    file: new Ajv({ allErrors: true }).compile(CONFIG_FILE_SCHEMA),
+  };
+  return compiled;
+}
 
 const envName = new Map<string, string>(SETTINGS.map((s) => [s.field, s.env]));
 
@@ -230,6 +246,7 @@ function checkUnsent(server: Record<string, unknown>, keys: readonly KeyPolicy[]
  */
 export function readConfig(env: NodeJS.ProcessEnv): { config: Config; problems: string[] } {
   const problems: string[] = [];
+  const { server: validateServer, policy: validatePolicy } = validators();
   const server = fromEnv(env, SERVER);
   if (!validateServer(server)) problems.push(...(validateServer.errors ?? []).map((e) => describe('', e)));
   const defaults = fromEnv(env, POLICY);
@@ -264,6 +281,7 @@ function readKeys(path: string, env: NodeJS.ProcessEnv, defaults: Record<string,
     problems.push(`CONFIG ${path}: ${error instanceof Error ? error.message : String(error)}`);
     return [];
   }
+  const validateFile = validators().file;
   if (!validateFile(file)) {
     problems.push(...(validateFile.errors ?? []).map((e) => `CONFIG ${path}: ${e.instancePath || '/'} ${e.message ?? 'is invalid'}`));
     return [];

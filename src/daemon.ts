@@ -1,6 +1,7 @@
 // Wires the layers together (transport → protocol → runtime → sandbox) and
 // runs the graceful shutdown.
 import type { IncomingMessage } from 'node:http';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import Docker from 'dockerode';
 import type { WebSocket } from 'ws';
 import { type Config, ConfigError, type KeyPolicy, readConfig } from './config.js';
@@ -9,7 +10,7 @@ import { Metrics } from './metrics.js';
 import { FetchPolicy } from './outbound/fetch-policy.js';
 import { Outbound } from './outbound/outbound.js';
 import { Connection } from './protocol/connection.js';
-import { type KeyRuntime, Runtime } from './runtime/runtime.js';
+import { type KeyPipeline, Runtime } from './runtime/runtime.js';
 import { Scheduler } from './runtime/scheduler.js';
 import { scriptParser } from './runtime/script.js';
 import { SourceTransform } from './runtime/source-transform.js';
@@ -29,19 +30,21 @@ export class Daemon {
   private draining = false;
   private transport!: Transport;
 
-  private constructor(
-    private readonly config: Config,
-    private readonly log: Logger,
-    private readonly metrics: Metrics,
-    private readonly sandboxes: Sandbox[],
-    private readonly prepared: PreparedKey[],
-    private readonly schedulers: Scheduler[],
-    private readonly runtime: Runtime,
-  ) {}
+  private readonly config: Config;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly sandboxes: Sandbox[];
+  private readonly prepared: PreparedKey[];
+  private readonly schedulers: Scheduler[];
+  private readonly runtime: Runtime;
+
+  private constructor(parts: DaemonParts) {
+    ({ config: this.config, log: this.log, metrics: this.metrics, sandboxes: this.sandboxes, prepared: this.prepared, schedulers: this.schedulers, runtime: this.runtime } = parts);
+  }
 
   static async start({ config, keys: prepared, modulePath, docker }: Prepared, log: Logger): Promise<Daemon> {
     if (prepared.some((p) => p.key.executor === 'container')) await removeStaleSandboxes(await docker(), log);
-    const keys = new Map<string, KeyRuntime>();
+    const keys = new Map<string, KeyPipeline>();
     const poolSizes = new Map(prepared.map(({ key }) => [key.name, key.poolSize]));
     const metrics = new Metrics(() =>
       [...keys].map(([key, { scheduler }]) => ({ key, queued: scheduler.queued, running: scheduler.active, capacity: scheduler.capacity, sandboxes: poolSizes.get(key) ?? 0 })),
@@ -64,7 +67,7 @@ export class Daemon {
       });
     }
     const schedulers = [...keys.values()].map((k) => k.scheduler);
-    const daemon = new Daemon(config, log, metrics, sandboxes, prepared, schedulers, new Runtime(keys, log, metrics));
+    const daemon = new Daemon({ config, log, metrics, sandboxes, prepared, schedulers, runtime: new Runtime({ keys, log, metrics }) });
     daemon.transport = await listen(config, {
       onConnection: (ws, request, key) => daemon.accept(ws, request, key),
       accepting: () => !daemon.draining,
@@ -86,7 +89,7 @@ export class Daemon {
     this.log.info({ queued: sum((s) => s.queued), running: sum((s) => s.active) }, 'shutting down');
     await Promise.all(this.schedulers.map((s) => s.close(this.config.shutdownGraceMs)));
     // The last replies are made in promise callbacks still queued: they go out before the close frames.
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     for (const connection of this.connections) connection.shutdown();
     await this.transport.close();
     await Promise.all(this.sandboxes.map((s) => s.close()));
@@ -115,6 +118,17 @@ export class Daemon {
     const keys = this.prepared.map(({ key, modules }) => ({ name: key.name, poolSize: key.poolSize, modules, fetchRules: key.fetchAllow.length }));
     log.info({ url: this.url, keys, tls: config.tlsCert !== undefined }, 'listening');
   }
+}
+
+/** What a started daemon holds: made by Daemon.start. */
+interface DaemonParts {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  sandboxes: Sandbox[];
+  prepared: PreparedKey[];
+  schedulers: Scheduler[];
+  runtime: Runtime;
 }
 
 interface PreparedKey {

@@ -9,9 +9,11 @@ import { createInterface } from 'node:readline';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { type Command, run } from 'javascriptd-client/cli';
 import { health, images, prepare, schema, serve } from '../src/cli/daemon-commands.js';
 import { CLI, freePort, type RunningDaemon, runCli, startDaemon } from './helpers/daemon.js';
+import { loadedBy } from './helpers/loaded.js';
 
 const SECRET = 'cli-test-secret';
 const dir = mkdtempSync(join(tmpdir(), 'javascriptd-cli-'));
@@ -116,7 +118,7 @@ for (const { program, node } of CLIS) describe(`${program} run`, function () {
     assert.equal(status, 130, stderr());
     assert.match(stderr(), /cancelled/);
     const execution = async () => daemon.logs().slice(before).find((l) => l.msg === 'execution');
-    for (let i = 0; i < 50 && (await execution()) === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 50 && (await execution()) === undefined; i++) await delay(20);
     assert.equal((await execution())?.code, 1007, 'the daemon cancelled it, well before its 5 s time limit');
   });
 
@@ -192,6 +194,43 @@ describe('javascriptd --help', () => {
     }
     const overview = runCli(['--help']);
     for (const command of commands) assert.match(overview.stdout, new RegExp(`^  ${command.name} `, 'm'));
+  });
+});
+
+describe('javascriptd health, --help and run --help', function () {
+  this.timeout(30000);
+  // What only serve (and prepare, images) use: the HEALTHCHECK runs `health` every 10 s.
+  const HEAVY = /node_modules[\\/](isolated-vm|ajv|esbuild|ws|pino|prom-client|undici|dockerode)[\\/]|src[\\/](daemon|log|sandbox[\\/].*)\.js$/;
+  const heavy = (args: string[], port: number) => {
+    const { run, loaded } = loadedBy([CLI, ...args], { env: { PATH: process.env.PATH, PORT: String(port) } });
+    return { run, heavy: loaded.filter((file) => HEAVY.test(file)), loaded };
+  };
+
+  it('health exits 0 when /healthz answers 200, 1 when nothing answers, and loads none of the daemon', async () => {
+    const daemon = await startDaemon();
+    try {
+      const up = heavy(['health'], daemon.port);
+      assert.equal(up.run.status, 0, up.run.stderr);
+      assert.equal(up.run.stdout, `http://127.0.0.1:${daemon.port}/healthz: 200\n`);
+      assert.ok(up.loaded.some((file) => file.endsWith('daemon-commands.js')), 'the hook saw the CLI');
+      assert.deepEqual(up.heavy, []);
+    } finally {
+      await daemon.stop();
+    }
+    const port = await freePort();
+    const down = heavy(['health'], port);
+    assert.equal(down.run.status, 1);
+    assert.equal(down.run.stdout, `http://127.0.0.1:${port}/healthz: no answer\n`);
+    assert.deepEqual(down.heavy, []);
+  });
+
+  it('--help and run --help load none of the daemon, nor the client', async () => {
+    for (const args of [['--help'], ['serve', '--help'], ['run', '--help']]) {
+      const help = heavy(args, 0);
+      assert.equal(help.run.status, 0, args.join(' '));
+      assert.deepEqual(help.heavy, [], args.join(' '));
+      assert.ok(!help.loaded.some((file) => file.endsWith('client.js')), args.join(' '));
+    }
   });
 });
 

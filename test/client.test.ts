@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { type Client, connect, ConnectionError, ErrorCode, ExecutionError } from 'javascriptd-client';
 import { freePort, startDaemon, useDaemon } from './helpers/daemon.js';
 
@@ -93,7 +94,7 @@ describe('javascriptd-client', function () {
     const byHand = await rejection(aborting);
     assert.ok(byHand instanceof DOMException && byHand.name === 'AbortError', String(byHand));
     // The abandoned replies arrive later and are dropped; the connection keeps working.
-    await new Promise((resolve) => setTimeout(resolve, 350));
+    await delay(350);
     assert.equal((await rt.execute({ code: '2' })).value, 2);
   });
 
@@ -104,7 +105,7 @@ describe('javascriptd-client', function () {
     const aborted = await rejection(spinning);
     assert.ok(aborted instanceof DOMException && aborted.name === 'AbortError', String(aborted));
     const logged = () => daemon.logs().slice(before).find((line) => line.msg === 'execution');
-    for (let i = 0; i < 50 && logged() === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 50 && logged() === undefined; i++) await delay(20);
     assert.equal(logged()?.code, ErrorCode.Cancelled);
   });
 
@@ -178,7 +179,7 @@ describe('javascriptd-client across daemon restarts', function () {
       const slow = rt.execute({ code: 'function f(cb) { setTimeout(() => cb("slow"), 400); }', call: 'f' });
       await executionError(rt.execute({ code: '1' }), ErrorCode.Busy);
       daemon.process.kill('SIGTERM');
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await delay(100);
       await executionError(rt.execute({ code: '1' }), ErrorCode.ShuttingDown);
       assert.equal((await slow).value, 'slow', 'the call in flight is still answered');
     } finally {
@@ -198,7 +199,7 @@ describe('javascriptd-client across daemon restarts', function () {
       assert.equal((await rt.execute({ code: '1' })).value, 1);
       await daemon.stop();
       const waiting = rt.execute({ code: '2' });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await delay(300);
       daemon = await startDaemon({ PORT: String(port) });
       assert.equal((await waiting).value, 2);
       assert.equal((await rt.execute({ code: '3' })).value, 3);
@@ -218,7 +219,7 @@ describe('javascriptd-client across daemon restarts', function () {
       const slow = { code: 'function f(cb) { setTimeout(() => cb("survived"), 500); }', call: 'f' };
       const lost = rejection(once.execute(slow));
       const resent = resending.execute(slow);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await delay(100);
       await daemon.stop('SIGKILL');
       const error = await lost;
       assert.ok(error instanceof ConnectionError && error.reason === 'connection-lost', String(error));

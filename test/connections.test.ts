@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
+import { setTimeout as delay } from 'node:timers/promises';
 import { TestClient } from './helpers/client.js';
 import { startDaemon, useDaemon } from './helpers/daemon.js';
 import { selfSignedCert } from './helpers/tls.js';
@@ -12,7 +13,6 @@ import { selfSignedCert } from './helpers/tls.js';
 const SECRET = 'connections-secret';
 const HEADER_TIMEOUT = 1000;
 const HEADERS = 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ' + 'a'.repeat(1000);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Opened {
   socket: Socket;
@@ -85,7 +85,7 @@ describe('connection bounds', () => {
 
     it('keeps a WebSocket open past it', async () => {
       const client = await TestClient.connect(daemon.url, { headers: { 'x-runtime-secret': SECRET } });
-      await sleep(HEADER_TIMEOUT * 1.5);
+      await delay(HEADER_TIMEOUT * 1.5);
       assert.equal((await client.execute({ code: '"still here"' })).payload?.value, 'still here');
       await client.close();
     });
@@ -98,7 +98,7 @@ describe('connection bounds', () => {
       const response = new Promise<string>((resolve) => socket.once('data', (data) => resolve(String(data))));
       socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
       assert.match(await response, /^HTTP\/1\.1 401 /);
-      await sleep(HEADER_TIMEOUT * 1.5);
+      await delay(HEADER_TIMEOUT * 1.5);
       const started = performance.now();
       assert.equal(await daemon.stop(), 0);
       assert.ok(performance.now() - started < 2000, `stopping took ${Math.round(performance.now() - started)} ms`);
@@ -125,7 +125,7 @@ describe('connection bounds', () => {
       const tcp = connect({ port: daemon.port, host: '127.0.0.1' });
       await once(tcp, 'connect');
       const start = performance.now();
-      await sleep(HEADER_TIMEOUT * 0.6);
+      await delay(HEADER_TIMEOUT * 0.6);
       const secure = connectTls({ socket: tcp, host: '127.0.0.1', ca: cert.pem });
       secure.on('error', () => {});
       await once(secure, 'secureConnect');
@@ -137,7 +137,7 @@ describe('connection bounds', () => {
 
     it('keeps a wss:// WebSocket open past it', async () => {
       const client = await TestClient.connect(daemon.url, { headers: { 'x-runtime-secret': SECRET }, ca: cert.pem });
-      await sleep(HEADER_TIMEOUT * 1.5);
+      await delay(HEADER_TIMEOUT * 1.5);
       assert.equal((await client.execute({ code: '"still here"' })).payload?.value, 'still here');
       await client.close();
     });

@@ -2,6 +2,7 @@
 // real Docker engine. Without one (`docker info` does not answer) the suite is
 // pending, saying what to install; under JAVASCRIPTD_REQUIRE_ENGINES=1 it fails.
 import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
 import Docker from 'dockerode';
 import { SANDBOX_LABEL } from '../src/sandbox/container-link.js';
 import { runCli, startDaemon, useDaemon } from './helpers/daemon.js';
@@ -35,7 +36,7 @@ async function connectWhenUp(url: string, secret = SECRET): Promise<TestClient> 
       return await TestClient.connect(url, { headers: { 'x-runtime-secret': secret } });
     } catch (error) {
       if (attempt > 100) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await delay(100);
     }
   }
 }
@@ -141,7 +142,7 @@ describeWithEngine('container', dockerMissing, function () {
       for (let attempt = 0; attempt < 60; attempt++) {
         const health = (await container.inspect()).State.Health?.Status;
         if (health === 'healthy') return;
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await delay(500);
       }
       assert.fail('the container never became healthy');
     });
@@ -269,7 +270,7 @@ describeWithEngine('container', dockerMissing, function () {
 
     it('replaces a killed sandbox; what it was running runs again on the new one, and the next call succeeds', async () => {
       const pending = client.execute({ code: 'function h(cb) { console.log("running"); setTimeout(() => cb("slept"), 3000); }', call: 'h', timeout: 25000 });
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await delay(500);
       const victims = await sandboxContainers();
       await Promise.all(victims.map((v) => docker.getContainer(v.Id).kill().catch(() => undefined)));
       const reply = await pending;
@@ -280,7 +281,7 @@ describeWithEngine('container', dockerMissing, function () {
       // Killed containers may still be listed for a moment while Docker removes them.
       let now = await sandboxContainers();
       for (let attempt = 0; attempt < 50 && (now.length !== 2 || now.some((c) => victims.some((v) => v.Id === c.Id))); attempt++) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await delay(200);
         now = await sandboxContainers();
       }
       assert.equal(now.length, 2);
@@ -294,7 +295,7 @@ describeWithEngine('container', dockerMissing, function () {
       assert.equal(reply.error?.code, 1002);
       let now = await sandboxContainers();
       for (let attempt = 0; attempt < 100 && now.filter((c) => before.some((b) => b.Id === c.Id)).length !== 1; attempt++) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await delay(100);
         now = await sandboxContainers();
       }
       assert.equal(now.filter((c) => before.some((b) => b.Id === c.Id)).length, 1, 'the hung sandbox was replaced');

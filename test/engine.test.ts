@@ -4,10 +4,11 @@
 // isolate brought down by one execution costs the others in it nothing but a
 // second run.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { loadedBy } from './helpers/loaded.js';
 import { useDaemon } from './helpers/daemon.js';
 import { type Reply, TestClient } from './helpers/client.js';
 
@@ -31,7 +32,7 @@ describe('the execution engine', function () {
       const sleepers = await Promise.all(Array.from({ length: 8 }, () => TestClient.connect(daemon.url)));
       const light = await TestClient.connect(daemon.url);
       const calls = sleepers.map((client, i) => ({ name: `sleeper ${i}`, reply: client.execute(sleeper(1000, i)) }));
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await delay(100);
       calls.push({ name: 'light', reply: light.execute({ code: '"light"' }) });
       const arrived = await arrivals(calls);
       assert.equal(arrived[0].name, 'light', `${arrived.map((a) => a.name).join(', ')}`);
@@ -51,7 +52,7 @@ describe('the execution engine', function () {
       const other = await TestClient.connect(daemon.url);
       // 16 at once, 4 per connection: the greedy connection's fifth waits for one of its first four.
       const calls = Array.from({ length: 6 }, (_, i) => ({ name: `greedy ${i}`, reply: greedy.execute(sleeper(600, i)) }));
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await delay(50);
       calls.push({ name: 'other', reply: other.execute(sleeper(100, 'other')) });
       const arrived = await arrivals(calls);
       const greedyTimes = arrived.filter((a) => a.name.startsWith('greedy')).map((a) => a.ms);
@@ -79,7 +80,7 @@ describe('the execution engine', function () {
         Error.stackTraceLimit, RegExp.$1,
       ]), 100); }`;
       const tainting = Array.from({ length: 4 }, () => client.execute({ code: taint, call: 'h' }));
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await delay(50);
       const looking = await Promise.all(Array.from({ length: 4 }, () => client.execute({ code: look, call: 'h' })));
       for (const reply of looking) assert.deepEqual(reply.payload?.value, ['undefined', null, null, true, 10, '']);
       for (const reply of await Promise.all(tainting)) assert.equal(reply.payload?.value, 'tainted');
@@ -93,7 +94,7 @@ describe('the execution engine', function () {
     it('answers 32 sleepers correctly while a memory bomb and a wedging script of the same key bring their isolate down', async () => {
       const client = await TestClient.connect(daemon.url);
       const sleepers = Array.from({ length: 32 }, (_, i) => client.execute({ code: `function h(cb) { console.log("sleeper", ${i}); setTimeout(() => cb(${i}), 800); }`, call: 'h' }));
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await delay(200);
       const bomb = client.execute({ code: 'const a = []; for (;;) a.push(new Array(1e6).fill(0));' });
       const wedge = client.execute({ code: 'function h(cb) { cb("answered"); for (;;) {} }', call: 'h' });
       const [bombed, wedged] = await Promise.all([bomb, wedge]);
@@ -115,12 +116,9 @@ describe('the execution engine', function () {
   describe('the sandbox process', () => {
     it('loads neither the daemon\'s settings (ajv) nor its bundler (esbuild)', () => {
       const dir = mkdtempSync(join(tmpdir(), 'javascriptd-executor-'));
-      const hook = join(dir, 'loaded.js');
-      writeFileSync(hook, "process.on('exit', () => process.stderr.write(JSON.stringify(Object.keys(require.cache))));");
       const options = { limits: { memoryLimitMb: 16, consoleLimitBytes: 100, resultLimitBytes: 100, resultDepth: 8, fetchMaxBytes: 0, fetchMaxRequests: 0 }, modules: [], cacheDir: dir, logLevel: 'silent', noLogs: true };
       // Run as in a container (frames on stdin and stdout); closing stdin ends it, once it is up.
-      const run = spawnSync(process.execPath, ['--no-node-snapshot', '-r', hook, join(__dirname, '..', 'src', 'executor', 'main.js'), JSON.stringify(options)], { input: '', encoding: 'utf8', timeout: 20000 });
-      const loaded = JSON.parse(run.stderr.slice(run.stderr.lastIndexOf('["'))) as string[];
+      const { loaded } = loadedBy([join(__dirname, '..', 'src', 'executor', 'main.js'), JSON.stringify(options)], { input: '' });
       assert.ok(loaded.some((file) => file.includes('isolated-vm')), 'it did start');
       assert.deepEqual(
         loaded.filter((file) => /node_modules[\\/](ajv|esbuild|dockerode|prom-client|undici)[\\/]|src[\\/](config|daemon|sandbox[\\/]module-bundler)\.js/.test(file)),

@@ -1,5 +1,6 @@
 // runtime.execute, rule by rule, against the real daemon over a real WebSocket.
 import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
 import { useDaemon } from './helpers/daemon.js';
 import { type Reply, TestClient } from './helpers/client.js';
 
@@ -295,7 +296,7 @@ describe('runtime.execute', () => {
   describe('8. nothing keeps running after the execution ends', () => {
     it('clears timers and intervals of a finished execution', async () => {
       await client.execute({ code: 'function h(cb) { setInterval(() => console.log("tick"), 1); setTimeout(() => console.log("late"), 50); cb(1); }', call: 'h' });
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await delay(100);
       const reply = await client.execute({ code: 'function h(cb) { setTimeout(() => cb(2), 20); }', call: 'h' });
       assert.deepEqual(reply.payload?.console, []);
     });

@@ -16,6 +16,7 @@ import { randomInt } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { ErrorCode } from '../src/errors.js';
 import { TestClient, within } from './helpers/client.js';
 import { assertServing, errorLogs, type RunningDaemon, useDaemon } from './helpers/daemon.js';
@@ -97,11 +98,11 @@ async function converse(daemon: RunningDaemon, kind: Kind, rng: Rng, where: stri
     expectations.push(...expectationsOf(dialect, frame));
     send(client, frame);
     // Let other connections' frames in between, now and then.
-    if (rng.chance(0.2)) await new Promise((resolve) => setTimeout(resolve, rng.int(0, 5)));
+    if (rng.chance(0.2)) await delay(rng.int(0, 5));
   }
   if (kind === 'abandoned') {
     // Gone with requests in flight: their replies have nowhere to go.
-    await new Promise((resolve) => setTimeout(resolve, rng.int(0, 30)));
+    await delay(rng.int(0, 30));
     client.ws.terminate();
     return;
   }

@@ -6,6 +6,7 @@
 // concurrently; the others (a latency bound, a memory bound, a full queue) run
 // in turn. CORPUS_CASES=3,7 runs only those cases (the end checks still run).
 import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
 import { type Reply, type SizedReply, TestClient, within } from './helpers/client.js';
 import { assertServing, metricSample, metricsText, type RunningDaemon, startDaemon } from './helpers/daemon.js';
 import { nestedArrays } from './helpers/json-text.js';
@@ -99,7 +100,7 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
       // Each reply is read whole by the client once it reads again, but only its outcome is kept.
       const outcomes = clients.map((client) => Array.from({ length: 100 }, () => early(async () => summary(await client.execute({ code: '"x".repeat(1000000)' })))));
       try {
-        await sleep(4000);
+        await delay(4000);
         const { grown, queued } = await unread.measure();
         this.test!.title += ` (RSS grew by ${mib(grown)}, ${mib(queued)} queued)`;
         for (const client of clients) client.ws.resume();
@@ -122,7 +123,7 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
         return reply;
       });
       try {
-        await sleep(3000);
+        await delay(3000);
         const { grown, queued } = await unread.measure();
         this.test!.title += ` (RSS grew by ${mib(grown)}, ${mib(queued)} queued)`;
         client.ws.resume();
@@ -405,10 +406,6 @@ async function timed<T>(promise: Promise<T>): Promise<{ value: T; ms: number }> 
   return { value, ms: performance.now() - started };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await sleep(20);
+  while (!condition()) await delay(20);
 }

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import Ajv from 'ajv';
 import { CONFIG_FILE_SCHEMA } from '../src/config.js';
 import { runCli, useDaemon } from './helpers/daemon.js';
@@ -92,7 +93,7 @@ describe('keys and policies', () => {
     const sleeper = (i: number) => ({ code: `function h(cb) { console.log("sleeper", ${i}); setTimeout(() => cb(${i}), 600); }`, call: 'h' });
     const ciSleepers = Array.from({ length: 8 }, (_, i) => ci.execute(sleeper(i)));
     const customerSleepers = Array.from({ length: 8 }, (_, i) => customer.execute(sleeper(i)));
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await delay(150);
     const [bombed, wedged] = await Promise.all([
       customer.execute({ code: 'const a = []; for (;;) a.push(new Array(1e6).fill(0));' }),
       customer.execute({ code: 'function h(cb) { cb("answered"); for (;;) {} }', call: 'h' }),

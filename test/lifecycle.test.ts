@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { CLI, freePort, type RunningDaemon, runCli, startDaemon, useDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
@@ -52,7 +53,7 @@ describe('lifecycle', () => {
         let client: TestClient | undefined;
         for (let attempt = 0; client === undefined && attempt < 100; attempt++) {
           client = await TestClient.connect(url).catch(async () => {
-            await new Promise((resolve) => setTimeout(resolve, 100));
+            await delay(100);
             return undefined;
           });
         }
@@ -82,7 +83,7 @@ describe('lifecycle', () => {
       const [pid] = sandboxPids(daemon);
       const sleeper = client.execute({ code: 'function h(cb) { console.log("running"); setTimeout(() => cb("slept"), 1000); }', call: 'h' });
       const fetcher = client.execute({ code: `async function h() { await fetch("${server.origin}/ok"); await new Promise((r) => setTimeout(r, 1000)); return "fetched"; }`, call: 'h' });
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      await delay(400);
       process.kill(pid, 'SIGKILL');
       const [slept, fetched] = await Promise.all([sleeper, fetcher]);
       // Run again from the start, on the new sandbox: its console is the second run's only.
@@ -99,15 +100,15 @@ describe('lifecycle', () => {
       const client = await TestClient.connect(daemon.url);
       const [first] = sandboxPids(daemon);
       const sleeper = client.execute({ code: 'function h(cb) { setTimeout(() => cb("slept"), 2000); }', call: 'h' });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await delay(300);
       process.kill(first, 'SIGKILL');
       let second = first;
       for (let attempt = 0; attempt < 100 && (second === first || second === undefined); attempt++) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await delay(50);
         [second] = sandboxPids(daemon);
       }
       assert.notEqual(second, first, 'a new sandbox process started');
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await delay(500);
       process.kill(second, 'SIGKILL');
       const reply = await sleeper;
       assert.equal(reply.error?.code, -32603, JSON.stringify(reply));
@@ -142,7 +143,7 @@ describe('lifecycle', () => {
       const [pid] = sandboxPids(daemon);
       assert.equal((await client.execute({ code: hold(60, 0) })).payload?.value, 60);
       // Its memory is read at most every 50 ms: an execution ending after that sees it.
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await delay(100);
       assert.equal((await client.execute({ code: '"next"' })).payload?.value, 'next');
       assert.equal((await client.execute({ code: '"after"' })).payload?.value, 'after');
       assert.notDeepEqual(sandboxPids(daemon), [pid]);
@@ -155,7 +156,7 @@ describe('lifecycle', () => {
       const holder = client
         .execute({ code: `const a = []; for (let i = 0; i < 60; i++) a.push(new Float64Array(131072).fill(i)); new Promise((resolve) => setTimeout(() => resolve(a.length), 800))` })
         .then((reply) => (order.push('holder'), reply));
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await delay(300);
       const light = await client.execute({ code: '"light"' }).then((reply) => (order.push('light'), reply));
       assert.equal((await holder).payload?.value, 60);
       assert.equal(light.payload?.value, 'light');
@@ -190,9 +191,9 @@ describe('lifecycle', () => {
       const daemon = await startDaemon();
       const client = await TestClient.connect(daemon.url);
       const inFlight = client.execute({ code: 'function h(cb) { setTimeout(() => cb("finished"), 700); }', call: 'h' });
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await delay(100);
       const exit = daemon.stop('SIGTERM');
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await delay(100);
 
       const health = await fetch(new URL('/healthz', daemon.url.replace('ws://', 'http://')));
       assert.equal(health.status, 503);

@@ -1,6 +1,7 @@
 // Scheduling and bounds: fairness across connections, the queue bound, the
 // per-connection in-flight bound, console and result caps.
 import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
 import { useDaemon } from './helpers/daemon.js';
 import { type Reply, TestClient } from './helpers/client.js';
 
@@ -16,7 +17,7 @@ describe('limits and scheduling', () => {
       const order: string[] = [];
       const flood = Array.from({ length: 15 }, () => flooder.execute(SLOW).then(() => order.push('flood')));
       // Let the flood reach the queue first.
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await delay(50);
       const reply = await light.execute({ code: '"light"' });
       order.push('light');
       assert.equal(reply.payload?.value, 'light');
@@ -35,7 +36,7 @@ describe('limits and scheduling', () => {
       const hog = await Promise.all([1, 2, 3].map(() => TestClient.connect(daemon.url)));
       const light = await TestClient.connect(daemon.url);
       const flood = hog.flatMap((connection) => Array.from({ length: 6 }, () => connection.execute(SLOW)));
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await delay(50);
       const reply = await light.execute({ code: '"light"' });
       assert.equal(reply.payload?.value, 'light');
       const floodReplies = await Promise.all(flood);

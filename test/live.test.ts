@@ -2,11 +2,10 @@
 // (stream), stopping it (runtime.cancel), and what it cost (usage) — over raw
 // Duplex and JSON-RPC frames against a real daemon and a real HTTP server.
 import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
 import { httpBase, startDaemon, useDaemon } from './helpers/daemon.js';
 import { type Reply, TestClient, within } from './helpers/client.js';
 import { startHttpServer, type TestServer } from './helpers/http-server.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Prints `count` lines, one every `everyMs`, then calls cb with the count. */
 const ticker = (count: number, everyMs: number) => ({
@@ -98,7 +97,7 @@ describe('following an execution while it runs', () => {
     it('stops a busy loop in a handler: 1007 with the console so far, and the sandbox serves on', async () => {
       const client = await TestClient.connect(daemon.url);
       const running = client.execute({ code: 'function h(cb) { console.log("before"); for (;;) {} }', call: 'h' });
-      await sleep(200);
+      await delay(200);
       const asked = performance.now();
       assert.deepEqual((await cancel(client, 1, 'c1')).payload, { cancelled: true });
       const reply = await within(running, 2000, 'the cancelled execution');
@@ -112,9 +111,9 @@ describe('following an execution while it runs', () => {
     it("stops a busy loop in a script's top level, which holds its sandbox: the others living there run again and are answered", async () => {
       const client = await TestClient.connect(daemon.url);
       const sleeper = client.execute({ code: 'function h(cb) { setTimeout(() => cb("slept"), 600); }', call: 'h' });
-      await sleep(100);
+      await delay(100);
       const looping = client.execute({ code: 'for (;;) {}' });
-      await sleep(200);
+      await delay(200);
       assert.deepEqual((await cancel(client, 2, 'c2')).payload, { cancelled: true });
       assert.equal((await within(looping, 2000, 'the cancelled execution')).error?.code, 1007);
       assert.equal((await sleeper).payload?.value, 'slept');
@@ -127,7 +126,7 @@ describe('following an execution while it runs', () => {
       const running = client.execute({ code: `(async () => { console.log("fetching"); await fetch("${server.origin}/hang"); return "never"; })()` });
       await within(
         (async () => {
-          while (!server.seen.some((s) => s.url === '/hang')) await sleep(20);
+          while (!server.seen.some((s) => s.url === '/hang')) await delay(20);
         })(),
         5000,
         'the fetch reaching the server',
@@ -136,7 +135,7 @@ describe('following an execution while it runs', () => {
       assert.deepEqual((await running).error, { code: 1007, message: 'Cancelled', data: { console: ['fetching'] } });
       await within(
         (async () => {
-          while (!server.aborted.includes('/hang')) await sleep(20);
+          while (!server.aborted.includes('/hang')) await delay(20);
         })(),
         2000,
         'the server seeing the request aborted',
@@ -151,7 +150,7 @@ describe('following an execution while it runs', () => {
         // A connection may run a quarter of MAX_CONCURRENT: one; the second waits in the queue.
         const first = client.execute({ code: 'function h(cb) { setTimeout(() => cb("first"), 500); }', call: 'h' });
         const second = client.execute({ code: 'function h(cb) { console.log("started"); cb("second"); }', call: 'h' });
-        await sleep(100);
+        await delay(100);
         assert.deepEqual((await cancel(client, 2, 'c')).payload, { cancelled: true });
         assert.deepEqual((await within(second, 200, 'the queued execution')).error, { code: 1007, message: 'Cancelled', data: { console: [] } });
         assert.equal((await first).payload?.value, 'first');
@@ -171,7 +170,7 @@ describe('following an execution while it runs', () => {
       const unknown = await cancel(mine, 'nope', 'c2');
       assert.match(JSON.stringify(unknown.payload), /"cancelled":false/);
       const other = theirs.execute({ code: 'function h(cb) { setTimeout(() => cb("theirs"), 300); }', call: 'h' });
-      await sleep(50);
+      await delay(50);
       assert.match(JSON.stringify((await cancel(mine, 1, 'c3')).payload), /"cancelled":false/);
       assert.equal((await other).payload?.value, 'theirs');
       await Promise.all([mine.close(), theirs.close()]);
@@ -180,7 +179,7 @@ describe('following an execution while it runs', () => {
     it('JSON-RPC: runtime.cancel with {id} stops the request of that id', async () => {
       const client = await TestClient.connect(daemon.url, { handshake: false });
       client.send({ jsonrpc: '2.0', method: 'runtime.execute', params: { code: 'function h(cb) { for (;;) {} }', call: 'h' }, id: 'long' });
-      await sleep(200);
+      await delay(200);
       client.send({ jsonrpc: '2.0', method: 'runtime.cancel', params: { id: 'long' }, id: 'stop' });
       const [stopped, cancelled] = await Promise.all([client.replyTo('stop'), client.replyTo('long')]);
       assert.deepEqual(stopped.result, { cancelled: true });

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { metricSample as sample, type RunningDaemon, startDaemon, useDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
 
@@ -27,7 +28,7 @@ describe('metrics', () => {
     for (let attempt = 0; attempt < 50; attempt++) {
       const text = await scrape();
       if (text.split('\n').some((line) => line.startsWith(`${series} `))) return text;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await delay(100);
     }
     return scrape();
   };
@@ -62,7 +63,7 @@ describe('metrics', () => {
     assert.ok(sample(text, 'javascriptd_websocket_bytes_total{direction="out"}') > 100);
     assert.ok(sample(text, 'javascriptd_process_resident_memory_bytes') > 0);
     await client.close();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await delay(100);
     assert.equal(sample(await scrape(), 'javascriptd_connections'), 0);
   });
 });

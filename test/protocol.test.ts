@@ -1,6 +1,7 @@
 // The wire protocol: Duplex SIMPLEX/1.0 framing, JSON-RPC 2.0, malformed frames.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import { JSONRPCClient, type JSONRPCResponse } from 'json-rpc-2.0';
 import WebSocket from 'ws';
 import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
@@ -288,7 +289,7 @@ describe('wire protocol', () => {
       const call = 'x'.repeat(60000);
       await client.execute({ code: '1', call });
       const logged = () => daemon.output.find((l) => l.includes('"msg":"execution"') && l.includes('xxxxxxxxxx'));
-      for (let wait = 0; logged() === undefined && wait < 20; wait++) await new Promise((resolve) => setTimeout(resolve, 100));
+      for (let wait = 0; logged() === undefined && wait < 20; wait++) await delay(100);
       const line = logged();
       assert.ok(line !== undefined && line.length < 1000, `logged ${line?.length} characters`);
       assert.match(line, /… \[59800 more characters\]/);
@@ -347,13 +348,13 @@ describe('connection bounds', () => {
     const before = opened().length;
     const client = await TestClient.connect(daemon.url);
     // The daemon's id for this connection, once its log line is out.
-    for (let wait = 0; opened().length === before && wait < 50; wait++) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let wait = 0; opened().length === before && wait < 50; wait++) await delay(20);
     const connection = opened().at(-1)?.connection;
-    // Executions that ran: those still queued when the connection closes are logged as cancelled (1006).
-    const executions = () => daemon.logs().filter((line) => line.msg === 'execution' && line.client === connection && line.code !== 1006).length;
+    // Executions that ran: those still queued when the connection closes are logged as cancelled (1007).
+    const executions = () => daemon.logs().filter((line) => line.msg === 'execution' && line.client === connection && line.code !== 1007).length;
     client.ws.pause();
     for (let id = 1; id <= 100; id++) client.send({ type: 'req', method: 'runtime.execute', id, payload: BIG });
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    await delay(2500);
     // 100 replies of 90 KB: what the socket buffers took, then nothing more ran.
     assert.ok(executions() < 60, `${executions()} of 100 executions ran for a client reading nothing`);
     const closing = daemon.logs().find((line) => line.msg === 'closing a connection' && line.connection === connection);
@@ -366,7 +367,7 @@ describe('connection bounds', () => {
     const client = await TestClient.connect(daemon.url);
     client.ws.pause();
     const replies = Array.from({ length: 60 }, () => client.execute(BIG));
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await delay(500);
     client.ws.resume();
     const values = (await Promise.all(replies)).map((reply) => (reply.payload?.value as string | undefined)?.length);
     assert.deepEqual(values, Array(60).fill(90000));

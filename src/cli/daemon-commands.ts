@@ -1,12 +1,20 @@
 // The commands that run or prepare a daemon: serve (the default), health,
-// prepare, schema, images build.
+// prepare, schema, images build. Each loads what it uses when it runs: `health`,
+// the image's HEALTHCHECK every 10 s, and --help load neither the daemon nor
+// isolated-vm, esbuild or ajv (node:http(s) are Node's own and cheap: an import()
+// would start the ES module loader, which costs more).
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { CONFIG_FILE_SCHEMA, SETTINGS } from '../config.js';
-import { Daemon, prepareDaemon } from '../daemon.js';
-import { buildImages } from '../images.js';
-import { createLogger } from '../log.js';
 import { type Command, UsageError } from './command.js';
+import { EXIT } from './run-command.js';
+
+/**
+ * Exit codes of the daemon's own commands (and of an unsupported Node: 2, see
+ * supported-node.ts). `run` has javascriptd-client's table, EXIT: 0, 1 and 5
+ * mean the same there, but its 2 is "not implemented" (1001).
+ */
+export const DAEMON_EXIT = { ok: 0, failed: 1, invalidSettings: 2, usage: EXIT.usage } as const;
 
 function settingsHelp(): string[] {
   const settings = (scope: 'server' | 'key') =>
@@ -22,7 +30,7 @@ function settingsHelp(): string[] {
     'Settings of a key (environment variables for the single key; per key in a CONFIG file, in camelCase):',
     ...settings('key'),
     '',
-    'Exit codes: 0 stopped by SIGTERM/SIGINT, 1 failed, 2 invalid settings, 5 usage error.',
+    `Exit codes: ${DAEMON_EXIT.ok} stopped by SIGTERM/SIGINT, ${DAEMON_EXIT.failed} failed, ${DAEMON_EXIT.invalidSettings} invalid settings, ${DAEMON_EXIT.usage} usage error.`,
   ];
 }
 
@@ -34,6 +42,7 @@ export const serve: Command = {
   options: {},
   details: settingsHelp,
   async run() {
+    const [{ Daemon, prepareDaemon }, { createLogger }] = await Promise.all([import('../daemon.js'), import('../log.js')]);
     const prepared = await prepareDaemon(process.env);
     const log = createLogger(prepared.config);
     // The last line of defence: every promise the daemon makes has its rejection
@@ -45,15 +54,15 @@ export const serve: Command = {
       const stop = (signal: NodeJS.Signals) => {
         if (stopping) {
           log.warn({ signal }, 'second signal: exiting now');
-          process.exit(1);
+          process.exit(DAEMON_EXIT.failed);
         }
         stopping = true;
         log.info({ signal }, 'signal received');
         daemon.stop().then(
-          () => resolve(0),
+          () => resolve(DAEMON_EXIT.ok),
           (err: unknown) => {
             log.error({ err }, 'shutdown failed');
-            resolve(1);
+            resolve(DAEMON_EXIT.failed);
           },
         );
       };
@@ -82,7 +91,7 @@ export const health: Command = {
       request.on('timeout', () => request.destroy());
     });
     process.stdout.write(`${url}: ${status === 0 ? 'no answer' : status}\n`);
-    return status === 200 ? 0 : 1;
+    return status === 200 ? DAEMON_EXIT.ok : DAEMON_EXIT.failed;
   },
 };
 
@@ -94,6 +103,7 @@ export const prepare: Command = {
     "Bundles every key's MODULES into MODULE_CACHE and writes their prelude code caches now, as serve does when it starts (runtime images do this at build time, so their containers need not write).",
   options: {},
   async run() {
+    const [{ prepareDaemon }, { createLogger }] = await Promise.all([import('../daemon.js'), import('../log.js')]);
     // Nothing is served here, so a missing secret does not matter.
     const { config, keys } = await prepareDaemon({ ...process.env, ALLOW_NO_SECRET: 'true' });
     const log = createLogger(config);
@@ -102,7 +112,7 @@ export const prepare: Command = {
       // A container key's modules are its image's, prepared when that was built.
       if (key.executor !== 'container') log.info({ key: key.name, modules: bundles.map((m) => `${m.name}@${m.version}`), cache: config.moduleCache }, 'prepared');
     }
-    return 0;
+    return DAEMON_EXIT.ok;
   },
 };
 
@@ -114,7 +124,7 @@ export const schema: Command = {
   options: {},
   async run() {
     process.stdout.write(`${JSON.stringify(CONFIG_FILE_SCHEMA, null, 2)}\n`);
-    return 0;
+    return DAEMON_EXIT.ok;
   },
 };
 
@@ -131,8 +141,9 @@ export const images: Command = {
   async run(values, [verb, name]) {
     if (verb !== 'build') throw new UsageError(`unknown images command: ${verb}`);
     const repository = typeof values.repository === 'string' ? values.repository : 'javascriptd';
+    const { buildImages } = await import('../images.js');
     const built = await buildImages({ only: name, repository, out: process.stdout });
     process.stdout.write(`built ${built.join(', ')}\n`);
-    return 0;
+    return DAEMON_EXIT.ok;
   },
 };

@@ -25,7 +25,8 @@ export type Outcome = { ok: true; result: Omit<ExecutionResult, 'usage'> } | { o
 
 export class Execution {
   readonly console: ConsoleLog;
-  readonly outcome: Promise<Outcome>;
+  private readonly settled = Promise.withResolvers<Outcome>();
+  readonly outcome = this.settled.promise;
   /** Called when a timer is due; set by whoever drives the isolate. */
   onTimer: (id: number) => void = () => {};
   /** Called when the script fetches, and when it aborts a fetch. */
@@ -40,7 +41,6 @@ export class Execution {
   private readonly fetches = new Set<number>();
   /** Allowlisted modules the script required. */
   readonly modulesRequired = new Set<string>();
-  private settle!: (outcome: Outcome) => void;
   private finished = false;
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private startedAt = performance.now();
@@ -48,7 +48,6 @@ export class Execution {
 
   constructor(private readonly limits: SandboxLimits) {
     this.console = new ConsoleLog(limits.consoleLimitBytes);
-    this.outcome = new Promise((resolve) => (this.settle = resolve));
   }
 
   get isFinished(): boolean {
@@ -204,7 +203,7 @@ export class Execution {
     this.timers.clear();
     for (const id of this.fetches) this.onAbortFetch(id);
     this.fetches.clear();
-    this.settle(outcome);
+    this.settled.resolve(outcome);
   }
 }
 

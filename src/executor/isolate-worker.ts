@@ -24,6 +24,7 @@ import * as errors from '../errors.js';
 import type { Logger } from '../log.js';
 import { FetchFailure, type FetchRelay } from '../outbound/wire.js';
 import type { ExecutionRequest, ExecutionResult, RecycleReason, Running, SandboxLimits, Usage } from '../sandbox/sandbox.js';
+import { IdleWaiters } from '../shared/idle-waiters.js';
 import { type PreludeSource, readCodeCache } from '../shared/prelude-source.js';
 import { Deadline } from './deadline.js';
 import { Execution, MAX_PENDING_TIMERS, NO_USAGE, type Outcome } from './execution.js';
@@ -84,7 +85,7 @@ interface Attempt {
   deadline: Deadline;
   /** Its calls into the isolate that have not returned. */
   calls: number;
-  callsIdle: (() => void) | undefined;
+  callsReturned: IdleWaiters;
   /** Set when its isolate is lost: it brought it down (culprit), or was in it (victim). */
   lostAs: 'culprit' | 'victim' | undefined;
   lost: PromiseWithResolvers<void>;
@@ -207,7 +208,7 @@ export class IsolateWorker {
       execution,
       deadline: new Deadline(request.timeoutMs, () => execution.fail(errors.timeout(request.timeoutMs, execution.console.lines()))),
       calls: 0,
-      callsIdle: undefined,
+      callsReturned: new IdleWaiters(() => attempt.calls === 0),
       lostAs: undefined,
       lost: Promise.withResolvers<void>(),
       heapAtBegin: 0,
@@ -368,7 +369,7 @@ export class IsolateWorker {
     const begin = entry('begin', Date.now() + deadline.remainingMs(), globals, synchronous);
     if (request.module === true) {
       await this.track(attempt, enter.apply(undefined, begin, { timeout: deadline.remainingMs() }));
-      const linked = await linkModule(this.isolate, context, enter, request.code, request.call ?? null, request.caller ?? null);
+      const linked = await linkModule({ isolate: this.isolate, context, enter, code: request.code, call: request.call ?? null, caller: request.caller ?? null });
       handles.push(...linked.handles);
       started = true;
       await this.track(attempt, linked.evaluate(deadline.remainingMs()));
@@ -407,7 +408,8 @@ export class IsolateWorker {
     attempt.calls++;
     const returned = () => {
       this.pending.delete(seq);
-      if (--attempt.calls === 0) attempt.callsIdle?.();
+      attempt.calls--;
+      attempt.callsReturned.check();
       this.charge(attempt);
       if (this.idle) this.refill();
     };
@@ -469,7 +471,6 @@ export class IsolateWorker {
    */
   private async settleCalls(attempt: Attempt): Promise<void> {
     if (attempt.calls === 0) return;
-    const idle = new Promise<void>((resolve) => (attempt.callsIdle = resolve));
     const stop = setTimeout(
       () => {
         this.log.warn('a call still ran after its execution had its outcome; replacing the isolate');
@@ -477,7 +478,7 @@ export class IsolateWorker {
       },
       attempt.job.cancelled ? CANCEL_GRACE_MS : SETTLE_GRACE_MS,
     );
-    await Promise.race([idle, attempt.lost.promise]);
+    await Promise.race([attempt.callsReturned.wait(), attempt.lost.promise]);
     clearTimeout(stop);
   }
 

@@ -34,15 +34,19 @@ export interface LinkedModule {
   handles: { release(): void }[];
 }
 
-/** Compiles and links the script `code` with its entry in `context`; `enter` is the prelude's way in, `call` and `caller` the request's. */
-export async function linkModule(
-  isolate: ivm.Isolate,
-  context: ivm.Context,
-  enter: ivm.Reference,
-  code: string,
-  call: string | null,
-  caller: string | null,
-): Promise<LinkedModule> {
+export interface ModuleToLink {
+  isolate: ivm.Isolate;
+  context: ivm.Context;
+  /** The prelude's way in. */
+  enter: ivm.Reference;
+  /** The script's, as the request gave them. */
+  code: string;
+  call: string | null;
+  caller: string | null;
+}
+
+/** Compiles and links the script `code` with its entry in `context`. */
+export async function linkModule({ isolate, context, enter, code, call, caller }: ModuleToLink): Promise<LinkedModule> {
   const handles: { release(): void }[] = [];
   try {
     const compile = async (source: string, filename: string) => {

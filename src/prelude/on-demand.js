@@ -1,6 +1,6 @@
 // The core-js web APIs (URL, URLSearchParams, atob, btoa, structuredClone):
-// ~230 KB of module code that every fresh context would otherwise set up, for
-// scripts that mostly never touch them. scripts/build-prelude.mjs bundles this
+// module code that every fresh context would otherwise set up, for scripts
+// that mostly never touch them. scripts/build-prelude.mjs bundles this
 // file into a function the prelude calls at most once per context, on a
 // script's first use. Loaded after the script may have run, they can see its
 // changes to intrinsics; they only shape that script's own values, never what

@@ -22,7 +22,6 @@ export type Message =
 export type Incoming = Message | { kind: 'batch'; messages: Message[] };
 
 export interface Dialect {
-  readonly name: string;
   /** Turns a frame into a request; nothing nested deeper than `maxDepth` is accepted. */
   parse(frame: string, maxDepth: number): Incoming;
   /** A reply carrying `resultJson`, the result as JSON text (spliced in as it is, never parsed again). */

@@ -11,7 +11,6 @@ export const DUPLEX_HANDSHAKE = 'SIMPLEX/1.0;json';
 export const DUPLEX_ACCEPT = '+OK';
 
 export const duplex: Dialect = {
-  name: 'duplex',
 
   parse(frame: string, maxDepth: number): Incoming {
     // Duplex peers ignore empty frames.

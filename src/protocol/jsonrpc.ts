@@ -17,7 +17,6 @@ export function looksLikeJsonRpc(frame: string, maxDepth: number): boolean {
 }
 
 export const jsonRpc: Dialect = {
-  name: 'jsonrpc',
 
   parse(frame: string, maxDepth: number): Incoming {
     const parsed = parseBoundedJson(frame, maxDepth);

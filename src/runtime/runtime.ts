@@ -15,8 +15,8 @@ const EXECUTE = 'runtime.execute';
 /** Answered at once, and never refused for the requests in flight: it is how a client makes room. */
 export const CANCEL = 'runtime.cancel';
 
-/** What the runtime needs of one key: its own queue and sandboxes, and its script limits. */
-export interface KeyRuntime {
+/** One key's way from params to a result: its script limits, its transform, its own queue and sandboxes. */
+export interface KeyPipeline {
   scheduler: Scheduler;
   parseScript: ParseScript;
   /** TypeScript and module scripts made into JavaScript, their errors mapped back. */
@@ -43,11 +43,13 @@ export class Runtime {
   /** Executions that may be cancelled, by client and request id. */
   private readonly cancellable = new Map<string, Set<AbortController>>();
 
-  constructor(
-    private readonly keys: ReadonlyMap<string, KeyRuntime>,
-    private readonly log: Logger,
-    private readonly metrics: Metrics,
-  ) {}
+  private readonly keys: ReadonlyMap<string, KeyPipeline>;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+
+  constructor(options: { keys: ReadonlyMap<string, KeyPipeline>; log: Logger; metrics: Metrics }) {
+    ({ keys: this.keys, log: this.log, metrics: this.metrics } = options);
+  }
 
   /** Calls the method; resolves to the result as JSON text, rejects with an RpcError. */
   async call(call: Call): Promise<string> {
@@ -70,22 +72,22 @@ export class Runtime {
 
   /** While a client's replies go unread, its queued executions wait. */
   hold(key: string, client: string, held: boolean): void {
-    this.keyRuntime(key).scheduler.hold(client, held);
+    this.pipeline(key).scheduler.hold(client, held);
   }
 
   /** A client went away: what it still has queued will never be answered. */
   disconnect(key: string, client: string): void {
-    this.keyRuntime(key).scheduler.cancel(client);
+    this.pipeline(key).scheduler.forget(client);
   }
 
-  private keyRuntime(key: string): KeyRuntime {
+  private pipeline(key: string): KeyPipeline {
     const found = this.keys.get(key);
     if (found === undefined) throw new Error(`unknown key ${key}`);
     return found;
   }
 
   private async execute({ key, client, params, bytes, requestId, onConsole }: Call): Promise<string> {
-    const { scheduler, parseScript, transform } = this.keyRuntime(key);
+    const { scheduler, parseScript, transform } = this.pipeline(key);
     const { request, usage: withUsage } = parseScript(params);
     const id = ++this.executions;
     const started = performance.now();

@@ -1,9 +1,11 @@
 // Admission and dispatch: executions wait in a bounded fair queue and start as
 // soon as the key has a free slot (MAX_CONCURRENT, a quarter of it at most per
 // client) and a sandbox can take one (see sandbox-pool.ts).
+import { setTimeout as delay } from 'node:timers/promises';
 import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
 import type { ExecutionRequest, ExecutionResult, ExecutionWatch, Sandbox } from '../sandbox/sandbox.js';
+import { IdleWaiters } from '../shared/idle-waiters.js';
 import { FairQueue, type QueueBounds } from './fair-queue.js';
 
 interface Job {
@@ -38,7 +40,7 @@ export class Scheduler {
   private readonly runningOf = new Map<string, number>();
   private closed = false;
   private retry: NodeJS.Timeout | undefined;
-  private idleWaiters: (() => void)[] = [];
+  private readonly idle = new IdleWaiters(() => this.running === 0 && this.queue.size === 0);
 
   constructor(options: SchedulerOptions) {
     this.sandbox = options.sandbox;
@@ -91,7 +93,7 @@ export class Scheduler {
     const onAbort = () => {
       if (!this.queue.removeItem(job.client, job)) return;
       job.reject(errors.cancelled([]));
-      this.notifyIfIdle();
+      this.idle.check();
     };
     signal.addEventListener('abort', onAbort, { once: true });
     job.started = () => signal.removeEventListener('abort', onAbort);
@@ -103,28 +105,21 @@ export class Scheduler {
     if (!held) this.pump();
   }
 
-  /** Forgets what a departed client still had queued. */
-  cancel(client: string): void {
-    for (const job of this.queue.remove(client)) job.reject(errors.shuttingDown());
-    this.notifyIfIdle();
+  /** Forgets what a departed client still had queued: cancelled (logged as 1007), as nobody is left to answer. */
+  forget(client: string): void {
+    for (const job of this.queue.remove(client)) job.reject(errors.cancelled([]));
+    this.idle.check();
   }
 
   /** Takes no new work; queued work may start for `graceMs`, then is refused. Resolves when nothing runs. */
   async close(graceMs: number): Promise<void> {
     this.closed = true;
-    const idle = this.idle();
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
-    await Promise.race([idle, grace]);
-    clearTimeout(timer);
+    const grace = new AbortController();
+    await Promise.race([this.idle.wait(), delay(graceMs, undefined, { signal: grace.signal }).catch(() => undefined)]);
+    grace.abort();
     clearTimeout(this.retry);
     for (const job of this.queue.clear()) job.reject(errors.shuttingDown());
-    await this.idle();
-  }
-
-  private idle(): Promise<void> {
-    if (this.running === 0 && this.queue.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    await this.idle.wait();
   }
 
   private mayStart(client: string): boolean {
@@ -170,7 +165,7 @@ export class Scheduler {
       if (left === 0) this.runningOf.delete(job.client);
       else this.runningOf.set(job.client, left);
       this.pump();
-      this.notifyIfIdle();
+      this.idle.check();
     };
     result.then(
       (value) => {
@@ -183,9 +178,5 @@ export class Scheduler {
       },
     );
     return true;
-  }
-
-  private notifyIfIdle(): void {
-    if (this.running === 0 && this.queue.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 }

@@ -1,25 +1,18 @@
 // The `script` argument of runtime.execute: its ajv schema and its normalised form.
 import { createHash } from 'node:crypto';
 import Ajv from 'ajv';
+import type { ScriptParams } from 'javascriptd-client';
 import * as errors from '../errors.js';
 import type { ExecutionRequest } from '../sandbox/sandbox.js';
 
-/** What runtime.execute accepts. Nulls and empty strings mean "not given", as old Go clients send them. */
-export interface Script {
-  code: string;
-  globals?: Record<string, unknown> | null;
-  call?: string | null;
-  caller?: string | null;
-  timeout?: number | null;
-  /** `code` is an ES module (see the README's ES modules and TypeScript). */
-  module?: boolean | null;
-  /** `code` is TypeScript. */
-  typescript?: boolean | null;
-  /** Send console lines as they are printed, before the reply. */
-  stream?: boolean | null;
-  /** The reply carries what the run cost. */
-  usage?: boolean | null;
-}
+type Nullable<T> = { [K in keyof T]: T[K] | null };
+
+/**
+ * What runtime.execute accepts: the client package's ScriptParams (one wire
+ * type, as the error codes are), where nulls and empty strings mean "not
+ * given", as old Go clients send them.
+ */
+type Script = Pick<ScriptParams, 'code'> & Nullable<Omit<ScriptParams, 'code'>>;
 
 /** A request to run, and how its reply is made. */
 export interface ParsedScript {

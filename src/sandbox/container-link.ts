@@ -97,8 +97,10 @@ export function containerLink(docker: Docker, options: ExecutorOptions, limits: 
       // The container's memory limit bounds it; the kernel kills it past that.
       memoryBytes: () => undefined,
       kill: () => void container.kill().catch(() => undefined),
-      close: async () => {
+      close: async (graceMs) => {
         connected = false;
+        // SIGTERM (the container's init passes it on), SIGKILL once the grace is over; Docker counts it in whole seconds.
+        await container.stop({ t: Math.ceil(graceMs / 1000) }).catch(() => undefined);
         await remove();
       },
     };

@@ -4,7 +4,7 @@
 // It bounds connections: at most MAX_CONNECTIONS, and each must become a
 // WebSocket within HEADER_TIMEOUT of connecting.
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -80,11 +80,11 @@ export async function listen(config: Config, handlers: TransportHandlers, log: L
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    if (!handlers.accepting()) return refuse(socket, 503, 'Service Unavailable', 'shutting down');
+    if (!handlers.accepting()) return refuse(socket, 503, 'shutting down');
     const presented = presentedSecret(req.headers);
-    if (!presented.ok) return refuse(socket, 401, 'Unauthorized', presented.reason);
+    if (!presented.ok) return refuse(socket, 401, presented.reason);
     const key = resolveKey(presented.secret);
-    if (key === undefined) return refuse(socket, 401, 'Unauthorized', `missing or wrong secret (${SECRET_HEADER}, Authorization: Bearer, or a javascriptd.secret. subprotocol)`);
+    if (key === undefined) return refuse(socket, 401, `missing or wrong secret (${SECRET_HEADER}, Authorization: Bearer, or a javascriptd.secret. subprotocol)`);
     wss.handleUpgrade(req, socket, head, (ws) => {
       becameWebSocket(socket);
       handlers.onConnection(ws, req, key);
@@ -144,6 +144,6 @@ function warnWhenFull(server: Server, maxConnections: number, log: Logger): void
   });
 }
 
-function refuse(socket: Duplex, status: number, statusText: string, body: string): void {
-  socket.end(`HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+function refuse(socket: Duplex, status: number, body: string): void {
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { freePort } from './daemon.js';
 
 export interface RunningProxy {
@@ -62,7 +63,7 @@ async function waitForPort(port: number, child: ChildProcess, output: string[]):
     if (child.exitCode !== null) throw new Error(`haproxy exited with ${child.exitCode}:\n${output.join('')}`);
     const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
     if (response?.ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await delay(100);
   }
   throw new Error(`haproxy did not serve on ${port}:\n${output.join('')}`);
 }

@@ -2,6 +2,7 @@
 // flight on it, each with its own id. When the connection drops it reconnects
 // with exponential backoff and jitter; calls made meanwhile wait for it.
 import { EventEmitter, once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { ConnectionError, ExecutionError } from './errors.js';
 
@@ -42,6 +43,11 @@ export interface Script {
   typescript?: boolean;
   /** Ask for what the run cost: the result's `usage` (an error's `data.usage`). */
   usage?: boolean;
+}
+
+/** runtime.execute's params on the wire: the script, and `stream` when its console lines are followed (ExecuteOptions.onConsole). */
+export interface ScriptParams extends Script {
+  stream?: boolean;
 }
 
 export interface ExecuteOptions {
@@ -142,7 +148,7 @@ export class Client extends EventEmitter {
     const id = ++this.lastId;
     const stream = options.onConsole === undefined ? undefined : true;
     const { code, call, caller, globals, timeout, module, typescript, usage } = script;
-    const payload = { code, call, caller, globals, timeout, module, typescript, usage, stream };
+    const payload: ScriptParams = { code, call, caller, globals, timeout, module, typescript, usage, stream };
     return new Promise<ExecutionResult>((resolve, reject) => {
       const abort = (event: Event) =>
         this.settle(id, (call) => {
@@ -286,7 +292,7 @@ export class Client extends EventEmitter {
             return;
           }
           const backoff = Math.min(maxDelayMs, minDelayMs * 2 ** attempt);
-          await new Promise((resolve) => setTimeout(resolve, backoff / 2 + Math.random() * (backoff / 2)));
+          await delay(backoff / 2 + Math.random() * (backoff / 2));
         }
       }
     })().finally(() => (this.connecting = undefined));

@@ -4,7 +4,7 @@
 // process lists would show.
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { connect, type ExecutionResult, type Script, type Usage } from '../client.js';
+import type { ExecutionResult, Script, Usage } from '../client.js';
 import { ConnectionError, ErrorCode, ExecutionError } from '../errors.js';
 import { type Command, UsageError, type Values } from './command.js';
 import { startSpinner } from './spinner.js';
@@ -198,6 +198,8 @@ export const run: Command = {
       printed++;
     };
     try {
+      // Loaded here: the table above is all --help (and a CLI embedding `run`) needs.
+      const { connect } = await import('../client.js');
       const client = await connect(url, { secret: process.env.JAVASCRIPTD_SECRET || undefined, reconnect: false });
       try {
         const result = await client.execute(script, { signal: cancel.signal, onConsole: json ? undefined : onConsole });
