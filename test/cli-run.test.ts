@@ -174,6 +174,7 @@ for (const { program, node } of CLIS) describe(`${program} run`, function () {
     const onTerminal = spawnSync('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
     assert.equal(onTerminal.status, 0, onTerminal.stderr);
     assert.match(onTerminal.stdout, /\r⠋ running .*slow\.js on ws:\/\/\S+ 0\.\ds\r⠙ running /);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape sequence that erases a terminal line is what is checked.
     assert.match(onTerminal.stdout, /\r\x1b\[2K"done"/, 'the spinner erases itself before the value');
     assert.match(onTerminal.stdout, /"done"/);
     const piped = cli([script, '--call', 'f']);

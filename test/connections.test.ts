@@ -12,7 +12,7 @@ import { selfSignedCert } from './helpers/tls.js';
 
 const SECRET = 'connections-secret';
 const HEADER_TIMEOUT = 1000;
-const HEADERS = 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ' + 'a'.repeat(1000);
+const HEADERS = `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ${'a'.repeat(1000)}`;
 
 interface Opened {
   socket: Socket;

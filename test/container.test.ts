@@ -70,7 +70,7 @@ describeWithEngine('container', dockerMissing, function () {
   /** Dangling images before and after the build below, and what it said it kept. */
   const dangling = { before: [] as string[], after: [] as string[], kept: [] as string[] };
 
-  before(async function () {
+  before(async () => {
     await docker.ping().catch((error: unknown) => {
       throw new Error(
         `these tests need a Docker engine and none answers (${error instanceof Error ? error.message : String(error)}). ` +

@@ -155,9 +155,13 @@ describe('lifecycle', () => {
       const order: string[] = [];
       const holder = client
         .execute({ code: `const a = []; for (let i = 0; i < 60; i++) a.push(new Float64Array(131072).fill(i)); new Promise((resolve) => setTimeout(() => resolve(a.length), 800))` })
-        .then((reply) => (order.push('holder'), reply));
+        .then((reply) => {
+          order.push('holder');
+          return reply;
+        });
       await delay(300);
-      const light = await client.execute({ code: '"light"' }).then((reply) => (order.push('light'), reply));
+      const light = await client.execute({ code: '"light"' });
+      order.push('light');
       assert.equal((await holder).payload?.value, 60);
       assert.equal(light.payload?.value, 'light');
       assert.deepEqual(order, ['holder', 'light'], 'the light call waited while the sandbox held most of its budget');

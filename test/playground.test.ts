@@ -29,7 +29,7 @@ interface PageGlobals {
   reportViolation(violation: string): void;
 }
 
-const valueOf = (page: Page, selector: string) => page.$eval(selector, (input) => (input as unknown as Field).value);
+const fieldValue = (page: Page, selector: string) => page.$eval(selector, (input) => (input as unknown as Field).value);
 const setValue = (page: Page, selector: string, value: string) =>
   page.$eval(selector, (input, given) => {
     (input as unknown as Field).value = given;
@@ -227,12 +227,12 @@ describeWithEngine('the playground in a browser', browserMissing, function () {
     await page.reload({ waitUntil: 'load' });
     await page.waitForSelector('#code .cm-content');
     assert.equal(await text(page, '#code .cm-content'), 'const kept = 1;');
-    assert.equal(await valueOf(page, '#call'), 'kept');
-    assert.equal(await valueOf(page, '#secret'), '', 'not remembered by default');
+    assert.equal(await fieldValue(page, '#call'), 'kept');
+    assert.equal(await fieldValue(page, '#secret'), '', 'not remembered by default');
     await page.type('#secret', SECRET);
     await page.click('#remember');
     await page.reload({ waitUntil: 'load' });
-    assert.equal(await valueOf(page, '#secret'), SECRET);
+    assert.equal(await fieldValue(page, '#secret'), SECRET);
     await page.evaluate(() => localStorage.clear());
     await page.close();
   });

@@ -201,7 +201,7 @@ describe('wire protocol', () => {
         { jsonrpc: '2.0', id: 3, method: 'runtime.nope' },
       ]);
       const byId = new Map(replies.map((reply) => [reply.id, reply]));
-      assert.equal((byId.get(1)?.result as { value: number }).value, 42);
+      assert.equal((byId.get(1)?.result as { value: number } | undefined)?.value, 42);
       assert.equal(byId.get(2)?.error?.code, 1000);
       assert.equal(byId.get(3)?.error?.code, -32601);
       ws.close();

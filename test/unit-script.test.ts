@@ -14,7 +14,7 @@ function refusedAt(params: unknown): string[] {
   } catch (error) {
     assert.ok(error instanceof RpcError);
     assert.equal(error.code, ErrorCode.InvalidParams);
-    return (error.data?.errors as { instancePath: string; keyword: string }[]).map((e) => `${e.instancePath || '/'} ${e.keyword}`);
+    return ((error.data?.errors ?? []) as { instancePath: string; keyword: string }[]).map((e) => `${e.instancePath || '/'} ${e.keyword}`);
   }
   assert.fail(`${JSON.stringify(params)} was accepted`);
 }

@@ -2,7 +2,9 @@
 // anything else): on a Node outside package.json's `engines`, one line and
 // exit 2, before undici, isolated-vm and the rest fail there with a stack
 // trace. Plain code, for whatever old Node runs it.
+// biome-ignore lint/style/useNodejsImportProtocol: the old Node this refuses may predate the node: prefix.
 import { readFileSync } from 'fs';
+// biome-ignore lint/style/useNodejsImportProtocol: as above.
 import { join } from 'path';
 
 type Version = [number, number, number];

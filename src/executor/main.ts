@@ -98,8 +98,14 @@ async function main(): Promise<void> {
       const running = worker.run(message.request, { relay, onWaiting: () => send({ kind: 'waiting', id }), onConsole: (line) => stream.push(line) });
       executions.set(id, { relay, running });
       running.result.then(
-        (result) => (stream.flush(), send({ kind: 'result', id, result })),
-        (error: RpcError) => (stream.flush(), send({ kind: 'error', id, error: error.toWire(), usage: error.usage ?? NO_USAGE })),
+        (result) => {
+          stream.flush();
+          send({ kind: 'result', id, result });
+        },
+        (error: RpcError) => {
+          stream.flush();
+          send({ kind: 'error', id, error: error.toWire(), usage: error.usage ?? NO_USAGE });
+        },
       );
       running.done.then(() => executions.delete(id));
     }

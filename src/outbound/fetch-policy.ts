@@ -42,8 +42,8 @@ export function normalizeUrl(input: string): { ok: true; url: URL } | { ok: fals
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, reason: `only http and https URLs can be fetched, not ${url.protocol}` };
   if (url.username !== '' || url.password !== '') return { ok: false, reason: 'URLs with credentials are not allowed' };
   url.pathname = url.pathname
-    .replace(UNRESERVED, (escape) => String.fromCharCode(Number.parseInt(escape.slice(1), 16)))
-    .replace(/%[0-9a-f]{2}/gi, (escape) => escape.toUpperCase());
+    .replace(UNRESERVED, (escaped) => String.fromCharCode(Number.parseInt(escaped.slice(1), 16)))
+    .replace(/%[0-9a-f]{2}/gi, (escaped) => escaped.toUpperCase());
   url.hash = '';
   return { ok: true, url };
 }

@@ -4,7 +4,7 @@
 import { STATUS_CODES } from 'node:http';
 import { Agent, request } from 'undici';
 import { AddressRefused, guardedLookup } from './address-guard.js';
-import { FetchPolicy, normalizeUrl } from './fetch-policy.js';
+import { type FetchPolicy, normalizeUrl } from './fetch-policy.js';
 import { FetchFailure, type FetchRelay, type WireRequest, type WireResponse } from './wire.js';
 
 export interface OutboundLimits {

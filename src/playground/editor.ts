@@ -64,7 +64,10 @@ export class ScriptEditor {
 
   /** Highlights `line` (1-based; past the end: the last line) and scrolls it into view; undefined clears it. */
   markError(line: number | undefined): void {
-    if (line === undefined) return this.view.dispatch({ effects: markLine.of(null) });
+    if (line === undefined) {
+      this.view.dispatch({ effects: markLine.of(null) });
+      return;
+    }
     const { doc } = this.view.state;
     const at = doc.line(Math.min(Math.max(line, 1), doc.lines));
     this.view.dispatch({ effects: [markLine.of(at.number), EditorView.scrollIntoView(at.from, { y: 'center' })] });

@@ -44,11 +44,11 @@ export function makeConsole(host, limitBytes) {
 
   const console = {};
   for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace']) {
-    console[method] = function (...args) {
+    console[method] = (...args) => {
       emit(args);
     };
   }
-  console.dir = function (value) {
+  console.dir = (value) => {
     emit([inspect(value, { depth: 3 })]);
   };
   /** Reports the last counts: called before the outcome is sent. */

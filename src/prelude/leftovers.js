@@ -53,6 +53,7 @@ export function confine(global, isOver, run) {
 
   const cleanups = [];
   function makeFinalizationRegistry() {
+    // biome-ignore lint/suspicious/noShadowRestrictedNames: the replacement carries the built-in's name, as scripts (and stack traces) expect.
     class FinalizationRegistry {
       #registry;
       constructor(cleanup) {

@@ -41,6 +41,7 @@ const MapPrototypeDelete = Map.prototype.delete;
 const RegExpPrototypeExec = RegExp.prototype.exec;
 const ErrorCtor = Error;
 const TypeErrorCtor = TypeError;
+// biome-ignore lint/security/noGlobalEval: indirect eval evaluates the request's `caller` source in the script's own global scope, as the original javascriptd does.
 const indirectEval = eval;
 
 const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
@@ -339,7 +340,7 @@ export function setup(modules, hostAsync, hostCall, limitsJson) {
       caller = indirectEval(`(${callerSource}\n)\n//# sourceURL=caller.js`);
       if (typeof caller !== 'function') throw new TypeErrorCtor('caller must be the source of a function expression');
     }
-    const cb = function (value) {
+    const cb = (value) => {
       finishValue(value);
     };
     const wrappedCallee = function (...args) {

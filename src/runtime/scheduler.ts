@@ -131,7 +131,10 @@ export class Scheduler {
       let declined = false;
       const taken = this.queue.takeNext(
         (client) => this.mayStart(client),
-        (job) => !(declined = !this.start(job)),
+        (job) => {
+          declined = !this.start(job);
+          return !declined;
+        },
       );
       if (taken) continue;
       // No sandbox can take one now: the next waits at the head of the queue, for an execution to answer or wait (or memory to free).

@@ -3,7 +3,7 @@
 // every capability dropped, no-new-privileges, non-root. The daemon talks to it
 // over its attached stdin and stdout (frames.ts), so it needs no network.
 import { PassThrough } from 'node:stream';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import type { Logger } from '../log.js';
 import { encodeFrame, FrameDecoder } from '../shared/frames.js';
 import type { ExecutorOptions, FromExecutor } from './ipc.js';

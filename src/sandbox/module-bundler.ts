@@ -26,7 +26,7 @@ export async function bundleModules(names: readonly string[], modulePath: string
     try {
       bundled.push(await bundleModule(name, modulePath, cacheDir));
     } catch (error) {
-      if (error instanceof ConfigError) error.problems.forEach((p) => problems.add(p));
+      if (error instanceof ConfigError) for (const problem of error.problems) problems.add(problem);
       else problems.add(`MODULES: ${error instanceof Error ? error.message : String(error)}`);
     }
   }

@@ -374,7 +374,9 @@ export class SandboxHost {
       current.watchdog = this.watchdog(current.id, current.request.timeoutMs);
     }
     this.startSandbox().then(
-      () => again.forEach((current) => this.hand(current)),
+      () => {
+        for (const current of again) this.hand(current);
+      },
       (err: unknown) => this.startFailed(err),
     );
   }

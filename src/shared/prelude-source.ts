@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type BundledModule } from './module-files.js';
+import type { BundledModule } from './module-files.js';
 
 const BUNDLE = join(__dirname, '..', '..', 'prelude.js');
 

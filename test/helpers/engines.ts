@@ -12,17 +12,16 @@ export const REQUIRE_ENGINES = 'JAVASCRIPTD_REQUIRE_ENGINES';
  * engine cannot be used: then the suite is pending, or one failing test under
  * JAVASCRIPTD_REQUIRE_ENGINES=1.
  */
-export function describeWithEngine(title: string, missing: () => string | undefined, body: (this: Mocha.Suite) => void): Mocha.Suite | void {
+export function describeWithEngine(title: string, missing: () => string | undefined, body: (this: Mocha.Suite) => void): void {
   const reason = missing();
-  if (reason === undefined) return describe(title, body);
-  if (process.env[REQUIRE_ENGINES] === '1') {
-    return describe(title, () => {
+  if (reason === undefined) describe(title, body);
+  else if (process.env[REQUIRE_ENGINES] === '1') {
+    describe(title, () => {
       it('has the engine it needs', () => {
         throw new Error(`${reason} (${REQUIRE_ENGINES}=1)`);
       });
     });
-  }
-  return describe.skip(`${title} (pending: ${reason})`, body);
+  } else describe.skip(`${title} (pending: ${reason})`, body);
 }
 
 /** How long a command that says whether an engine is there may take. */

@@ -19,10 +19,10 @@ export function nestedMixed(depth: number, inner = '0'): string {
   for (let level = 0; level < depth; level++) {
     if (level % 2 === 0) {
       open += '[';
-      close = ']' + close;
+      close = `]${close}`;
     } else {
       open += '{"k":';
-      close = '}' + close;
+      close = `}${close}`;
     }
   }
   return open + inner + close;

@@ -164,8 +164,14 @@ export class Client extends EventEmitter {
         frame: JSON.stringify({ type: 'req', method: 'runtime.execute', id, payload }),
         sent: false,
         onConsole: options.onConsole,
-        resolve: (result) => (done(), resolve(result)),
-        reject: (error) => (done(), reject(error)),
+        resolve: (result) => {
+          done();
+          resolve(result);
+        },
+        reject: (error) => {
+          done();
+          reject(error);
+        },
       };
       this.calls.set(id, call);
       if (this.connected) this.send(call);
