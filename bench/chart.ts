@@ -30,10 +30,16 @@ function panel(rows: readonly Row[], value: (r: Row) => number, title: string, t
       const v = value(rows.find((r) => r.workload === workload && r.server === server) ?? ({} as Row));
       const h = Number.isFinite(v) && v > 0 ? scale(v) * height : 0;
       const x = x0 + s * bar;
-      parts.push(`<rect x="${x}" y="${top + 30 + height - h}" width="${bar - 2}" height="${h}" fill="${COLORS[s % COLORS.length]}"><title>${escapeXml(`${server}: ${v.toFixed(2)}`)}</title></rect>`);
-      parts.push(`<text x="${x + bar / 2}" y="${top + 26 + height - h}" font-size="9" text-anchor="middle">${Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : ''}</text>`);
+      parts.push(
+        `<rect x="${x}" y="${top + 30 + height - h}" width="${bar - 2}" height="${h}" fill="${COLORS[s % COLORS.length]}"><title>${escapeXml(`${server}: ${v.toFixed(2)}`)}</title></rect>`,
+      );
+      parts.push(
+        `<text x="${x + bar / 2}" y="${top + 26 + height - h}" font-size="9" text-anchor="middle">${Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : ''}</text>`,
+      );
     });
-    parts.push(`<text x="${x0 + (group - 30) / 2}" y="${top + height + 45}" font-size="11" text-anchor="middle">${escapeXml(workload)}</text>`);
+    parts.push(
+      `<text x="${x0 + (group - 30) / 2}" y="${top + height + 45}" font-size="11" text-anchor="middle">${escapeXml(workload)}</text>`,
+    );
   });
   return parts.join('\n');
 }
@@ -41,7 +47,10 @@ function panel(rows: readonly Row[], value: (r: Row) => number, title: string, t
 export function chart(rows: readonly Row[]): string {
   const servers = [...new Set(rows.map((r) => r.server))];
   const width = 60 + new Set(rows.map((r) => r.workload)).size * 150 + 20;
-  const legend = servers.map((server, s) => `<rect x="${60 + s * 170}" y="560" width="12" height="12" fill="${COLORS[s % COLORS.length]}"/><text x="${76 + s * 170}" y="571" font-size="12">${escapeXml(server)}</text>`);
+  const legend = servers.map(
+    (server, s) =>
+      `<rect x="${60 + s * 170}" y="560" width="12" height="12" fill="${COLORS[s % COLORS.length]}"/><text x="${76 + s * 170}" y="571" font-size="12">${escapeXml(server)}</text>`,
+  );
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="590" font-family="sans-serif" font-size="12">`,
     '<rect width="100%" height="100%" fill="white"/>',

@@ -68,5 +68,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const elapsed = performance.now() - started;
   for (const ws of sockets) ws.close();
   latencies.sort((a, b) => a - b);
-  return { executions: latencies.length, perSecond: (latencies.length / elapsed) * 1000, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
+  return {
+    executions: latencies.length,
+    perSecond: (latencies.length / elapsed) * 1000,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    errors,
+  };
 }

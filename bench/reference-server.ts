@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import vm from 'node:vm';
 import type { Script } from 'javascriptd-client';
 import { WebSocketServer } from 'ws';
-import { RpcError } from '../src/errors.js';
 import * as errors from '../src/errors.js';
+import { RpcError } from '../src/errors.js';
 import { DUPLEX_ACCEPT, DUPLEX_HANDSHAKE, duplex } from '../src/protocol/duplex.js';
 
 const mode = process.argv[2];
@@ -64,7 +64,9 @@ function runInVm(script: Script): Promise<unknown> {
     } catch (thrown) {
       // Errors from inside the context are not instances of this realm's Error.
       const isTimeout = (thrown as { code?: string } | null)?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT';
-      finish(isTimeout ? errors.timeout(timeoutMs, output) : errors.exception({ name: 'Error', message: String(thrown), stack: '' }, output));
+      finish(
+        isTimeout ? errors.timeout(timeoutMs, output) : errors.exception({ name: 'Error', message: String(thrown), stack: '' }, output),
+      );
     }
   });
 }

@@ -9,7 +9,14 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chart } from './chart.js';
 import { type LoadResult, runLoad } from './load.js';
-import { type TargetRow, idleConnectionsTarget, latencyTargets, lightBesideSleepersTarget, poolScalingTarget, sleepersMemoryTarget } from './targets.js';
+import {
+  idleConnectionsTarget,
+  latencyTargets,
+  lightBesideSleepersTarget,
+  poolScalingTarget,
+  sleepersMemoryTarget,
+  type TargetRow,
+} from './targets.js';
 
 const ROOT = join(__dirname, '..', '..');
 const DURATION_MS = Number(process.env.BENCH_DURATION ?? 4000);
@@ -31,11 +38,17 @@ const WORKLOADS: { name: string; script: (n: number) => unknown }[] = [
   { name: 'async, 10 ms timer', script: () => ({ code: 'function run(cb) { setTimeout(() => cb("late"), 10); }', call: 'run' }) },
   {
     name: 'mixed, 10% time out',
-    script: (n) => (n % 10 === 0 ? { code: 'while (true) {}', timeout: 50 } : { code: 'function run(cb) { cb("hello world"); }', call: 'run' }),
+    script: (n) =>
+      n % 10 === 0 ? { code: 'while (true) {}', timeout: 50 } : { code: 'function run(cb) { cb("hello world"); }', call: 'run' },
   },
 ];
 
-async function startServer(name: string, args: string[], env: Record<string, string>, ready: (line: string) => string | undefined): Promise<Server> {
+async function startServer(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  ready: (line: string) => string | undefined,
+): Promise<Server> {
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -57,8 +70,11 @@ function startJavascriptd(env: Record<string, string> = {}): Promise<Server> {
 }
 
 function startReference(mode: 'vm' | 'ceiling'): Promise<Server> {
-  return startServer(mode === 'vm' ? 'node:vm baseline' : 'protocol ceiling', [join(ROOT, 'dist', 'bench', 'reference-server.js'), mode], {}, (line) =>
-    /^\d+$/.test(line) ? `ws://127.0.0.1:${line}/` : undefined,
+  return startServer(
+    mode === 'vm' ? 'node:vm baseline' : 'protocol ceiling',
+    [join(ROOT, 'dist', 'bench', 'reference-server.js'), mode],
+    {},
+    (line) => (/^\d+$/.test(line) ? `ws://127.0.0.1:${line}/` : undefined),
   );
 }
 
@@ -94,7 +110,13 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       for (const workload of WORKLOADS) {
         for (const server of servers) {
-          const result = await runLoad({ url: server.url, connections: CONNECTIONS, inFlight: 2, durationMs: DURATION_MS, script: workload.script });
+          const result = await runLoad({
+            url: server.url,
+            connections: CONNECTIONS,
+            inFlight: 2,
+            durationMs: DURATION_MS,
+            script: workload.script,
+          });
           const key = `${workload.name}\0${server.name}`;
           const entry = results.get(key) ?? { perSecond: [], p50: [], p99: [], rss: [], errors: {} };
           entry.perSecond.push(result.perSecond);
@@ -103,7 +125,9 @@ async function main(): Promise<void> {
           entry.rss.push(rssMb(server.process.pid));
           for (const [code, count] of Object.entries(result.errors)) entry.errors[code] = (entry.errors[code] ?? 0) + count;
           results.set(key, entry);
-          process.stderr.write(`round ${round + 1}/${ROUNDS} ${workload.name} · ${server.name}: ${result.perSecond.toFixed(0)}/s p50 ${result.p50.toFixed(2)} ms\n`);
+          process.stderr.write(
+            `round ${round + 1}/${ROUNDS} ${workload.name} · ${server.name}: ${result.perSecond.toFixed(0)}/s p50 ${result.p50.toFixed(2)} ms\n`,
+          );
         }
       }
     }
@@ -130,8 +154,20 @@ async function main(): Promise<void> {
     return servers.map((server) => {
       const r = results.get(`${workload.name}\0${server.name}`)!;
       const perSecond = median(r.perSecond);
-      const errors = Object.entries(r.errors).map(([code, n]) => `${code}×${n}`).join(' ') || '—';
-      return { workload: workload.name, server: server.name, perSecond, ratio: perSecond / baseline, p50: median(r.p50), p99: median(r.p99), rss: median(r.rss), errors };
+      const errors =
+        Object.entries(r.errors)
+          .map(([code, n]) => `${code}×${n}`)
+          .join(' ') || '—';
+      return {
+        workload: workload.name,
+        server: server.name,
+        perSecond,
+        ratio: perSecond / baseline,
+        p50: median(r.p50),
+        p99: median(r.p99),
+        rss: median(r.rss),
+        errors,
+      };
     });
   });
   const ours = (workload: string) => rows.find((r) => r.workload === workload && r.server === 'javascriptd')!;
@@ -153,7 +189,10 @@ async function main(): Promise<void> {
     '',
     '| workload | server | exec/s | × baseline | p50 ms | p99 ms | RSS MB | errors |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
-    ...rows.map((r) => `| ${r.workload} | ${r.server} | ${r.perSecond.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rss.toFixed(0)} | ${r.errors} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.workload} | ${r.server} | ${r.perSecond.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rss.toFixed(0)} | ${r.errors} |`,
+    ),
     '',
     '| target | measured | met |',
     '| --- | --- | --- |',

@@ -17,7 +17,11 @@ const HELLO = { code: 'function run(cb) { cb("hello world"); }', call: 'run' };
 const LODASH = { code: 'function run(cb) { cb(require("lodash").chunk([1, 2, 3], 2)); }', call: 'run' };
 const FIFTY_KB_BODY = Array.from({ length: 900 }, (_, i) => `function f${i}(x) { return x * ${i} + ${i % 7}; }`).join('\n');
 
-const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
+const median = (values: number[]) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 const ms = (value: number) => `${value.toFixed(2)} ms`;
 
 /** Sends scripts one after another on one connection, `gapMs` apart; round-trip and execution `time` of each. */
@@ -52,7 +56,11 @@ export async function latencyTargets(url: string, baselineUrl: string, ceilingUr
   // its next context, with the modules the previous call required, ahead.
   const paced = async (script: unknown) => {
     const ws = await openConnection(url);
-    const { roundTrip } = await sequential(ws, Array.from({ length: 200 }, () => script), 10);
+    const { roundTrip } = await sequential(
+      ws,
+      Array.from({ length: 200 }, () => script),
+      10,
+    );
     ws.close();
     return median(roundTrip.slice(20));
   };
@@ -69,7 +77,10 @@ export async function latencyTargets(url: string, baselineUrl: string, ceilingUr
   const againTrip: number[] = [];
   for (let i = 0; i < 40; i++) {
     const script = { code: `${FIFTY_KB_BODY}\nfunction run(cb) { cb(f899(${i})); }`, call: 'run' };
-    const { roundTrip, time } = await sequential(ws, Array.from({ length: 5 }, () => script));
+    const { roundTrip, time } = await sequential(
+      ws,
+      Array.from({ length: 5 }, () => script),
+    );
     first.push(...time.slice(0, 2));
     again.push(...time.slice(2));
     firstTrip.push(...roundTrip.slice(0, 2));
@@ -105,7 +116,11 @@ export async function idleConnectionsTarget(url: string, rss: () => number): Pro
   await delay(1000);
   const after = rss();
   for (const ws of sockets) ws.close();
-  return { target: '1000 idle connections add ≤ 100 MB RSS', measured: `${before.toFixed(0)} → ${after.toFixed(0)} MB (+${(after - before).toFixed(0)} MB)`, met: after - before <= 100 };
+  return {
+    target: '1000 idle connections add ≤ 100 MB RSS',
+    measured: `${before.toFixed(0)} → ${after.toFixed(0)} MB (+${(after - before).toFixed(0)} MB)`,
+    met: after - before <= 100,
+  };
 }
 
 interface MeasuredServer {
@@ -123,7 +138,11 @@ async function helloLoad(server: MeasuredServer, durationMs: number): Promise<{ 
 }
 
 /** Hello world at 16 connections on daemons with POOL_SIZE 1 and 2, alternated over rounds. */
-export async function poolScalingTarget(servers: { one: MeasuredServer; two: MeasuredServer }, durationMs: number, rounds: number): Promise<TargetRow> {
+export async function poolScalingTarget(
+  servers: { one: MeasuredServer; two: MeasuredServer },
+  durationMs: number,
+  rounds: number,
+): Promise<TargetRow> {
   const one: { perSecond: number; cores: number }[] = [];
   const two: { perSecond: number; cores: number }[] = [];
   for (let round = 0; round < rounds; round++) {
@@ -168,7 +187,11 @@ export async function lightBesideSleepersTarget(url: string, durationMs: number)
   await delay(1200);
   const light = await openConnection(url);
   const calls = Math.max(50, Math.round(durationMs / 10));
-  const { roundTrip } = await sequential(light, Array.from({ length: calls }, () => HELLO), 10);
+  const { roundTrip } = await sequential(
+    light,
+    Array.from({ length: calls }, () => HELLO),
+    10,
+  );
   stopped = true;
   await Promise.all(sleepers);
   for (const ws of [...sockets, light]) ws.close();

@@ -31,7 +31,11 @@ const lazyStringWidth = {
       loader: 'js',
     }));
     builder.onResolve({ filter: /\?eager$/ }, (args) => ({ path: args.path.slice(0, -'?eager'.length), namespace: 'eager' }));
-    builder.onLoad({ filter: /.*/, namespace: 'eager' }, (args) => ({ contents: readFileSync(args.path, 'utf8'), resolveDir: dirname(args.path), loader: 'js' }));
+    builder.onLoad({ filter: /.*/, namespace: 'eager' }, (args) => ({
+      contents: readFileSync(args.path, 'utf8'),
+      resolveDir: dirname(args.path),
+      loader: 'js',
+    }));
   },
 };
 

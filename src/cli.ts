@@ -4,10 +4,10 @@
 // First: on a Node it does not support, one line and exit 2.
 import './cli/supported-node.js';
 import { join } from 'node:path';
-import { ConfigError } from './config.js';
 import { type Command, help, parse, say, UsageError, versionAt } from './cli/command.js';
 import { DAEMON_EXIT, health, images, prepare, schema, serve } from './cli/daemon-commands.js';
 import { run } from './cli/run-command.js';
+import { ConfigError } from './config.js';
 
 const COMMANDS: readonly Command[] = [serve, run, health, prepare, schema, images];
 
@@ -24,7 +24,6 @@ function overview(): string {
     help(serve),
   ].join('\n');
 }
-
 
 async function main(argv: string[]): Promise<number> {
   const [first = 'serve', ...rest] = argv;

@@ -75,53 +75,276 @@ interface Setting {
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
-const int = (minimum: number, fallback?: number) => ({ type: 'integer', minimum, ...(fallback === undefined ? {} : { default: fallback }) });
+const int = (minimum: number, fallback?: number) => ({
+  type: 'integer',
+  minimum,
+  ...(fallback === undefined ? {} : { default: fallback }),
+});
 const text = { type: 'string', minLength: 1 };
 
 export const SETTINGS: readonly Setting[] = [
   { env: 'PORT', scope: 'server', field: 'port', schema: { ...int(0, 8765), maximum: 65535 }, help: 'TCP port (0 picks a free one)' },
-  { env: 'HOST', scope: 'server', field: 'host', schema: text, help: 'interface to listen on; default 127.0.0.1 while any key has no secret, else all interfaces' },
+  {
+    env: 'HOST',
+    scope: 'server',
+    field: 'host',
+    schema: text,
+    help: 'interface to listen on; default 127.0.0.1 while any key has no secret, else all interfaces',
+  },
   { env: 'TLS_CERT', scope: 'server', field: 'tlsCert', schema: text, help: 'PEM certificate file: serve wss:// (needs TLS_KEY)' },
   { env: 'TLS_KEY', scope: 'server', field: 'tlsKey', schema: text, help: 'PEM private key file (needs TLS_CERT)' },
-  { env: 'MAX_IN_FLIGHT', scope: 'server', field: 'maxInFlight', schema: int(1, 100), help: 'unanswered requests per connection before new ones get 1004 Busy' },
-  { env: 'MAX_FRAME', scope: 'server', field: 'maxFrameBytes', schema: int(1024, 4194304), help: 'largest WebSocket message accepted, bytes; larger ones close the connection (1009)' },
-  { env: 'MAX_DEPTH', scope: 'server', field: 'maxDepth', schema: { ...int(1, 128), maximum: 1000 }, help: 'deepest nesting of arrays and objects in a frame; a deeper frame gets -32600 (also the deepest result a script may return)' },
-  { env: 'MAX_CONNECTIONS', scope: 'server', field: 'maxConnections', schema: int(1, 10000), help: 'open TCP connections (WebSocket and HTTP); more are closed as they arrive' },
-  { env: 'HEADER_TIMEOUT', scope: 'server', field: 'headerTimeoutMs', schema: int(100, 10000), help: 'time a new connection has to send its complete HTTP request headers (a TLS handshake included), ms; only a WebSocket stays open longer' },
-  { env: 'HANDSHAKE_TIMEOUT', scope: 'server', field: 'handshakeTimeoutMs', schema: int(100, 10000), help: 'time a new WebSocket has to send its first frame (the Duplex handshake or a JSON-RPC request), ms' },
-  { env: 'MAX_UNSENT', scope: 'server', field: 'maxUnsentBytes', schema: int(65536, 8388608), help: "a connection's unsent reply bytes above which its frames are not read and its queued executions wait; 4 times as many close it" },
-  { env: 'UNSENT_TIMEOUT', scope: 'server', field: 'unsentTimeoutMs', schema: int(100, 30000), help: 'how long a connection may stay above MAX_UNSENT before it is closed, ms' },
-  { env: 'SHUTDOWN_GRACE', scope: 'server', field: 'shutdownGraceMs', schema: int(0, 30000), help: 'on SIGTERM/SIGINT, how long queued work may still start, ms' },
-  { env: 'LOG_LEVEL', scope: 'server', field: 'logLevel', schema: { type: 'string', enum: LOG_LEVELS, default: 'info' }, help: 'pino log level' },
+  {
+    env: 'MAX_IN_FLIGHT',
+    scope: 'server',
+    field: 'maxInFlight',
+    schema: int(1, 100),
+    help: 'unanswered requests per connection before new ones get 1004 Busy',
+  },
+  {
+    env: 'MAX_FRAME',
+    scope: 'server',
+    field: 'maxFrameBytes',
+    schema: int(1024, 4194304),
+    help: 'largest WebSocket message accepted, bytes; larger ones close the connection (1009)',
+  },
+  {
+    env: 'MAX_DEPTH',
+    scope: 'server',
+    field: 'maxDepth',
+    schema: { ...int(1, 128), maximum: 1000 },
+    help: 'deepest nesting of arrays and objects in a frame; a deeper frame gets -32600 (also the deepest result a script may return)',
+  },
+  {
+    env: 'MAX_CONNECTIONS',
+    scope: 'server',
+    field: 'maxConnections',
+    schema: int(1, 10000),
+    help: 'open TCP connections (WebSocket and HTTP); more are closed as they arrive',
+  },
+  {
+    env: 'HEADER_TIMEOUT',
+    scope: 'server',
+    field: 'headerTimeoutMs',
+    schema: int(100, 10000),
+    help: 'time a new connection has to send its complete HTTP request headers (a TLS handshake included), ms; only a WebSocket stays open longer',
+  },
+  {
+    env: 'HANDSHAKE_TIMEOUT',
+    scope: 'server',
+    field: 'handshakeTimeoutMs',
+    schema: int(100, 10000),
+    help: 'time a new WebSocket has to send its first frame (the Duplex handshake or a JSON-RPC request), ms',
+  },
+  {
+    env: 'MAX_UNSENT',
+    scope: 'server',
+    field: 'maxUnsentBytes',
+    schema: int(65536, 8388608),
+    help: "a connection's unsent reply bytes above which its frames are not read and its queued executions wait; 4 times as many close it",
+  },
+  {
+    env: 'UNSENT_TIMEOUT',
+    scope: 'server',
+    field: 'unsentTimeoutMs',
+    schema: int(100, 30000),
+    help: 'how long a connection may stay above MAX_UNSENT before it is closed, ms',
+  },
+  {
+    env: 'SHUTDOWN_GRACE',
+    scope: 'server',
+    field: 'shutdownGraceMs',
+    schema: int(0, 30000),
+    help: 'on SIGTERM/SIGINT, how long queued work may still start, ms',
+  },
+  {
+    env: 'LOG_LEVEL',
+    scope: 'server',
+    field: 'logLevel',
+    schema: { type: 'string', enum: LOG_LEVELS, default: 'info' },
+    help: 'pino log level',
+  },
   { env: 'NOLOGS', scope: 'server', field: 'noLogs', schema: { type: 'boolean', default: false }, help: 'true: write no logs at all' },
-  { env: 'ALLOW_NO_SECRET', scope: 'server', field: 'allowNoSecret', schema: { type: 'boolean', default: true }, help: 'false: refuse to start while a key has no secret (the container image sets false)' },
-  { env: 'METRICS_TOKEN', scope: 'server', field: 'metricsToken', schema: text, help: 'if set, GET /metrics needs "Authorization: Bearer TOKEN"; if not, /metrics is off (403) while any key has a secret' },
-  { env: 'PLAYGROUND', scope: 'server', field: 'playground', schema: { type: 'boolean', default: false }, help: 'true: serve a page at /playground to try scripts from a browser (it runs nothing without a key\'s secret)' },
-  { env: 'MODULE_PATH', scope: 'server', field: 'modulePath', schema: text, help: 'node_modules folder allowlisted modules are taken from (default: the global one, npm root -g)' },
-  { env: 'MODULE_CACHE', scope: 'server', field: 'moduleCache', schema: { ...text, default: join(tmpdir(), 'javascriptd-modules') }, help: 'folder for bundled modules and their V8 code cache, written at start-up where missing' },
+  {
+    env: 'ALLOW_NO_SECRET',
+    scope: 'server',
+    field: 'allowNoSecret',
+    schema: { type: 'boolean', default: true },
+    help: 'false: refuse to start while a key has no secret (the container image sets false)',
+  },
+  {
+    env: 'METRICS_TOKEN',
+    scope: 'server',
+    field: 'metricsToken',
+    schema: text,
+    help: 'if set, GET /metrics needs "Authorization: Bearer TOKEN"; if not, /metrics is off (403) while any key has a secret',
+  },
+  {
+    env: 'PLAYGROUND',
+    scope: 'server',
+    field: 'playground',
+    schema: { type: 'boolean', default: false },
+    help: "true: serve a page at /playground to try scripts from a browser (it runs nothing without a key's secret)",
+  },
+  {
+    env: 'MODULE_PATH',
+    scope: 'server',
+    field: 'modulePath',
+    schema: text,
+    help: 'node_modules folder allowlisted modules are taken from (default: the global one, npm root -g)',
+  },
+  {
+    env: 'MODULE_CACHE',
+    scope: 'server',
+    field: 'moduleCache',
+    schema: { ...text, default: join(tmpdir(), 'javascriptd-modules') },
+    help: 'folder for bundled modules and their V8 code cache, written at start-up where missing',
+  },
   { env: 'SECRET', scope: 'key', field: 'secret', schema: text, help: 'shared secret clients send in the x-runtime-secret header' },
-  { env: 'MODULES', scope: 'key', field: 'modules', list: true, schema: text, help: "modules scripts may require, comma-separated (e.g. lodash,dayjs); with EXECUTOR=container, default: all of SANDBOX_IMAGE's" },
-  { env: 'FETCH_ALLOW', scope: 'key', field: 'fetchAllow', list: true, schema: text, help: 'fetch rules "METHOD URL-pattern", comma-separated; nothing is allowed without one' },
-  { env: 'FETCH_ALLOW_PRIVATE', scope: 'key', field: 'fetchAllowPrivate', list: true, schema: text, help: 'host names fetch may reach at loopback/private/link-local addresses' },
-  { env: 'FETCH_MAX_REQUESTS', scope: 'key', field: 'fetchMaxRequests', schema: int(0, 20), help: 'fetch requests one execution may make (redirects count, and so do requests the policy refuses)' },
-  { env: 'FETCH_MAX_BYTES', scope: 'key', field: 'fetchMaxBytes', schema: int(0, 5242880), help: 'request body bytes one execution may send in all, and response body bytes it may receive in all' },
-  { env: 'FETCH_TIMEOUT', scope: 'key', field: 'fetchTimeoutMs', schema: int(1, 10000), help: 'time limit of one fetch, ms (never past the execution\'s own)' },
+  {
+    env: 'MODULES',
+    scope: 'key',
+    field: 'modules',
+    list: true,
+    schema: text,
+    help: "modules scripts may require, comma-separated (e.g. lodash,dayjs); with EXECUTOR=container, default: all of SANDBOX_IMAGE's",
+  },
+  {
+    env: 'FETCH_ALLOW',
+    scope: 'key',
+    field: 'fetchAllow',
+    list: true,
+    schema: text,
+    help: 'fetch rules "METHOD URL-pattern", comma-separated; nothing is allowed without one',
+  },
+  {
+    env: 'FETCH_ALLOW_PRIVATE',
+    scope: 'key',
+    field: 'fetchAllowPrivate',
+    list: true,
+    schema: text,
+    help: 'host names fetch may reach at loopback/private/link-local addresses',
+  },
+  {
+    env: 'FETCH_MAX_REQUESTS',
+    scope: 'key',
+    field: 'fetchMaxRequests',
+    schema: int(0, 20),
+    help: 'fetch requests one execution may make (redirects count, and so do requests the policy refuses)',
+  },
+  {
+    env: 'FETCH_MAX_BYTES',
+    scope: 'key',
+    field: 'fetchMaxBytes',
+    schema: int(0, 5242880),
+    help: 'request body bytes one execution may send in all, and response body bytes it may receive in all',
+  },
+  {
+    env: 'FETCH_TIMEOUT',
+    scope: 'key',
+    field: 'fetchTimeoutMs',
+    schema: int(1, 10000),
+    help: "time limit of one fetch, ms (never past the execution's own)",
+  },
   { env: 'TIMEOUT', scope: 'key', field: 'timeoutMs', schema: int(1, 3000), help: 'time limit of an execution that sets no timeout, ms' },
   { env: 'MAX_TIMEOUT', scope: 'key', field: 'maxTimeoutMs', schema: int(1, 30000), help: 'largest timeout a script may ask for, ms' },
-  { env: 'MEMORY_LIMIT', scope: 'key', field: 'memoryLimitMb', schema: int(8, 128), help: 'heap limit of each isolate, MB, shared by the executions running in it' },
-  { env: 'POOL_SIZE', scope: 'key', field: 'poolSize', schema: { ...int(1), maximum: 256 }, help: 'sandbox processes, each running many executions side by side on one thread (default: number of cores)' },
-  { env: 'MAX_CONCURRENT', scope: 'key', field: 'maxConcurrent', schema: { ...int(1, 256), maximum: 10000 }, help: "executions running at once, waiting ones included (a connection at most a quarter of them); more wait in the queue" },
-  { env: 'QUEUE_LIMIT', scope: 'key', field: 'queueLimit', schema: int(0, 1000), help: 'executions waiting for a sandbox; past it, a connection holding more of the queue than the newcomer loses its newest (1004), else the newcomer gets 1004' },
-  { env: 'QUEUE_BYTES', scope: 'key', field: 'queueBytes', schema: int(1024, 67108864), help: 'bytes of requests waiting for a sandbox, counted as their frames; shared like QUEUE_LIMIT' },
-  { env: 'CONSOLE_LIMIT', scope: 'key', field: 'consoleLimitBytes', schema: int(0, 262144), help: 'console output kept per execution, bytes (each line counts one more); the rest is dropped and counted' },
-  { env: 'RESULT_LIMIT', scope: 'key', field: 'resultLimitBytes', schema: int(2, 1048576), help: 'largest result value as JSON, bytes; larger gives 1005' },
-  { env: 'EXECUTOR', scope: 'key', field: 'executor', schema: { type: 'string', enum: ['process', 'container'], default: 'process' }, help: 'where executions run: "process" (sandbox processes here) or "container" (sandbox containers, with Docker)' },
-  { env: 'SANDBOX_IMAGE', scope: 'key', field: 'sandboxImage', schema: { ...text, default: 'javascriptd:latest' }, help: 'with EXECUTOR=container: the runtime image sandbox containers run' },
-  { env: 'SANDBOX_MEMORY', scope: 'key', field: 'sandboxMemoryMb', schema: int(32), help: "memory budget of one sandbox, MB: past three quarters of it a sandbox takes no new execution and is replaced once idle; past all of it, it is killed (its executions get 1003 or run again); a container's memory limit (default: 2 x MEMORY_LIMIT + 128, at least 384)" },
-  { env: 'SANDBOX_CPUS', scope: 'key', field: 'sandboxCpus', schema: { type: 'number', exclusiveMinimum: 0, default: 1 }, help: 'with EXECUTOR=container: CPUs a sandbox container may use' },
-  { env: 'SANDBOX_PIDS', scope: 'key', field: 'sandboxPids', schema: int(8, 64), help: 'with EXECUTOR=container: processes and threads a sandbox container may have' },
-  { env: 'SANDBOX_TMPFS', scope: 'key', field: 'sandboxTmpfsMb', schema: int(1, 16), help: 'with EXECUTOR=container: size of its /tmp tmpfs, MB' },
-  { env: 'CONFIG', scope: 'server', field: 'keys', schema: text, help: 'JSON file defining several keys, each with its own secret, modules, fetch rules and limits' },
+  {
+    env: 'MEMORY_LIMIT',
+    scope: 'key',
+    field: 'memoryLimitMb',
+    schema: int(8, 128),
+    help: 'heap limit of each isolate, MB, shared by the executions running in it',
+  },
+  {
+    env: 'POOL_SIZE',
+    scope: 'key',
+    field: 'poolSize',
+    schema: { ...int(1), maximum: 256 },
+    help: 'sandbox processes, each running many executions side by side on one thread (default: number of cores)',
+  },
+  {
+    env: 'MAX_CONCURRENT',
+    scope: 'key',
+    field: 'maxConcurrent',
+    schema: { ...int(1, 256), maximum: 10000 },
+    help: 'executions running at once, waiting ones included (a connection at most a quarter of them); more wait in the queue',
+  },
+  {
+    env: 'QUEUE_LIMIT',
+    scope: 'key',
+    field: 'queueLimit',
+    schema: int(0, 1000),
+    help: 'executions waiting for a sandbox; past it, a connection holding more of the queue than the newcomer loses its newest (1004), else the newcomer gets 1004',
+  },
+  {
+    env: 'QUEUE_BYTES',
+    scope: 'key',
+    field: 'queueBytes',
+    schema: int(1024, 67108864),
+    help: 'bytes of requests waiting for a sandbox, counted as their frames; shared like QUEUE_LIMIT',
+  },
+  {
+    env: 'CONSOLE_LIMIT',
+    scope: 'key',
+    field: 'consoleLimitBytes',
+    schema: int(0, 262144),
+    help: 'console output kept per execution, bytes (each line counts one more); the rest is dropped and counted',
+  },
+  {
+    env: 'RESULT_LIMIT',
+    scope: 'key',
+    field: 'resultLimitBytes',
+    schema: int(2, 1048576),
+    help: 'largest result value as JSON, bytes; larger gives 1005',
+  },
+  {
+    env: 'EXECUTOR',
+    scope: 'key',
+    field: 'executor',
+    schema: { type: 'string', enum: ['process', 'container'], default: 'process' },
+    help: 'where executions run: "process" (sandbox processes here) or "container" (sandbox containers, with Docker)',
+  },
+  {
+    env: 'SANDBOX_IMAGE',
+    scope: 'key',
+    field: 'sandboxImage',
+    schema: { ...text, default: 'javascriptd:latest' },
+    help: 'with EXECUTOR=container: the runtime image sandbox containers run',
+  },
+  {
+    env: 'SANDBOX_MEMORY',
+    scope: 'key',
+    field: 'sandboxMemoryMb',
+    schema: int(32),
+    help: "memory budget of one sandbox, MB: past three quarters of it a sandbox takes no new execution and is replaced once idle; past all of it, it is killed (its executions get 1003 or run again); a container's memory limit (default: 2 x MEMORY_LIMIT + 128, at least 384)",
+  },
+  {
+    env: 'SANDBOX_CPUS',
+    scope: 'key',
+    field: 'sandboxCpus',
+    schema: { type: 'number', exclusiveMinimum: 0, default: 1 },
+    help: 'with EXECUTOR=container: CPUs a sandbox container may use',
+  },
+  {
+    env: 'SANDBOX_PIDS',
+    scope: 'key',
+    field: 'sandboxPids',
+    schema: int(8, 64),
+    help: 'with EXECUTOR=container: processes and threads a sandbox container may have',
+  },
+  {
+    env: 'SANDBOX_TMPFS',
+    scope: 'key',
+    field: 'sandboxTmpfsMb',
+    schema: int(1, 16),
+    help: 'with EXECUTOR=container: size of its /tmp tmpfs, MB',
+  },
+  {
+    env: 'CONFIG',
+    scope: 'server',
+    field: 'keys',
+    schema: text,
+    help: 'JSON file defining several keys, each with its own secret, modules, fetch rules and limits',
+  },
 ];
 
 const SERVER = SETTINGS.filter((s) => s.scope === 'server' && s.env !== 'CONFIG');
@@ -143,7 +366,7 @@ export const CONFIG_FILE_SCHEMA = {
   required: ['keys'],
   properties: {
     keys: {
-      description: 'One entry per key, by name. A connection presenting a key\'s secret gets its policy.',
+      description: "One entry per key, by name. A connection presenting a key's secret gets its policy.",
       type: 'object',
       minProperties: 1,
       propertyNames: { pattern: '^[A-Za-z0-9_.-]{1,64}$' },
@@ -213,7 +436,12 @@ function fromEnv(env: NodeJS.ProcessEnv, settings: readonly Setting[]): Record<s
   for (const s of settings) {
     const value = env[s.env];
     if (value === undefined || value === '') continue;
-    raw[s.field] = s.list ? value.split(',').map((item) => item.trim()).filter((item) => item !== '') : value;
+    raw[s.field] = s.list
+      ? value
+          .split(',')
+          .map((item) => item.trim())
+          .filter((item) => item !== '')
+      : value;
   }
   return raw;
 }
@@ -236,7 +464,8 @@ function checkUnsent(server: Record<string, unknown>, keys: readonly KeyPolicy[]
   const { maxUnsentBytes, maxFrameBytes } = server as { maxUnsentBytes?: number; maxFrameBytes?: number };
   if (maxUnsentBytes === undefined || maxFrameBytes === undefined) return;
   const largestReply = Math.max(...keys.map((k) => k.resultLimitBytes + k.consoleLimitBytes)) + maxFrameBytes;
-  if (4 * maxUnsentBytes < 2 * largestReply) problems.push(`MAX_UNSENT must be at least ${Math.ceil(largestReply / 2)} (half of MAX_FRAME + RESULT_LIMIT + CONSOLE_LIMIT)`);
+  if (4 * maxUnsentBytes < 2 * largestReply)
+    problems.push(`MAX_UNSENT must be at least ${Math.ceil(largestReply / 2)} (half of MAX_FRAME + RESULT_LIMIT + CONSOLE_LIMIT)`);
 }
 
 /**
@@ -257,7 +486,9 @@ export function readConfig(env: NodeJS.ProcessEnv): { config: Config; problems: 
   if (env.CONFIG === undefined || env.CONFIG === '') {
     keys.push(asPolicy('default', defaults));
   } else {
-    for (const s of POLICY) if (PER_KEY_ONLY.has(s.env) && env[s.env] !== undefined) problems.push(`${s.env} cannot be combined with CONFIG: set it per key in the file`);
+    for (const s of POLICY)
+      if (PER_KEY_ONLY.has(s.env) && env[s.env] !== undefined)
+        problems.push(`${s.env} cannot be combined with CONFIG: set it per key in the file`);
     keys.push(...readKeys(env.CONFIG, env, defaults, problems));
   }
   for (const key of keys) checkPolicy(key.name, key, problems);
@@ -292,7 +523,8 @@ function readKeys(path: string, env: NodeJS.ProcessEnv, defaults: Record<string,
     for (const s of POLICY) if (given[fileName(s)] !== undefined) values[s.field] = given[fileName(s)];
     const { secretEnv } = given;
     if (secretEnv !== undefined) values.secret = env[String(secretEnv)];
-    if (secretEnv !== undefined && !values.secret) problems.push(`key "${name}": environment variable ${String(secretEnv)} (secretEnv) is not set`);
+    if (secretEnv !== undefined && !values.secret)
+      problems.push(`key "${name}": environment variable ${String(secretEnv)} (secretEnv) is not set`);
     return asPolicy(name, values);
   });
 }

@@ -14,14 +14,14 @@ import { type KeyPipeline, Runtime } from './runtime/runtime.js';
 import { Scheduler } from './runtime/scheduler.js';
 import { scriptParser } from './runtime/script.js';
 import { SourceTransform } from './runtime/source-transform.js';
-import { containerLink, MODULES_LABEL, removeStaleSandboxes } from './sandbox/container-link.js';
 import { prepareCodeCache } from './sandbox/code-cache.js';
+import { containerLink, MODULES_LABEL, removeStaleSandboxes } from './sandbox/container-link.js';
 import { bundleModules, globalModulePath } from './sandbox/module-bundler.js';
+import { processLink } from './sandbox/process-link.js';
+import type { RecycleReason, Sandbox } from './sandbox/sandbox.js';
+import { SandboxPool } from './sandbox/sandbox-pool.js';
 import type { BundledModule } from './shared/module-files.js';
 import { preludeSource } from './shared/prelude-source.js';
-import { processLink } from './sandbox/process-link.js';
-import { SandboxPool } from './sandbox/sandbox-pool.js';
-import type { RecycleReason, Sandbox } from './sandbox/sandbox.js';
 import { listen, type Transport } from './transport/server.js';
 
 export class Daemon {
@@ -39,7 +39,15 @@ export class Daemon {
   private readonly runtime: Runtime;
 
   private constructor(parts: DaemonParts) {
-    ({ config: this.config, log: this.log, metrics: this.metrics, sandboxes: this.sandboxes, prepared: this.prepared, schedulers: this.schedulers, runtime: this.runtime } = parts);
+    ({
+      config: this.config,
+      log: this.log,
+      metrics: this.metrics,
+      sandboxes: this.sandboxes,
+      prepared: this.prepared,
+      schedulers: this.schedulers,
+      runtime: this.runtime,
+    } = parts);
   }
 
   static async start({ config, keys: prepared, modulePath, docker }: Prepared, log: Logger): Promise<Daemon> {
@@ -47,13 +55,26 @@ export class Daemon {
     const keys = new Map<string, KeyPipeline>();
     const poolSizes = new Map(prepared.map(({ key }) => [key.name, key.poolSize]));
     const metrics = new Metrics(() =>
-      [...keys].map(([key, { scheduler }]) => ({ key, queued: scheduler.queued, running: scheduler.active, capacity: scheduler.capacity, sandboxes: poolSizes.get(key) ?? 0 })),
+      [...keys].map(([key, { scheduler }]) => ({
+        key,
+        queued: scheduler.queued,
+        running: scheduler.active,
+        capacity: scheduler.capacity,
+        sandboxes: poolSizes.get(key) ?? 0,
+      })),
     );
     const sandboxes: Sandbox[] = [];
     // Each key has its own sandboxes: executions of different keys never share an isolate.
     for (const entry of prepared) {
       const { key } = entry;
-      const sandbox = await startSandbox({ prepared: entry, config, modulePath, docker, onRecycle: (reason) => metrics.isolateRecycled(key.name, reason), log: log.child({ key: key.name }) });
+      const sandbox = await startSandbox({
+        prepared: entry,
+        config,
+        modulePath,
+        docker,
+        onRecycle: (reason) => metrics.isolateRecycled(key.name, reason),
+        log: log.child({ key: key.name }),
+      });
       sandboxes.push(sandbox);
       const scheduler = new Scheduler({
         sandbox,
@@ -68,11 +89,15 @@ export class Daemon {
     }
     const schedulers = [...keys.values()].map((k) => k.scheduler);
     const daemon = new Daemon({ config, log, metrics, sandboxes, prepared, schedulers, runtime: new Runtime({ keys, log, metrics }) });
-    daemon.transport = await listen(config, {
-      onConnection: (ws, request, key) => daemon.accept(ws, request, key),
-      accepting: () => !daemon.draining,
-      metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-    }, log);
+    daemon.transport = await listen(
+      config,
+      {
+        onConnection: (ws, request, key) => daemon.accept(ws, request, key),
+        accepting: () => !daemon.draining,
+        metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+      },
+      log,
+    );
     daemon.announce();
     return daemon;
   }
@@ -99,7 +124,15 @@ export class Daemon {
 
   private accept(ws: WebSocket, request: IncomingMessage, key: KeyPolicy): void {
     const id = `c${++this.lastConnectionId}`;
-    const connection = new Connection({ ws, id, key: key.name, runtime: this.runtime, limits: this.config, log: this.log.child({ connection: id }), metrics: this.metrics });
+    const connection = new Connection({
+      ws,
+      id,
+      key: key.name,
+      runtime: this.runtime,
+      limits: this.config,
+      log: this.log.child({ connection: id }),
+      metrics: this.metrics,
+    });
     this.connections.add(connection);
     this.metrics.connectionOpened();
     ws.on('close', () => {
@@ -112,10 +145,16 @@ export class Daemon {
   private announce(): void {
     const { config, log } = this;
     if (config.keys.some((key) => key.secret === undefined)) {
-      if (isLoopback(this.transport.address.address)) log.warn('no SECRET is set: listening on loopback only (set HOST to listen elsewhere)');
+      if (isLoopback(this.transport.address.address))
+        log.warn('no SECRET is set: listening on loopback only (set HOST to listen elsewhere)');
       else log.warn('no SECRET is set: anyone who can reach this address can run code');
     }
-    const keys = this.prepared.map(({ key, modules }) => ({ name: key.name, poolSize: key.poolSize, modules, fetchRules: key.fetchAllow.length }));
+    const keys = this.prepared.map(({ key, modules }) => ({
+      name: key.name,
+      poolSize: key.poolSize,
+      modules,
+      fetchRules: key.fetchAllow.length,
+    }));
     log.info({ url: this.url, keys, tls: config.tlsCert !== undefined }, 'listening');
   }
 }
@@ -166,7 +205,10 @@ export async function prepareDaemon(env: NodeJS.ProcessEnv): Promise<Prepared> {
   for (const key of config.keys) {
     const found: string[] = [];
     const policy = FetchPolicy.parse(key.fetchAllow, key.fetchAllowPrivate, found);
-    const modules = key.executor === 'container' ? await imageModules(key, docker, found) : await processModules(key, modulePath, config.moduleCache, found);
+    const modules =
+      key.executor === 'container'
+        ? await imageModules(key, docker, found)
+        : await processModules(key, modulePath, config.moduleCache, found);
     const limits = { maxRequests: key.fetchMaxRequests, maxBytes: key.fetchMaxBytes, timeoutMs: key.fetchTimeoutMs };
     keys.push({ key, ...modules, outbound: new Outbound(policy, limits) });
     // MODULE_CACHE is the daemon's, not the key's: its problem is named once.
@@ -208,7 +250,8 @@ async function imageModules(key: KeyPolicy, docker: () => Promise<Docker>, probl
       (info) => info.Config.Labels ?? {},
       (error: unknown) => {
         if (error instanceof ConfigError) problems.push(...error.problems);
-        else if ((error as { statusCode?: number }).statusCode === 404) problems.push(`SANDBOX_IMAGE ${image} is not in the Docker engine: build it (javascriptd images build) or pull it`);
+        else if ((error as { statusCode?: number }).statusCode === 404)
+          problems.push(`SANDBOX_IMAGE ${image} is not in the Docker engine: build it (javascriptd images build) or pull it`);
         else problems.push(`SANDBOX_IMAGE ${image} could not be inspected: ${error instanceof Error ? error.message : String(error)}`);
         return undefined;
       },
@@ -252,9 +295,24 @@ async function startSandbox({ prepared, config, modulePath, docker, onRecycle, l
   };
   const link =
     key.executor === 'container'
-      ? containerLink(await docker(), { ...options, preludeModules: imageModules }, { image: key.sandboxImage, memoryMb: key.sandboxMemoryMb, cpus: key.sandboxCpus, pids: key.sandboxPids, tmpfsMb: key.sandboxTmpfsMb }, log)
+      ? containerLink(
+          await docker(),
+          { ...options, preludeModules: imageModules },
+          {
+            image: key.sandboxImage,
+            memoryMb: key.sandboxMemoryMb,
+            cpus: key.sandboxCpus,
+            pids: key.sandboxPids,
+            tmpfsMb: key.sandboxTmpfsMb,
+          },
+          log,
+        )
       : processLink({ ...options, modulePath, cacheDir: config.moduleCache });
-  return SandboxPool.create({ size: key.poolSize, capacity: key.maxConcurrent, host: { startLink: link, outbound, sandboxMemoryMb: key.sandboxMemoryMb, onRecycle, log } });
+  return SandboxPool.create({
+    size: key.poolSize,
+    capacity: key.maxConcurrent,
+    host: { startLink: link, outbound, sandboxMemoryMb: key.sandboxMemoryMb, onRecycle, log },
+  });
 }
 
 /** The Docker engine (DOCKER_HOST, or the local socket), connected on the first call. */
@@ -266,7 +324,9 @@ function dockerEngine(): () => Promise<Docker> {
 async function connectDocker(): Promise<Docker> {
   const docker = new Docker();
   await docker.ping().catch((error: unknown) => {
-    throw new ConfigError([`EXECUTOR=container needs a Docker engine: ${error instanceof Error ? error.message : String(error)} (start dockerd, or set DOCKER_HOST)`]);
+    throw new ConfigError([
+      `EXECUTOR=container needs a Docker engine: ${error instanceof Error ? error.message : String(error)} (start dockerd, or set DOCKER_HOST)`,
+    ]);
   });
   return docker;
 }

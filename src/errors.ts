@@ -1,10 +1,10 @@
 // Every error a caller can receive is made here, so codes and messages stay in one place.
-import type { Usage } from './sandbox/sandbox.js';
-import { clip } from './text.js';
 
 // The code table is the client package's (it needs nothing of the daemon); the
 // daemon makes its errors from it.
 import { ErrorCode } from 'javascriptd-client/errors';
+import type { Usage } from './sandbox/sandbox.js';
+import { clip } from './text.js';
 
 export { ErrorCode };
 
@@ -55,10 +55,16 @@ export function exception(thrown: Thrown, console: string[]): RpcError {
 }
 
 /** A 1000 with its message and stack rewritten (positions mapped back to the source the client sent); any other error as it is. */
-export function rewriteException(error: RpcError, rewrite: { message: (text: string) => string; stack: (text: string) => string }): RpcError {
+export function rewriteException(
+  error: RpcError,
+  rewrite: { message: (text: string) => string; stack: (text: string) => string },
+): RpcError {
   if (error.code !== ErrorCode.Exception || error.data === undefined) return error;
   const { stack } = error.data;
-  const rewritten = new RpcError(ErrorCode.Exception, rewrite.message(error.message), { ...error.data, ...(typeof stack === 'string' ? { stack: rewrite.stack(stack) } : {}) });
+  const rewritten = new RpcError(ErrorCode.Exception, rewrite.message(error.message), {
+    ...error.data,
+    ...(typeof stack === 'string' ? { stack: rewrite.stack(stack) } : {}),
+  });
   return error.usage === undefined ? rewritten : rewritten.withUsage(error.usage);
 }
 

@@ -11,7 +11,19 @@ import Docker from 'dockerode';
 const ROOT = join(__dirname, '..', '..');
 const RUNTIME_IMAGES = join(ROOT, 'runtime-images');
 /** What the Dockerfile copies; the rest of the project stays out of the build context. */
-const CONTEXT = ['Dockerfile', 'package.json', 'package-lock.json', 'tsconfig.json', 'config.schema.json', 'bin', 'scripts', 'src', 'packages/client/package.json', 'packages/client/tsconfig.json', 'packages/client/src'];
+const CONTEXT = [
+  'Dockerfile',
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+  'config.schema.json',
+  'bin',
+  'scripts',
+  'src',
+  'packages/client/package.json',
+  'packages/client/tsconfig.json',
+  'packages/client/src',
+];
 /** The Dockerfile's stage that installs every dependency and compiles; the image copies its output. Also its tag. */
 const BUILD_STAGE = 'build';
 
@@ -42,7 +54,9 @@ export async function buildImages({ only, repository, out }: BuildOptions): Prom
   }
   const docker = new Docker();
   await docker.ping().catch((error: unknown) => {
-    throw new Error(`cannot reach a Docker engine (${error instanceof Error ? error.message : String(error)}); start dockerd or set DOCKER_HOST`);
+    throw new Error(
+      `cannot reach a Docker engine (${error instanceof Error ? error.message : String(error)}); start dockerd or set DOCKER_HOST`,
+    );
   });
   const main = `${repository}:latest`;
   const stage = `${repository}:${BUILD_STAGE}`;
@@ -54,7 +68,12 @@ export async function buildImages({ only, repository, out }: BuildOptions): Prom
   for (const name of runtimes.filter((n) => only === undefined || n === only)) {
     const tag = `${repository}-${name}:latest`;
     replaced.push(await imageId(docker, tag));
-    await build(docker, { context: join(RUNTIME_IMAGES, name), src: ['Dockerfile'] }, { t: tag, buildargs: { JAVASCRIPTD_IMAGE: main } }, out);
+    await build(
+      docker,
+      { context: join(RUNTIME_IMAGES, name), src: ['Dockerfile'] },
+      { t: tag, buildargs: { JAVASCRIPTD_IMAGE: main } },
+      out,
+    );
     built.push(tag);
   }
   // Runtime images first: an old one is built on the old javascriptd image.
@@ -76,7 +95,13 @@ async function buildMain(docker: Docker, tags: { main: string; stage: string }, 
 
 /** The id of the image `tag` names now, if there is one. */
 function imageId(docker: Docker, tag: string): Promise<string | undefined> {
-  return docker.getImage(tag).inspect().then((info) => info.Id, () => undefined);
+  return docker
+    .getImage(tag)
+    .inspect()
+    .then(
+      (info) => info.Id,
+      () => undefined,
+    );
 }
 
 /**
@@ -86,16 +111,25 @@ function imageId(docker: Docker, tag: string): Promise<string | undefined> {
  */
 async function removeIfDangling(docker: Docker, id: string, out: Writable): Promise<void> {
   const image = docker.getImage(id);
-  const tags = await image.inspect().then((info) => info.RepoTags ?? [], () => undefined);
+  const tags = await image.inspect().then(
+    (info) => info.RepoTags ?? [],
+    () => undefined,
+  );
   if (tags === undefined || tags.length > 0) return;
   await image.remove().then(
     () => out.write(`removed untagged image ${id.slice(7, 19)}\n`),
-    (error: { statusCode?: number; message?: string }) => out.write(`kept untagged image ${id.slice(7, 19)}: ${error.statusCode === 409 ? 'still in use' : error.message}\n`),
+    (error: { statusCode?: number; message?: string }) =>
+      out.write(`kept untagged image ${id.slice(7, 19)}: ${error.statusCode === 409 ? 'still in use' : error.message}\n`),
   );
 }
 
 /** Builds `context` as `options.t`, printing Docker's progress. */
-async function build(docker: Docker, context: BuildContext, options: { t: string; target?: string; buildargs?: Record<string, string> }, out: Writable): Promise<void> {
+async function build(
+  docker: Docker,
+  context: BuildContext,
+  options: { t: string; target?: string; buildargs?: Record<string, string> },
+  out: Writable,
+): Promise<void> {
   out.write(`building ${options.t}\n`);
   const stream = await docker.buildImage(context, { ...options, rm: true, forcerm: true });
   await new Promise<void>((resolve, reject) => {

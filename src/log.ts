@@ -12,7 +12,14 @@ export function createLogger(config: Pick<Config, 'logLevel' | 'noLogs'>, fd: 1 
       name: 'javascriptd',
       level: config.noLogs ? 'silent' : config.logLevel,
       redact: {
-        paths: ['secret', '*.secret', ...['x-runtime-secret', 'authorization', 'sec-websocket-protocol'].flatMap((name) => [`headers["${name}"]`, `*.headers["${name}"]`])],
+        paths: [
+          'secret',
+          '*.secret',
+          ...['x-runtime-secret', 'authorization', 'sec-websocket-protocol'].flatMap((name) => [
+            `headers["${name}"]`,
+            `*.headers["${name}"]`,
+          ]),
+        ],
         censor: '[redacted]',
       },
     },

@@ -1,7 +1,7 @@
 // The daemon's Prometheus metrics (prom-client), served at GET /metrics. Every
 // layer records into this one registry; gauges of queues and pools are read
 // when scraped.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { RecycleReason, Usage } from './sandbox/sandbox.js';
 
 export interface PoolState {
@@ -27,7 +27,12 @@ export class Metrics {
   constructor(pools: () => PoolState[]) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'javascriptd_' });
-    this.executions = new Counter({ name: 'javascriptd_executions_total', help: 'executions by outcome and error code', labelNames: ['key', 'outcome', 'code'], registers });
+    this.executions = new Counter({
+      name: 'javascriptd_executions_total',
+      help: 'executions by outcome and error code',
+      labelNames: ['key', 'outcome', 'code'],
+      registers,
+    });
     this.duration = new Histogram({
       name: 'javascriptd_execution_duration_seconds',
       help: 'time from request to reply, queueing included',
@@ -48,17 +53,27 @@ export class Metrics {
       labelNames: ['key', 'reason'],
       registers,
     });
-    const histogram = (name: string, help: string, buckets: number[]) => new Histogram({ name, help, labelNames: ['key'], buckets, registers });
+    const histogram = (name: string, help: string, buckets: number[]) =>
+      new Histogram({ name, help, labelNames: ['key'], buckets, registers });
     const bytes = [1024, 16384, 262144, 1048576, 16777216, 134217728];
     this.cost = {
-      cpu: histogram('javascriptd_execution_cpu_seconds', "CPU time of an execution's calls into its isolate", [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30]),
+      cpu: histogram(
+        'javascriptd_execution_cpu_seconds',
+        "CPU time of an execution's calls into its isolate",
+        [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      ),
       heap: histogram('javascriptd_execution_heap_bytes', 'how far the isolate heap grew during an execution', bytes),
       fetches: histogram('javascriptd_execution_fetch_requests', 'requests an execution handed to the daemon', [0, 1, 2, 5, 10, 20, 50]),
       fetchBytes: histogram('javascriptd_execution_fetch_bytes', 'bytes of request and response bodies of an execution', [0, ...bytes]),
       console: histogram('javascriptd_execution_console_bytes', 'bytes an execution printed', [0, ...bytes]),
     };
     this.connections = new Gauge({ name: 'javascriptd_connections', help: 'open WebSocket connections', registers });
-    this.bytes = new Counter({ name: 'javascriptd_websocket_bytes_total', help: 'WebSocket message bytes', labelNames: ['direction'], registers });
+    this.bytes = new Counter({
+      name: 'javascriptd_websocket_bytes_total',
+      help: 'WebSocket message bytes',
+      labelNames: ['direction'],
+      registers,
+    });
     const gauge = (name: string, help: string, read: (p: PoolState) => number) =>
       new Gauge({
         name,

@@ -2,7 +2,7 @@
 // subprotocol. A page served on loopback, in headless Chromium, opens the
 // socket and calls runtime.execute, with the right secret and a wrong one.
 import assert from 'node:assert/strict';
-import { type RunningBrowser, browserMissing, launchBrowser } from './helpers/browser.js';
+import { browserMissing, launchBrowser, type RunningBrowser } from './helpers/browser.js';
 import { useDaemon } from './helpers/daemon.js';
 import { describeWithEngine } from './helpers/engines.js';
 import { startHttpServer, type TestServer } from './helpers/http-server.js';
@@ -43,7 +43,16 @@ describeWithEngine('a browser', browserMissing, function () {
   const run = async (secret: string) => {
     const page = await chromium.browser.newPage();
     await page.goto(`${site.origin}/`);
-    const outcome = await page.evaluate((url, s) => (globalThis as unknown as { execute: (u: string, s: string, c: string) => Promise<unknown> }).execute(url, s, '"from " + typeof window'), daemon.url, secret);
+    const outcome = await page.evaluate(
+      (url, s) =>
+        (globalThis as unknown as { execute: (u: string, s: string, c: string) => Promise<unknown> }).execute(
+          url,
+          s,
+          '"from " + typeof window',
+        ),
+      daemon.url,
+      secret,
+    );
     await page.close();
     return outcome as { protocol?: string; reply?: { payload?: { value: unknown } }; closed?: number };
   };

@@ -3,12 +3,12 @@
 // every exit code, the secret from the environment, usage errors, the spinner
 // on a terminal (util-linux `script` gives it one) and --help of every command.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type Command, run } from 'javascriptd-client/cli';
 import { health, images, prepare, schema, serve } from '../src/cli/daemon-commands.js';
@@ -33,155 +33,200 @@ const CLIS = [
 
 /** Runs a CLI to completion with only `env` (and PATH) as its environment. */
 function spawnCli(node: string[], args: string[], env: Record<string, string>, input?: string): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [...node, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: 20000, input });
+  return spawnSync(process.execPath, [...node, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    encoding: 'utf8',
+    timeout: 20000,
+    input,
+  });
 }
 
-for (const { program, node } of CLIS) describe(`${program} run`, function () {
-  this.timeout(30000);
-  let daemon: RunningDaemon;
-  let env: Record<string, string>;
+for (const { program, node } of CLIS)
+  describe(`${program} run`, function () {
+    this.timeout(30000);
+    let daemon: RunningDaemon;
+    let env: Record<string, string>;
 
-  const cli = (args: string[], extraEnv: Record<string, string> = {}) => spawnCli(node, ['run', ...args], { ...env, ...extraEnv });
+    const cli = (args: string[], extraEnv: Record<string, string> = {}) => spawnCli(node, ['run', ...args], { ...env, ...extraEnv });
 
-  before(async () => {
-    daemon = await startDaemon({ SECRET, MAX_TIMEOUT: '5000' });
-    env = { JAVASCRIPTD_URL: daemon.url, JAVASCRIPTD_SECRET: SECRET };
-  });
-
-  after(() => daemon?.stop());
-
-  it('prints the console lines, then the value as JSON, and exits 0', () => {
-    const script = file('ok.js', 'console.log("one"); console.log("two", { a: 1 }); ({ answer: 42 })');
-    const result = cli([script]);
-    assert.equal(result.status, 0, result.stderr);
-    assert.equal(result.stdout, 'one\ntwo { a: 1 }\n{\n  "answer": 42\n}\n');
-    assert.equal(result.stderr, '', 'nothing on stderr when it is not a terminal');
-  });
-
-  it('--json prints the whole reply as one JSON document', () => {
-    const result = cli([file('json.js', 'console.log("x"); [1, 2]'), '--json']);
-    assert.equal(result.status, 0);
-    const reply = JSON.parse(result.stdout) as { value: unknown; console: string[]; time: number };
-    assert.deepEqual(reply.value, [1, 2]);
-    assert.deepEqual(reply.console, ['x']);
-    assert.equal(typeof reply.time, 'number');
-  });
-
-  it('--call, --caller, --globals, --event and --global set up the script', () => {
-    const script = file('handler.js', 'function handle(prefix, cb) { cb({ prefix, repo: event.repository.full_name, team, retries, label }); }');
-    const caller = file('caller.js', '(callee, cb) => callee("ci:", cb)');
-    const globals = file('globals.json', JSON.stringify({ team: 'core', retries: 1 }));
-    const event = file('event.json', JSON.stringify({ repository: { full_name: 'acme/app' } }));
-    const result = cli([script, '--call', 'handle', '--caller', caller, '--globals', globals, '--event', event, '--global', 'retries=3', '--global', 'label=nightly build']);
-    assert.equal(result.status, 0, result.stderr);
-    assert.deepEqual(JSON.parse(result.stdout), { prefix: 'ci:', repo: 'acme/app', team: 'core', retries: 3, label: 'nightly build' });
-  });
-
-  /** Starts `run` and notes when each line of its stdout came; resolves with them and the exit status. */
-  const runLive = (args: string[], onLine: (line: string, child: ReturnType<typeof spawn>) => void = () => {}) => {
-    const child = spawn(process.execPath, [...node, 'run', ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const started = performance.now();
-    const lines: { line: string; ms: number }[] = [];
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      lines.push({ line, ms: performance.now() - started });
-      onLine(line, child);
+    before(async () => {
+      daemon = await startDaemon({ SECRET, MAX_TIMEOUT: '5000' });
+      env = { JAVASCRIPTD_URL: daemon.url, JAVASCRIPTD_SECRET: SECRET };
     });
-    return once(child, 'close').then(([status]) => ({ status: status as number | null, lines, stderr: () => stderr }));
-  };
 
-  it('prints console lines as the script prints them, then the value', async () => {
-    const script = file('ticks.js', 'function h(cb) { let n = 0; const t = setInterval(() => { console.log("tick", ++n); if (n === 10) { clearInterval(t); cb("done"); } }, 100); }');
-    const { status, lines } = await runLive([script, '--call', 'h']);
-    assert.equal(status, 0);
-    assert.deepEqual(lines.map((l) => l.line), [...Array.from({ length: 10 }, (_, i) => `tick ${i + 1}`), '"done"']);
-    const spread = lines.at(-1)!.ms - lines[0].ms;
-    assert.ok(spread > 700, `the first line came ${Math.round(spread)} ms before the value, not with it`);
-  });
+    after(() => daemon?.stop());
 
-  it('--usage prints what the run cost on stderr', () => {
-    const result = cli([file('cost.js', 'console.log("abc"); const end = Date.now() + 50; while (Date.now() < end) {} 1'), '--usage']);
-    assert.equal(result.status, 0, result.stderr);
-    assert.equal(result.stdout, 'abc\n1\n');
-    const usage = result.stderr.match(/^usage: cpu ([\d.]+) ms, wall ([\d.]+) ms, heap \d+ B, 0 fetches \(0 B out, 0 B in\), console 4 B$/m);
-    assert.ok(usage !== null, result.stderr);
-    assert.ok(Number(usage[1]) >= 40 && Number(usage[2]) >= 45, result.stderr);
-  });
-
-  it('Ctrl-C cancels the execution in the daemon, then exits 130', async () => {
-    const script = file('spin.js', 'function h(cb) { console.log("spinning"); for (;;) {} }');
-    const before = daemon.logs().length;
-    const { status, stderr } = await runLive([script, '--call', 'h', '--timeout', '5000'], (line, child) => {
-      if (line === 'spinning') child.kill('SIGINT');
+    it('prints the console lines, then the value as JSON, and exits 0', () => {
+      const script = file('ok.js', 'console.log("one"); console.log("two", { a: 1 }); ({ answer: 42 })');
+      const result = cli([script]);
+      assert.equal(result.status, 0, result.stderr);
+      assert.equal(result.stdout, 'one\ntwo { a: 1 }\n{\n  "answer": 42\n}\n');
+      assert.equal(result.stderr, '', 'nothing on stderr when it is not a terminal');
     });
-    assert.equal(status, 130, stderr());
-    assert.match(stderr(), /cancelled/);
-    const execution = async () => daemon.logs().slice(before).find((l) => l.msg === 'execution');
-    for (let i = 0; i < 50 && (await execution()) === undefined; i++) await delay(20);
-    assert.equal((await execution())?.code, 1007, 'the daemon cancelled it, well before its 5 s time limit');
-  });
 
-  it('reads the script from standard input with "-"', () => {
-    const result = spawnCli(node, ['run', '-'], env, '"from stdin"');
-    assert.equal(result.status, 0, result.stderr);
-    assert.equal(result.stdout, '"from stdin"\n');
-  });
+    it('--json prints the whole reply as one JSON document', () => {
+      const result = cli([file('json.js', 'console.log("x"); [1, 2]'), '--json']);
+      assert.equal(result.status, 0);
+      const reply = JSON.parse(result.stdout) as { value: unknown; console: string[]; time: number };
+      assert.deepEqual(reply.value, [1, 2]);
+      assert.deepEqual(reply.console, ['x']);
+      assert.equal(typeof reply.time, 'number');
+    });
 
-  it('exits 1 on an exception, printing the message, the stack and the console', () => {
-    const result = cli([file('throws.js', 'console.log("got here");\nfunction explode() { throw new TypeError("boom"); }\nexplode();')]);
-    assert.equal(result.status, 1);
-    assert.equal(result.stdout, 'got here\n');
-    assert.match(result.stderr, /1000 TypeError: boom/);
-    assert.match(result.stderr, /at explode \(script\.js:2:/);
-  });
+    it('--call, --caller, --globals, --event and --global set up the script', () => {
+      const script = file(
+        'handler.js',
+        'function handle(prefix, cb) { cb({ prefix, repo: event.repository.full_name, team, retries, label }); }',
+      );
+      const caller = file('caller.js', '(callee, cb) => callee("ci:", cb)');
+      const globals = file('globals.json', JSON.stringify({ team: 'core', retries: 1 }));
+      const event = file('event.json', JSON.stringify({ repository: { full_name: 'acme/app' } }));
+      const result = cli([
+        script,
+        '--call',
+        'handle',
+        '--caller',
+        caller,
+        '--globals',
+        globals,
+        '--event',
+        event,
+        '--global',
+        'retries=3',
+        '--global',
+        'label=nightly build',
+      ]);
+      assert.equal(result.status, 0, result.stderr);
+      assert.deepEqual(JSON.parse(result.stdout), { prefix: 'ci:', repo: 'acme/app', team: 'core', retries: 3, label: 'nightly build' });
+    });
 
-  it('exits 2 when --call names no function, 3 on a timeout', () => {
-    assert.equal(cli([file('nofn.js', '1'), '--call', 'missing']).status, 2);
-    const timeout = cli([file('loop.js', 'console.log("looping"); while (true) {}'), '--timeout', '100', '--json']);
-    assert.equal(timeout.status, 3);
-    const reply = JSON.parse(timeout.stdout) as { error: { code: number; data: { console: string[] } } };
-    assert.equal(reply.error.code, 1002);
-    assert.deepEqual(reply.error.data.console, ['looping']);
-  });
+    /** Starts `run` and notes when each line of its stdout came; resolves with them and the exit status. */
+    const runLive = (args: string[], onLine: (line: string, child: ReturnType<typeof spawn>) => void = () => {}) => {
+      const child = spawn(process.execPath, [...node, 'run', ...args], {
+        env: { PATH: process.env.PATH, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const started = performance.now();
+      const lines: { line: string; ms: number }[] = [];
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        lines.push({ line, ms: performance.now() - started });
+        onLine(line, child);
+      });
+      return once(child, 'close').then(([status]) => ({ status: status as number | null, lines, stderr: () => stderr }));
+    };
 
-  it('exits 4 when it cannot connect or is refused; the secret comes only from JAVASCRIPTD_SECRET', async () => {
-    const script = file('one.js', '1');
-    const nobody = cli([script, '--url', `ws://127.0.0.1:${await freePort()}/`]);
-    assert.equal(nobody.status, 4);
-    assert.match(nobody.stderr, /cannot connect/);
-    const noSecret = spawnCli(node, ['run', script], { JAVASCRIPTD_URL: daemon.url });
-    assert.equal(noSecret.status, 4);
-    assert.match(noSecret.stderr, /HTTP 401/);
-    const wrong = cli([script], { JAVASCRIPTD_SECRET: 'not-it' });
-    assert.equal(wrong.status, 4);
-    assert.ok(!wrong.stderr.includes('not-it') && !wrong.stdout.includes('not-it'), 'the secret is never printed');
-    const flag = cli([script, '--secret', SECRET]);
-    assert.equal(flag.status, 5, 'there is no --secret flag to leak into process lists');
-  });
+    it('prints console lines as the script prints them, then the value', async () => {
+      const script = file(
+        'ticks.js',
+        'function h(cb) { let n = 0; const t = setInterval(() => { console.log("tick", ++n); if (n === 10) { clearInterval(t); cb("done"); } }, 100); }',
+      );
+      const { status, lines } = await runLive([script, '--call', 'h']);
+      assert.equal(status, 0);
+      assert.deepEqual(
+        lines.map((l) => l.line),
+        [...Array.from({ length: 10 }, (_, i) => `tick ${i + 1}`), '"done"'],
+      );
+      const spread = lines.at(-1)!.ms - lines[0].ms;
+      assert.ok(spread > 700, `the first line came ${Math.round(spread)} ms before the value, not with it`);
+    });
 
-  it('exits 5 on usage errors, with the command help', () => {
-    for (const args of [[], ['missing-file.js'], [file('u.js', '1'), '--timeout', 'soon'], [file('u2.js', '1'), '--global', 'novalue'], [file('u3.js', '1'), '--globals', file('bad.json', '{nope')], [file('u4.js', '1'), '--url', 'http://x/']]) {
-      const result = cli(args);
-      assert.equal(result.status, 5, `${args.join(' ')}: ${result.stderr}`);
-      assert.match(result.stderr, new RegExp(`Usage: ${program} run <file>`));
-    }
-  });
+    it('--usage prints what the run cost on stderr', () => {
+      const result = cli([file('cost.js', 'console.log("abc"); const end = Date.now() + 50; while (Date.now() < end) {} 1'), '--usage']);
+      assert.equal(result.status, 0, result.stderr);
+      assert.equal(result.stdout, 'abc\n1\n');
+      const usage = result.stderr.match(
+        /^usage: cpu ([\d.]+) ms, wall ([\d.]+) ms, heap \d+ B, 0 fetches \(0 B out, 0 B in\), console 4 B$/m,
+      );
+      assert.ok(usage !== null, result.stderr);
+      assert.ok(Number(usage[1]) >= 40 && Number(usage[2]) >= 45, result.stderr);
+    });
 
-  it('shows a spinner with the elapsed time on a terminal, and nothing when piped', () => {
-    const script = file('slow.js', 'function f(cb) { setTimeout(() => cb("done"), 700); }');
-    const command = [process.execPath, ...node, 'run', script, '--call', 'f'].map((part) => `'${part}'`).join(' ');
-    const onTerminal = spawnSync('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
-    assert.equal(onTerminal.status, 0, onTerminal.stderr);
-    assert.match(onTerminal.stdout, /\r⠋ running .*slow\.js on ws:\/\/\S+ 0\.\ds\r⠙ running /);
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape sequence that erases a terminal line is what is checked.
-    assert.match(onTerminal.stdout, /\r\x1b\[2K"done"/, 'the spinner erases itself before the value');
-    assert.match(onTerminal.stdout, /"done"/);
-    const piped = cli([script, '--call', 'f']);
-    assert.equal(piped.stdout, '"done"\n');
-    assert.doesNotMatch(piped.stderr, /[⠋⠙⠹⠸]/);
+    it('Ctrl-C cancels the execution in the daemon, then exits 130', async () => {
+      const script = file('spin.js', 'function h(cb) { console.log("spinning"); for (;;) {} }');
+      const before = daemon.logs().length;
+      const { status, stderr } = await runLive([script, '--call', 'h', '--timeout', '5000'], (line, child) => {
+        if (line === 'spinning') child.kill('SIGINT');
+      });
+      assert.equal(status, 130, stderr());
+      assert.match(stderr(), /cancelled/);
+      const execution = async () =>
+        daemon
+          .logs()
+          .slice(before)
+          .find((l) => l.msg === 'execution');
+      for (let i = 0; i < 50 && (await execution()) === undefined; i++) await delay(20);
+      assert.equal((await execution())?.code, 1007, 'the daemon cancelled it, well before its 5 s time limit');
+    });
+
+    it('reads the script from standard input with "-"', () => {
+      const result = spawnCli(node, ['run', '-'], env, '"from stdin"');
+      assert.equal(result.status, 0, result.stderr);
+      assert.equal(result.stdout, '"from stdin"\n');
+    });
+
+    it('exits 1 on an exception, printing the message, the stack and the console', () => {
+      const result = cli([file('throws.js', 'console.log("got here");\nfunction explode() { throw new TypeError("boom"); }\nexplode();')]);
+      assert.equal(result.status, 1);
+      assert.equal(result.stdout, 'got here\n');
+      assert.match(result.stderr, /1000 TypeError: boom/);
+      assert.match(result.stderr, /at explode \(script\.js:2:/);
+    });
+
+    it('exits 2 when --call names no function, 3 on a timeout', () => {
+      assert.equal(cli([file('nofn.js', '1'), '--call', 'missing']).status, 2);
+      const timeout = cli([file('loop.js', 'console.log("looping"); while (true) {}'), '--timeout', '100', '--json']);
+      assert.equal(timeout.status, 3);
+      const reply = JSON.parse(timeout.stdout) as { error: { code: number; data: { console: string[] } } };
+      assert.equal(reply.error.code, 1002);
+      assert.deepEqual(reply.error.data.console, ['looping']);
+    });
+
+    it('exits 4 when it cannot connect or is refused; the secret comes only from JAVASCRIPTD_SECRET', async () => {
+      const script = file('one.js', '1');
+      const nobody = cli([script, '--url', `ws://127.0.0.1:${await freePort()}/`]);
+      assert.equal(nobody.status, 4);
+      assert.match(nobody.stderr, /cannot connect/);
+      const noSecret = spawnCli(node, ['run', script], { JAVASCRIPTD_URL: daemon.url });
+      assert.equal(noSecret.status, 4);
+      assert.match(noSecret.stderr, /HTTP 401/);
+      const wrong = cli([script], { JAVASCRIPTD_SECRET: 'not-it' });
+      assert.equal(wrong.status, 4);
+      assert.ok(!wrong.stderr.includes('not-it') && !wrong.stdout.includes('not-it'), 'the secret is never printed');
+      const flag = cli([script, '--secret', SECRET]);
+      assert.equal(flag.status, 5, 'there is no --secret flag to leak into process lists');
+    });
+
+    it('exits 5 on usage errors, with the command help', () => {
+      for (const args of [
+        [],
+        ['missing-file.js'],
+        [file('u.js', '1'), '--timeout', 'soon'],
+        [file('u2.js', '1'), '--global', 'novalue'],
+        [file('u3.js', '1'), '--globals', file('bad.json', '{nope')],
+        [file('u4.js', '1'), '--url', 'http://x/'],
+      ]) {
+        const result = cli(args);
+        assert.equal(result.status, 5, `${args.join(' ')}: ${result.stderr}`);
+        assert.match(result.stderr, new RegExp(`Usage: ${program} run <file>`));
+      }
+    });
+
+    it('shows a spinner with the elapsed time on a terminal, and nothing when piped', () => {
+      const script = file('slow.js', 'function f(cb) { setTimeout(() => cb("done"), 700); }');
+      const command = [process.execPath, ...node, 'run', script, '--call', 'f'].map((part) => `'${part}'`).join(' ');
+      const onTerminal = spawnSync('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+      assert.equal(onTerminal.status, 0, onTerminal.stderr);
+      assert.match(onTerminal.stdout, /\r⠋ running .*slow\.js on ws:\/\/\S+ 0\.\ds\r⠙ running /);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape sequence that erases a terminal line is what is checked.
+      assert.match(onTerminal.stdout, /\r\x1b\[2K"done"/, 'the spinner erases itself before the value');
+      assert.match(onTerminal.stdout, /"done"/);
+      const piped = cli([script, '--call', 'f']);
+      assert.equal(piped.stdout, '"done"\n');
+      assert.doesNotMatch(piped.stderr, /[⠋⠙⠹⠸]/);
+    });
   });
-});
 
 describe('javascriptd --help', () => {
   const commands: Command[] = [serve, run, health, prepare, schema, images];
@@ -201,7 +246,8 @@ describe('javascriptd --help', () => {
 describe('javascriptd health, --help and run --help', function () {
   this.timeout(30000);
   // What only serve (and prepare, images) use: the HEALTHCHECK runs `health` every 10 s.
-  const HEAVY = /node_modules[\\/](isolated-vm|ajv|esbuild|ws|pino|prom-client|undici|dockerode)[\\/]|src[\\/](daemon|log|sandbox[\\/].*)\.js$/;
+  const HEAVY =
+    /node_modules[\\/](isolated-vm|ajv|esbuild|ws|pino|prom-client|undici|dockerode)[\\/]|src[\\/](daemon|log|sandbox[\\/].*)\.js$/;
   const heavy = (args: string[], port: number) => {
     const { run, loaded } = loadedBy([CLI, ...args], { env: { PATH: process.env.PATH, PORT: String(port) } });
     return { run, heavy: loaded.filter((file) => HEAVY.test(file)), loaded };
@@ -213,7 +259,10 @@ describe('javascriptd health, --help and run --help', function () {
       const up = heavy(['health'], daemon.port);
       assert.equal(up.run.status, 0, up.run.stderr);
       assert.equal(up.run.stdout, `http://127.0.0.1:${daemon.port}/healthz: 200\n`);
-      assert.ok(up.loaded.some((file) => file.endsWith('daemon-commands.js')), 'the hook saw the CLI');
+      assert.ok(
+        up.loaded.some((file) => file.endsWith('daemon-commands.js')),
+        'the hook saw the CLI',
+      );
       assert.deepEqual(up.heavy, []);
     } finally {
       await daemon.stop();
@@ -249,7 +298,7 @@ describe('javascriptd-client --help, --version', () => {
     assert.equal(client(['--version']).stdout, `${pkg.version}\n`);
   });
 
-  it('exits 5 without a command or with one of the daemon\'s', () => {
+  it("exits 5 without a command or with one of the daemon's", () => {
     const none = client([]);
     assert.equal(none.status, 5);
     assert.match(none.stderr, /^javascriptd-client: javascriptd-client needs a command: run <file>\n\nUsage: javascriptd-client run/);

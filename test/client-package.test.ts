@@ -3,7 +3,7 @@
 // pins), then its CLI and a CommonJS and an ES module program run with that
 // Node against a real daemon. And the daemon on that Node: one line, exit 2.
 import assert from 'node:assert/strict';
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -29,13 +29,17 @@ function output(command: string, args: string[]): string | undefined {
 
 /** The machine's Node 20 (PATH, then /usr/bin and /usr/local/bin; never a node_modules/.bin shim) and the npm beside it. */
 function findNode20(): Node20 | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/local/bin'].filter((dir) => dir !== '' && !dir.includes('node_modules'));
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/local/bin'].filter(
+    (dir) => dir !== '' && !dir.includes('node_modules'),
+  );
   for (const dir of new Set(dirs)) {
     const node = join(dir, 'node');
     if (!existsSync(node)) continue;
     const version = output(node, ['--version']);
     if (version === undefined || !version.startsWith('v20.')) continue;
-    const npm = [join(dir, 'npm'), join(dirname(realpathSync(node)), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')].find((path) => existsSync(path));
+    const npm = [join(dir, 'npm'), join(dirname(realpathSync(node)), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')].find(
+      (path) => existsSync(path),
+    );
     if (npm === undefined) continue;
     const npmCli = realpathSync(npm);
     const npmVersion = output(node, [npmCli, '--version']);
@@ -49,7 +53,10 @@ const node20 = findNode20();
 const fallbackNpm = process.env.npm_execpath ?? join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js');
 const NODE = node20?.node ?? process.execPath;
 const NPM = node20?.npm ?? fallbackNpm;
-const WHICH = node20 === undefined ? `the pinned Node ${process.version} (no Node 20 installed)` : `Node ${node20.version} (${node20.node}) and its npm ${node20.npmVersion}`;
+const WHICH =
+  node20 === undefined
+    ? `the pinned Node ${process.version} (no Node 20 installed)`
+    : `Node ${node20.version} (${node20.node}) and its npm ${node20.npmVersion}`;
 
 /** Only PATH (that Node's folder first, so `#!/usr/bin/env node` and npm's children run it) and HOME (npm's cache). */
 function environment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -87,9 +94,24 @@ describe(`javascriptd-client, packed and installed with ${WHICH}`, function () {
 
   it('packs only its build, bin and README', () => {
     const packed = spawnNode([NPM, 'pack', '--json', '--ignore-scripts', '--no-update-notifier', '--pack-destination', folder], CLIENT);
-    const [pack] = JSON.parse(ok(packed, 'npm pack')) as { filename: string; size: number; unpackedSize: number; files: { path: string }[] }[];
+    const [pack] = JSON.parse(ok(packed, 'npm pack')) as {
+      filename: string;
+      size: number;
+      unpackedSize: number;
+      files: { path: string }[];
+    }[];
     const files = pack.files.map((f) => f.path).sort();
-    for (const expected of ['package.json', 'README.md', 'bin/javascriptd-client', 'dist/index.js', 'dist/index.d.ts', 'dist/index.mjs', 'dist/index.d.mts', 'dist/cli/index.js', 'dist/cli/main.js']) {
+    for (const expected of [
+      'package.json',
+      'README.md',
+      'bin/javascriptd-client',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/index.mjs',
+      'dist/index.d.mts',
+      'dist/cli/index.js',
+      'dist/cli/main.js',
+    ]) {
       assert.ok(files.includes(expected), `the tarball has ${expected}: ${files.join(', ')}`);
     }
     assert.deepEqual(
@@ -97,7 +119,9 @@ describe(`javascriptd-client, packed and installed with ${WHICH}`, function () {
       [],
       'nothing else (no sources, tsconfig or node_modules)',
     );
-    console.log(`      ${pack.filename}: ${(pack.size / 1024).toFixed(1)} kB, ${(pack.unpackedSize / 1024).toFixed(1)} kB unpacked, ${files.length} files`);
+    console.log(
+      `      ${pack.filename}: ${(pack.size / 1024).toFixed(1)} kB, ${(pack.unpackedSize / 1024).toFixed(1)} kB unpacked, ${files.length} files`,
+    );
   });
 
   it('installs into an empty folder with ws as its only dependency', () => {
@@ -105,11 +129,17 @@ describe(`javascriptd-client, packed and installed with ${WHICH}`, function () {
     assert.ok(tarball, 'packed');
     const started = performance.now();
     // --prefer-offline: ws from npm's cache when `npm ci` put it there, else from the registry.
-    ok(spawnNode([NPM, 'install', '--no-audit', '--no-fund', '--no-update-notifier', '--prefer-offline', `./${tarball}`], folder), 'npm install');
+    ok(
+      spawnNode([NPM, 'install', '--no-audit', '--no-fund', '--no-update-notifier', '--prefer-offline', `./${tarball}`], folder),
+      'npm install',
+    );
     const took = performance.now() - started;
     const installed = readdirSync(join(folder, 'node_modules')).filter((name) => !name.startsWith('.'));
     assert.deepEqual(installed.sort(), ['javascriptd-client', 'ws']);
-    const pkg = JSON.parse(readFileSync(join(folder, 'node_modules', 'javascriptd-client', 'package.json'), 'utf8')) as { engines: { node: string }; dependencies: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(join(folder, 'node_modules', 'javascriptd-client', 'package.json'), 'utf8')) as {
+      engines: { node: string };
+      dependencies: Record<string, string>;
+    };
     assert.deepEqual(Object.keys(pkg.dependencies), ['ws']);
     assert.equal(satisfies(node20?.version ?? process.version, pkg.engines.node), true, `${pkg.engines.node} admits the Node it runs on`);
     console.log(`      npm install: ${Math.round(took)} ms`);
@@ -122,7 +152,10 @@ describe(`javascriptd-client, packed and installed with ${WHICH}`, function () {
     const took = performance.now() - started;
     assert.match(help, /^Usage: javascriptd-client run <file> \[options\]/);
     assert.match(ok(spawnNode([bin, '--help'], folder), '--help'), /javascriptd-client run --help/);
-    writeFileSync(join(folder, 'check.js'), 'function check(cb) { console.log("title", event.title); cb({ ok: /^feat/.test(event.title), n }); }');
+    writeFileSync(
+      join(folder, 'check.js'),
+      'function check(cb) { console.log("title", event.title); cb({ ok: /^feat/.test(event.title), n }); }',
+    );
     writeFileSync(join(folder, 'event.json'), JSON.stringify({ title: 'feat: packed' }));
     const run = spawnNode([bin, 'run', 'check.js', '--call', 'check', '--event', 'event.json', '--global', 'n=3'], folder, env);
     assert.equal(ok(run, 'run'), 'title feat: packed\n{\n  "ok": true,\n  "n": 3\n}\n');
@@ -138,7 +171,27 @@ describe(`javascriptd-client, packed and installed with ${WHICH}`, function () {
   });
 
   it('runs as `npx javascriptd-client run`, as a CI job would', () => {
-    const run = spawnNode([NPM, 'exec', '--no-update-notifier', '--offline', '--', 'javascriptd-client', 'run', 'check.js', '--call', 'check', '--event', 'event.json', '--global', 'n=4', '--json'], folder, env);
+    const run = spawnNode(
+      [
+        NPM,
+        'exec',
+        '--no-update-notifier',
+        '--offline',
+        '--',
+        'javascriptd-client',
+        'run',
+        'check.js',
+        '--call',
+        'check',
+        '--event',
+        'event.json',
+        '--global',
+        'n=4',
+        '--json',
+      ],
+      folder,
+      env,
+    );
     assert.deepEqual((JSON.parse(ok(run, 'npx javascriptd-client run')) as { value: unknown }).value, { ok: true, n: 4 });
   });
 
@@ -150,7 +203,10 @@ describe(`javascriptd-client, packed and installed with ${WHICH}`, function () {
       try { await rt.execute({ code: 'null.x' }); } catch (e) { error = e; }
       await rt.close();
       console.log(JSON.stringify({ node: process.version, value: result.value, console: result.console, error: [error instanceof ExecutionError, error.code === ErrorCode.Exception, error.message] }));`;
-    writeFileSync(join(folder, 'program.cjs'), `const { connect, ErrorCode, ExecutionError } = require('javascriptd-client');\n(async () => {${body}\n})().catch((e) => { console.error(e); process.exit(1); });\n`);
+    writeFileSync(
+      join(folder, 'program.cjs'),
+      `const { connect, ErrorCode, ExecutionError } = require('javascriptd-client');\n(async () => {${body}\n})().catch((e) => { console.error(e); process.exit(1); });\n`,
+    );
     writeFileSync(
       join(folder, 'program.mjs'),
       `import { connect, ErrorCode, ExecutionError } from 'javascriptd-client';\nimport { createRequire } from 'node:module';\nif (createRequire(import.meta.url)('javascriptd-client').ExecutionError !== ExecutionError) throw new Error('import and require gave two ExecutionError classes');\n${body}\n`,
@@ -178,13 +234,31 @@ describe(`javascriptd-client, packed and installed with ${WHICH}`, function () {
     writeFileSync(join(folder, 'types.mts'), `import { ${imports} } from 'javascriptd-client';\n${use}\n`);
     writeFileSync(join(folder, 'types.cts'), `import { ${imports} } from 'javascriptd-client';\nexport async function main() {${use}\n}\n`);
     const tsconfig = {
-      compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, noEmit: true, types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')] },
+      compilerOptions: {
+        module: 'nodenext',
+        target: 'es2022',
+        strict: true,
+        noEmit: true,
+        types: ['node'],
+        typeRoots: [join(ROOT, 'node_modules', '@types')],
+      },
       files: ['types.mts', 'types.cts'],
     };
     writeFileSync(join(folder, 'tsconfig.json'), JSON.stringify(tsconfig));
     // This project's TypeScript, run by this project's Node: the types are what is tested, not the compiler's Node.
-    const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.', '--explainFiles'], { cwd: folder, encoding: 'utf8', timeout: 60000 });
-    assert.equal(tsc.status, 0, tsc.stdout.split('\n').filter((line) => line.includes('error')).join('\n'));
+    const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.', '--explainFiles'], {
+      cwd: folder,
+      encoding: 'utf8',
+      timeout: 60000,
+    });
+    assert.equal(
+      tsc.status,
+      0,
+      tsc.stdout
+        .split('\n')
+        .filter((line) => line.includes('error'))
+        .join('\n'),
+    );
     // --explainFiles: each file, then why it is in (indented lines).
     const why = (file: string) => {
       const at = tsc.stdout.indexOf(`\n${file}\n`);
@@ -196,7 +270,12 @@ describe(`javascriptd-client, packed and installed with ${WHICH}`, function () {
 });
 
 describe(`the daemon, started with ${node20 === undefined ? 'a Node it does not support (none installed: pending)' : `Node ${node20.version} (${node20.node})`}`, () => {
-  for (const args of [['bin/javascriptd', 'serve'], ['dist/src/cli.js', 'serve'], ['dist/src/cli.js', '--version'], ['bin/javascriptd', 'run', 'x.js']]) {
+  for (const args of [
+    ['bin/javascriptd', 'serve'],
+    ['dist/src/cli.js', 'serve'],
+    ['dist/src/cli.js', '--version'],
+    ['bin/javascriptd', 'run', 'x.js'],
+  ]) {
     it(`\`node ${args.join(' ')}\` says which Node it needs in one line and exits 2`, function () {
       if (node20 === undefined) this.skip();
       const result = spawnNode(args, ROOT);

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type Client, connect, ConnectionError, ErrorCode, ExecutionError } from 'javascriptd-client';
+import { type Client, ConnectionError, connect, ErrorCode, ExecutionError } from 'javascriptd-client';
 import { freePort, startDaemon, useDaemon } from './helpers/daemon.js';
 
 const ROOT = join(__dirname, '..', '..');
@@ -41,14 +41,23 @@ describe('javascriptd-client', function () {
   });
 
   it('resolves with value, console and time', async () => {
-    const result = await rt.execute({ code: 'function main(cb) { console.log("hi", who); cb({ greeting: `hello ${who}` }); }', call: 'main', globals: { who: 'ada' } });
+    const result = await rt.execute({
+      code: 'function main(cb) { console.log("hi", who); cb({ greeting: `hello ${who}` }); }',
+      call: 'main',
+      globals: { who: 'ada' },
+    });
     assert.deepEqual(result.value, { greeting: 'hello ada' });
     assert.deepEqual(result.console, ['hi ada']);
     assert.ok(typeof result.time === 'number' && result.time > 0);
   });
 
   it('passes caller and timeout through', async () => {
-    const result = await rt.execute({ code: 'function add(a, b, cb) { cb(a + b); }', call: 'add', caller: '(callee, cb) => callee(2, 3, cb)', timeout: 1000 });
+    const result = await rt.execute({
+      code: 'function add(a, b, cb) { cb(a + b); }',
+      call: 'add',
+      caller: '(callee, cb) => callee(2, 3, cb)',
+      timeout: 1000,
+    });
     assert.equal(result.value, 5);
   });
 
@@ -66,7 +75,11 @@ describe('javascriptd-client', function () {
   });
 
   it('keeps many calls in flight on one connection, each answered with its own value', async () => {
-    const results = await Promise.all(Array.from({ length: 60 }, (_, n) => rt.execute({ code: 'function f(cb) { setTimeout(() => cb(n * n), n % 7); }', call: 'f', globals: { n } })));
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, n) =>
+        rt.execute({ code: 'function f(cb) { setTimeout(() => cb(n * n), n % 7); }', call: 'f', globals: { n } }),
+      ),
+    );
     assert.deepEqual(
       results.map((r) => r.value),
       Array.from({ length: 60 }, (_, n) => n * n),
@@ -81,15 +94,25 @@ describe('javascriptd-client', function () {
     const aborted = await rejection(slow);
     assert.ok(aborted instanceof DOMException && aborted.name === 'AbortError', String(aborted));
     assert.equal((await other).value, 'other');
-    const timedOut = await rejection(rt.execute({ code: 'function f(cb) { setTimeout(() => cb("late"), 300); }', call: 'f' }, { timeoutMs: 50 }));
+    const timedOut = await rejection(
+      rt.execute({ code: 'function f(cb) { setTimeout(() => cb("late"), 300); }', call: 'f' }, { timeoutMs: 50 }),
+    );
     assert.ok(timedOut instanceof DOMException && timedOut.name === 'TimeoutError', String(timedOut));
     const already = await rejection(rt.execute({ code: '1' }, { signal: AbortSignal.abort() }));
     assert.ok(already instanceof DOMException && already.name === 'AbortError');
     // With both, whichever comes first.
-    const both = await rejection(rt.execute({ code: 'function f(cb) { setTimeout(() => cb("late"), 300); }', call: 'f' }, { signal: new AbortController().signal, timeoutMs: 50 }));
+    const both = await rejection(
+      rt.execute(
+        { code: 'function f(cb) { setTimeout(() => cb("late"), 300); }', call: 'f' },
+        { signal: new AbortController().signal, timeoutMs: 50 },
+      ),
+    );
     assert.ok(both instanceof DOMException && both.name === 'TimeoutError', String(both));
     const first = new AbortController();
-    const aborting = rt.execute({ code: 'function f(cb) { setTimeout(() => cb("late"), 300); }', call: 'f' }, { signal: first.signal, timeoutMs: 5000 });
+    const aborting = rt.execute(
+      { code: 'function f(cb) { setTimeout(() => cb("late"), 300); }', call: 'f' },
+      { signal: first.signal, timeoutMs: 5000 },
+    );
     first.abort();
     const byHand = await rejection(aborting);
     assert.ok(byHand instanceof DOMException && byHand.name === 'AbortError', String(byHand));
@@ -101,10 +124,17 @@ describe('javascriptd-client', function () {
   it('stops the execution in the daemon when its AbortSignal aborts (runtime.cancel): a busy loop ends long before its time limit', async () => {
     const controller = new AbortController();
     const before = daemon.logs().length;
-    const spinning = rt.execute({ code: 'function f(cb) { console.log("spinning"); for (;;) {} }', call: 'f', timeout: 5000 }, { signal: controller.signal, onConsole: () => controller.abort() });
+    const spinning = rt.execute(
+      { code: 'function f(cb) { console.log("spinning"); for (;;) {} }', call: 'f', timeout: 5000 },
+      { signal: controller.signal, onConsole: () => controller.abort() },
+    );
     const aborted = await rejection(spinning);
     assert.ok(aborted instanceof DOMException && aborted.name === 'AbortError', String(aborted));
-    const logged = () => daemon.logs().slice(before).find((line) => line.msg === 'execution');
+    const logged = () =>
+      daemon
+        .logs()
+        .slice(before)
+        .find((line) => line.msg === 'execution');
     for (let i = 0; i < 50 && logged() === undefined; i++) await delay(20);
     assert.equal(logged()?.code, ErrorCode.Cancelled);
   });
@@ -113,16 +143,25 @@ describe('javascriptd-client', function () {
     const seen: { line: string; at: number }[] = [];
     const started = performance.now();
     const result = await rt.execute(
-      { code: 'function f(cb) { let n = 0; const t = setInterval(() => { console.log("line", ++n); if (n === 5) { clearInterval(t); cb(n); } }, 100); }', call: 'f' },
+      {
+        code: 'function f(cb) { let n = 0; const t = setInterval(() => { console.log("line", ++n); if (n === 5) { clearInterval(t); cb(n); } }, 100); }',
+        call: 'f',
+      },
       { onConsole: (line) => seen.push({ line, at: performance.now() - started }) },
     );
-    assert.deepEqual(seen.map((s) => s.line), ['line 1', 'line 2', 'line 3', 'line 4', 'line 5']);
+    assert.deepEqual(
+      seen.map((s) => s.line),
+      ['line 1', 'line 2', 'line 3', 'line 4', 'line 5'],
+    );
     assert.ok(seen[0].at < 300, `the first line came after ${Math.round(seen[0].at)} ms`);
-    assert.deepEqual(result.console, seen.map((s) => s.line));
+    assert.deepEqual(
+      result.console,
+      seen.map((s) => s.line),
+    );
     assert.equal(result.usage, undefined, 'no usage unless asked');
   });
 
-  it('returns usage when the script asks for it, and in an error\'s data', async () => {
+  it("returns usage when the script asks for it, and in an error's data", async () => {
     const result = await rt.execute({ code: 'console.log("ab"); 1', usage: true });
     assert.equal(result.usage?.consoleBytes, 3);
     assert.ok((result.usage?.cpuMs ?? -1) >= 0 && (result.usage?.wallMs ?? -1) >= 0);
@@ -152,16 +191,29 @@ describe('javascriptd-client', function () {
   });
 
   it('works from plain JavaScript in this repository, as javascriptd-client or javascriptd/client, required or imported, with its types published', () => {
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, { types: string; default: string }> };
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      exports: Record<string, { types: string; default: string }>;
+    };
     assert.ok(existsSync(join(ROOT, pkg.exports['./client'].types)), 'the declarations are built');
     for (const name of ['javascriptd-client', 'javascriptd/client']) {
       const run = `async (rt) => { const r = await rt.execute({ code: '6 * 7' }); await rt.close(); console.log(JSON.stringify(r.value)); }`;
       const programs = [
-        ['-e', `const { connect } = require('${name}');\nconnect(process.argv[1], { secret: process.env.SECRET }).then(${run}).catch((e) => { console.error(e); process.exit(1); });`],
-        ['--input-type=module', '-e', `import { connect, ExecutionError } from '${name}';\nimport { createRequire } from 'node:module';\nif (createRequire(process.cwd() + '/')('${name}').ExecutionError !== ExecutionError) throw new Error('two ExecutionError classes');\nawait connect(process.argv[1], { secret: process.env.SECRET }).then(${run});`],
+        [
+          '-e',
+          `const { connect } = require('${name}');\nconnect(process.argv[1], { secret: process.env.SECRET }).then(${run}).catch((e) => { console.error(e); process.exit(1); });`,
+        ],
+        [
+          '--input-type=module',
+          '-e',
+          `import { connect, ExecutionError } from '${name}';\nimport { createRequire } from 'node:module';\nif (createRequire(process.cwd() + '/')('${name}').ExecutionError !== ExecutionError) throw new Error('two ExecutionError classes');\nawait connect(process.argv[1], { secret: process.env.SECRET }).then(${run});`,
+        ],
       ];
       for (const args of programs) {
-        const child = spawnSync(process.execPath, [...args, daemon.url], { cwd: ROOT, env: { PATH: process.env.PATH, SECRET }, encoding: 'utf8' });
+        const child = spawnSync(process.execPath, [...args, daemon.url], {
+          cwd: ROOT,
+          env: { PATH: process.env.PATH, SECRET },
+          encoding: 'utf8',
+        });
         assert.equal(child.status, 0, `${name} ${args[0]}: ${child.stderr}`);
         assert.equal(child.stdout.trim(), '42');
       }

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { connect as connectTls } from 'node:tls';
 import { setTimeout as delay } from 'node:timers/promises';
+import { connect as connectTls } from 'node:tls';
 import { TestClient } from './helpers/client.js';
 import { startDaemon, useDaemon } from './helpers/daemon.js';
 import { selfSignedCert } from './helpers/tls.js';
@@ -96,7 +96,9 @@ describe('connection bounds', () => {
     try {
       const { socket } = await open(daemon.port, { allowHalfOpen: true });
       const response = new Promise<string>((resolve) => socket.once('data', (data) => resolve(String(data))));
-      socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+      socket.write(
+        'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
       assert.match(await response, /^HTTP\/1\.1 401 /);
       await delay(HEADER_TIMEOUT * 1.5);
       const started = performance.now();
@@ -145,7 +147,13 @@ describe('connection bounds', () => {
 
   describe('MAX_CONNECTIONS', () => {
     const MAX = 20;
-    const daemon = useDaemon({ SECRET, HOST: '127.0.0.1', MAX_CONNECTIONS: String(MAX), HEADER_TIMEOUT: String(HEADER_TIMEOUT), POOL_SIZE: '1' });
+    const daemon = useDaemon({
+      SECRET,
+      HOST: '127.0.0.1',
+      MAX_CONNECTIONS: String(MAX),
+      HEADER_TIMEOUT: String(HEADER_TIMEOUT),
+      POOL_SIZE: '1',
+    });
 
     it('closes connections past the cap at once, counting WebSockets, and serves again once the silent ones are closed', async () => {
       const headers = { 'x-runtime-secret': SECRET };

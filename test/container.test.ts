@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import Docker from 'dockerode';
 import { SANDBOX_LABEL } from '../src/sandbox/container-link.js';
-import { runCli, startDaemon, useDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
+import { runCli, startDaemon, useDaemon } from './helpers/daemon.js';
 import { describeWithEngine, dockerMissing } from './helpers/engines.js';
 
 const docker = new Docker();
@@ -15,7 +15,11 @@ const DATA_IMAGE = 'javascriptd-data:latest';
 const SECRET = 'container-test-secret';
 
 /** Runs the image with `options`, published on a free loopback port; removed after the test. */
-async function runImage(env: string[], extra: Docker.HostConfig = {}, image = IMAGE): Promise<{ container: Docker.Container; url: string }> {
+async function runImage(
+  env: string[],
+  extra: Docker.HostConfig = {},
+  image = IMAGE,
+): Promise<{ container: Docker.Container; url: string }> {
   const container = await docker.createContainer({
     Image: image,
     Env: env,
@@ -94,7 +98,11 @@ describeWithEngine('container', dockerMissing, function () {
       assert.ok((await imageTags()).includes('javascriptd:build'), 'the build stage is tagged javascriptd:build');
       // Another build on the same engine at the same time would show here too; an old
       // image a container still uses (one a crashed run left) is kept, and said so.
-      assert.deepEqual(dangling.after.filter((id) => !dangling.before.includes(id)), [], dangling.kept.join('\n'));
+      assert.deepEqual(
+        dangling.after.filter((id) => !dangling.before.includes(id)),
+        [],
+        dangling.kept.join('\n'),
+      );
     });
 
     it('builds the javascriptd image a runtime image needs first', async () => {
@@ -104,9 +112,16 @@ describeWithEngine('container', dockerMissing, function () {
         const build = runCli(['images', 'build', 'data', '--repository', repository], {}, 600000);
         assert.equal(build.status, 0, `javascriptd images build data failed:\n${build.stdout.slice(-3000)}\n${build.stderr}`);
         assert.match(build.stdout, new RegExp(`built ${repository}:latest, ${repository}-data:latest\n`));
-        assert.deepEqual((await danglingImages()).filter((id) => !before.includes(id)), []);
+        assert.deepEqual(
+          (await danglingImages()).filter((id) => !before.includes(id)),
+          [],
+        );
       } finally {
-        for (const tag of [`${repository}-data:latest`, `${repository}:latest`, `${repository}:build`]) await docker.getImage(tag).remove().catch(() => undefined);
+        for (const tag of [`${repository}-data:latest`, `${repository}:latest`, `${repository}:build`])
+          await docker
+            .getImage(tag)
+            .remove()
+            .catch(() => undefined);
       }
     });
   });
@@ -151,7 +166,10 @@ describeWithEngine('container', dockerMissing, function () {
       const { container } = await runImage([`SECRET=${SECRET}`], { ReadonlyRootfs: true });
       const { status, logs } = await exitOf(container);
       assert.equal(status, 2, logs);
-      assert.match(logs, /MODULE_CACHE \/tmp\/javascriptd-modules is not writable \(read-only file system\): mount a tmpfs there, e\.g\. docker run --tmpfs \/tmp/);
+      assert.match(
+        logs,
+        /MODULE_CACHE \/tmp\/javascriptd-modules is not writable \(read-only file system\): mount a tmpfs there, e\.g\. docker run --tmpfs \/tmp/,
+      );
       assert.doesNotMatch(logs, /ENOENT|the sandbox exited/);
     });
 
@@ -167,7 +185,9 @@ describeWithEngine('container', dockerMissing, function () {
     it("lets scripts require the image's modules, read-only", async () => {
       const { url } = await runImage([`SECRET=${SECRET}`], { ReadonlyRootfs: true, Tmpfs: { '/tmp': 'rw,size=64m' } }, DATA_IMAGE);
       const client = await connectWhenUp(url);
-      const reply = await client.execute({ code: 'const _ = require("lodash"); const dayjs = require("dayjs"); [_.sum([1, 2, 3]), dayjs("2026-11-21").add(1, "day").format("YYYY-MM-DD")]' });
+      const reply = await client.execute({
+        code: 'const _ = require("lodash"); const dayjs = require("dayjs"); [_.sum([1, 2, 3]), dayjs("2026-11-21").add(1, "day").format("YYYY-MM-DD")]',
+      });
       assert.deepEqual(reply.payload?.value, [6, '2026-11-22']);
       await client.close();
     });
@@ -211,7 +231,13 @@ describeWithEngine('container', dockerMissing, function () {
       await client?.close();
     });
     afterEach(function () {
-      if (this.currentTest?.state === 'failed') console.log(daemon.output.filter((l) => !l.includes('"execution"')).slice(-15).join('\n'));
+      if (this.currentTest?.state === 'failed')
+        console.log(
+          daemon.output
+            .filter((l) => !l.includes('"execution"'))
+            .slice(-15)
+            .join('\n'),
+        );
     });
 
     it('runs executions in locked-down sandbox containers of the runtime image', async () => {
@@ -234,7 +260,9 @@ describeWithEngine('container', dockerMissing, function () {
     });
 
     it("allows the image's modules without MODULES, and no sandbox writes its prepared code cache", async () => {
-      const reply = await client.execute({ code: '[require("lodash").sum([1, 2]), require("dayjs")("2026-01-31").add(1, "day").format("MM-DD")]' });
+      const reply = await client.execute({
+        code: '[require("lodash").sum([1, 2]), require("dayjs")("2026-01-31").add(1, "day").format("MM-DD")]',
+      });
       assert.deepEqual(reply.payload?.value, [3, '02-01'], JSON.stringify(reply));
       const listening = daemon.logs().find((line) => line.msg === 'listening') as { keys: { modules: string[] }[] };
       assert.deepEqual(listening.keys[0].modules, ['lodash', 'dayjs']);
@@ -244,7 +272,11 @@ describeWithEngine('container', dockerMissing, function () {
     it('gives a sandbox no network', async () => {
       const [sandbox] = await sandboxContainers();
       const exec = await docker.getContainer(sandbox.Id).exec({
-        Cmd: ['node', '-e', "require('net').connect(80, '8.8.8.8').on('connect', () => console.log('CONNECTED')).on('error', (e) => console.log(e.code)); setTimeout(() => {}, 500)"],
+        Cmd: [
+          'node',
+          '-e',
+          "require('net').connect(80, '8.8.8.8').on('connect', () => console.log('CONNECTED')).on('error', (e) => console.log(e.code)); setTimeout(() => {}, 500)",
+        ],
         AttachStdout: true,
         AttachStderr: true,
       });
@@ -265,14 +297,28 @@ describeWithEngine('container', dockerMissing, function () {
       const reply = await bomb;
       assert.equal(reply.error?.code, 1003, JSON.stringify(reply));
       const after = await Promise.all([client.execute({ code: '"after 1"' }), client.execute({ code: '"after 2"' })]);
-      assert.deepEqual(after.map((r) => r.payload?.value), ['after 1', 'after 2']);
+      assert.deepEqual(
+        after.map((r) => r.payload?.value),
+        ['after 1', 'after 2'],
+      );
     });
 
     it('replaces a killed sandbox; what it was running runs again on the new one, and the next call succeeds', async () => {
-      const pending = client.execute({ code: 'function h(cb) { console.log("running"); setTimeout(() => cb("slept"), 3000); }', call: 'h', timeout: 25000 });
+      const pending = client.execute({
+        code: 'function h(cb) { console.log("running"); setTimeout(() => cb("slept"), 3000); }',
+        call: 'h',
+        timeout: 25000,
+      });
       await delay(500);
       const victims = await sandboxContainers();
-      await Promise.all(victims.map((v) => docker.getContainer(v.Id).kill().catch(() => undefined)));
+      await Promise.all(
+        victims.map((v) =>
+          docker
+            .getContainer(v.Id)
+            .kill()
+            .catch(() => undefined),
+        ),
+      );
       const reply = await pending;
       assert.equal(reply.payload?.value, 'slept', JSON.stringify(reply));
       assert.deepEqual(reply.payload?.console, ['running']);
@@ -300,7 +346,10 @@ describeWithEngine('container', dockerMissing, function () {
       }
       assert.equal(now.filter((c) => before.some((b) => b.Id === c.Id)).length, 1, 'the hung sandbox was replaced');
       const after = await Promise.all([client.execute({ code: '"a"' }), client.execute({ code: '"b"' })]);
-      assert.deepEqual(after.map((r) => r.payload?.value), ['a', 'b']);
+      assert.deepEqual(
+        after.map((r) => r.payload?.value),
+        ['a', 'b'],
+      );
     });
 
     it('relays fetch to the daemon, whose policy refuses it', async () => {

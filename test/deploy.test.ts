@@ -55,7 +55,12 @@ interface Container {
 
 interface DeploymentManifest {
   metadata: { name: string };
-  spec: { template: { metadata: { labels: Record<string, string> }; spec: { securityContext: { runAsNonRoot: boolean; runAsUser: number }; containers: Container[] } } };
+  spec: {
+    template: {
+      metadata: { labels: Record<string, string> };
+      spec: { securityContext: { runAsNonRoot: boolean; runAsUser: number }; containers: Container[] };
+    };
+  };
 }
 
 describe('deploy/ Kubernetes manifests', () => {

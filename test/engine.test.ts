@@ -8,11 +8,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { loadedBy } from './helpers/loaded.js';
-import { useDaemon } from './helpers/daemon.js';
 import { type Reply, TestClient } from './helpers/client.js';
+import { useDaemon } from './helpers/daemon.js';
+import { loadedBy } from './helpers/loaded.js';
 
-const sleeper = (ms: number, value: unknown) => ({ code: `function h(cb) { setTimeout(() => cb(${JSON.stringify(value)}), ${ms}); }`, call: 'h' });
+const sleeper = (ms: number, value: unknown) => ({
+  code: `function h(cb) { setTimeout(() => cb(${JSON.stringify(value)}), ${ms}); }`,
+  call: 'h',
+});
 
 /** Resolves with the replies in the order they arrived, each with the ms it took. */
 async function arrivals(calls: { name: string; reply: Promise<Reply> }[]): Promise<{ name: string; reply: Reply; ms: number }[]> {
@@ -41,7 +44,10 @@ describe('the execution engine', function () {
       const last = arrived.at(-1)?.ms ?? 0;
       assert.ok(last < 1900, `the last sleeper answered after ${Math.round(last)} ms`);
       assert.deepEqual(
-        arrived.filter((a) => a.name !== 'light').map((a) => a.reply.payload?.value).sort(),
+        arrived
+          .filter((a) => a.name !== 'light')
+          .map((a) => a.reply.payload?.value)
+          .sort(),
         Array.from({ length: 8 }, (_, i) => i),
       );
       await Promise.all([...sleepers, light].map((c) => c.close()));
@@ -93,7 +99,9 @@ describe('the execution engine', function () {
 
     it('answers 32 sleepers correctly while a memory bomb and a wedging script of the same key bring their isolate down', async () => {
       const client = await TestClient.connect(daemon.url);
-      const sleepers = Array.from({ length: 32 }, (_, i) => client.execute({ code: `function h(cb) { console.log("sleeper", ${i}); setTimeout(() => cb(${i}), 800); }`, call: 'h' }));
+      const sleepers = Array.from({ length: 32 }, (_, i) =>
+        client.execute({ code: `function h(cb) { console.log("sleeper", ${i}); setTimeout(() => cb(${i}), 800); }`, call: 'h' }),
+      );
       await delay(200);
       const bomb = client.execute({ code: 'const a = []; for (;;) a.push(new Array(1e6).fill(0));' });
       const wedge = client.execute({ code: 'function h(cb) { cb("answered"); for (;;) {} }', call: 'h' });
@@ -114,14 +122,27 @@ describe('the execution engine', function () {
   });
 
   describe('the sandbox process', () => {
-    it('loads neither the daemon\'s settings (ajv) nor its bundler (esbuild)', () => {
+    it("loads neither the daemon's settings (ajv) nor its bundler (esbuild)", () => {
       const dir = mkdtempSync(join(tmpdir(), 'javascriptd-executor-'));
-      const options = { limits: { memoryLimitMb: 16, consoleLimitBytes: 100, resultLimitBytes: 100, resultDepth: 8, fetchMaxBytes: 0, fetchMaxRequests: 0 }, modules: [], cacheDir: dir, logLevel: 'silent', noLogs: true };
+      const options = {
+        limits: { memoryLimitMb: 16, consoleLimitBytes: 100, resultLimitBytes: 100, resultDepth: 8, fetchMaxBytes: 0, fetchMaxRequests: 0 },
+        modules: [],
+        cacheDir: dir,
+        logLevel: 'silent',
+        noLogs: true,
+      };
       // Run as in a container (frames on stdin and stdout); closing stdin ends it, once it is up.
       const { loaded } = loadedBy([join(__dirname, '..', 'src', 'executor', 'main.js'), JSON.stringify(options)], { input: '' });
-      assert.ok(loaded.some((file) => file.includes('isolated-vm')), 'it did start');
+      assert.ok(
+        loaded.some((file) => file.includes('isolated-vm')),
+        'it did start',
+      );
       assert.deepEqual(
-        loaded.filter((file) => /node_modules[\\/](ajv|esbuild|dockerode|prom-client|undici)[\\/]|src[\\/](config|daemon|sandbox[\\/]module-bundler)\.js/.test(file)),
+        loaded.filter((file) =>
+          /node_modules[\\/](ajv|esbuild|dockerode|prom-client|undici)[\\/]|src[\\/](config|daemon|sandbox[\\/]module-bundler)\.js/.test(
+            file,
+          ),
+        ),
         [],
       );
     });

@@ -42,7 +42,8 @@ describe('ES module and TypeScript scripts', function () {
 
   describe('modules', () => {
     it('imports an allowlisted CommonJS package, default and named', async () => {
-      const code = 'import _ from "lodash";\nimport { chunk, VERSION } from "lodash";\nexport default [chunk([1, 2, 3], 2), _.VERSION === VERSION, VERSION];';
+      const code =
+        'import _ from "lodash";\nimport { chunk, VERSION } from "lodash";\nexport default [chunk([1, 2, 3], 2), _.VERSION === VERSION, VERSION];';
       assert.deepEqual(value(await client.execute({ code, module: true })), [[[1, 2], [3]], true, '4.18.1']);
     });
 
@@ -52,7 +53,8 @@ describe('ES module and TypeScript scripts', function () {
     });
 
     it('awaits at its top level, timers included, before its handler is called', async () => {
-      const code = 'const n = await new Promise((resolve) => setTimeout(() => resolve(20), 30));\nexport function handle(cb) { cb(n + 1); }';
+      const code =
+        'const n = await new Promise((resolve) => setTimeout(() => resolve(20), 30));\nexport function handle(cb) { cb(n + 1); }';
       assert.equal(value(await client.execute({ code, module: true, call: 'handle' })), 21);
     });
 
@@ -90,7 +92,10 @@ describe('ES module and TypeScript scripts', function () {
     });
 
     it('imports an allowlisted name dynamically; a computed name goes through require and fails the same way', async () => {
-      assert.equal(value(await client.execute({ code: 'const _ = await import("lodash");\nexport default _.default.VERSION;', module: true })), '4.18.1');
+      assert.equal(
+        value(await client.execute({ code: 'const _ = await import("lodash");\nexport default _.default.VERSION;', module: true })),
+        '4.18.1',
+      );
       const name = 'const name = ["lo", "dash"].join("");\nexport default (await import(name)).default.VERSION;';
       assert.equal(value(await client.execute({ code: name, module: true })), '4.18.1');
       const refused = failure(await client.execute({ code: 'const name = "f" + "s";\nexport default await import(name);', module: true }));
@@ -101,7 +106,9 @@ describe('ES module and TypeScript scripts', function () {
       const sync = failure(await client.execute({ code: 'export const a = 1;\nthrow new RangeError("at once");', module: true }));
       assert.equal(sync.message, 'RangeError: at once');
       assert.match(String(sync.data?.stack), /^RangeError: at once\n {4}at module\.js:2:7$/);
-      const later = failure(await client.execute({ code: 'await new Promise((r) => setTimeout(r, 10));\n\nthrow new Error("later");', module: true }));
+      const later = failure(
+        await client.execute({ code: 'await new Promise((r) => setTimeout(r, 10));\n\nthrow new Error("later");', module: true }),
+      );
       assert.match(String(later.data?.stack), /^Error: later\n {4}at module\.js:3:7$/);
     });
 
@@ -114,13 +121,20 @@ describe('ES module and TypeScript scripts', function () {
     it('gets a fresh context, the same globals and limits as a classic script', async () => {
       await client.execute({ code: 'globalThis.leak = 1; export default 1;', module: true });
       const code = 'export default [typeof leak, typeof require, typeof process, typeof __javascriptdEnter, typeof WebAssembly];';
-      assert.deepEqual(value(await client.execute({ code, module: true })), ['undefined', 'function', 'undefined', 'undefined', 'undefined']);
+      assert.deepEqual(value(await client.execute({ code, module: true })), [
+        'undefined',
+        'function',
+        'undefined',
+        'undefined',
+        'undefined',
+      ]);
       failure(await client.execute({ code: 'for (;;) {}', module: true, timeout: 200 }), 1002);
       failure(await client.execute({ code: 'await null;\nwhile (true) {}', module: true, timeout: 200 }), 1002);
     });
 
-    it('maps a handler\'s stack to the module\'s lines, leaving out the bundle\'s own code', async () => {
-      const code = 'import _ from "lodash";\n\nexport function handle() {\n  return _.map([1], () => {\n    throw new Error("inner");\n  });\n}';
+    it("maps a handler's stack to the module's lines, leaving out the bundle's own code", async () => {
+      const code =
+        'import _ from "lodash";\n\nexport function handle() {\n  return _.map([1], () => {\n    throw new Error("inner");\n  });\n}';
       const error = failure(await client.execute({ code, module: true, call: 'handle' }));
       assert.equal(error.data?.stack, 'Error: inner\n    at module.js:5:11\n    at handle (module.js:4:12)');
     });
@@ -134,7 +148,8 @@ describe('ES module and TypeScript scripts', function () {
 
   describe('TypeScript', () => {
     it('runs a classic script: declarations stay globals call finds, the last expression is the value', async () => {
-      const code = 'interface Order { items: string[] }\nconst order: Order = { items: ["a", "b"] };\nfunction handle(cb: (total: number) => void): void { cb(order.items.length * 10); }\norder.items.length as number;';
+      const code =
+        'interface Order { items: string[] }\nconst order: Order = { items: ["a", "b"] };\nfunction handle(cb: (total: number) => void): void { cb(order.items.length * 10); }\norder.items.length as number;';
       assert.equal(value(await client.execute({ code, typescript: true })), 2);
       assert.equal(value(await client.execute({ code, typescript: true, call: 'handle' })), 20);
     });
@@ -144,15 +159,17 @@ describe('ES module and TypeScript scripts', function () {
       assert.equal(value(await client.execute({ code, typescript: true })), 'not a number42');
     });
 
-    it('points a thrown error\'s stack at the TypeScript lines and columns', async () => {
-      const code = 'type Id = number;\ninterface User {\n  id: Id;\n}\nenum Kind { A, B }\nfunction fail(user: User): never {\n    throw new Error(`user ${user.id} ${Kind.B}`);\n}\nfail({ id: 7 });';
+    it("points a thrown error's stack at the TypeScript lines and columns", async () => {
+      const code =
+        'type Id = number;\ninterface User {\n  id: Id;\n}\nenum Kind { A, B }\nfunction fail(user: User): never {\n    throw new Error(`user ${user.id} ${Kind.B}`);\n}\nfail({ id: 7 });';
       const error = failure(await client.execute({ code, typescript: true }));
       assert.equal(error.message, 'Error: user 7 1');
       assert.equal(error.data?.stack, 'Error: user 7 1\n    at fail (script.ts:7:11)\n    at script.ts:9:1');
     });
 
-    it('maps a TypeScript module\'s stack, a handler called later', async () => {
-      const code = 'import { chunk } from "lodash";\n\nconst size: number = 2;\nexport function handle(cb: (v: unknown) => void): void {\n  setTimeout((): void => {\n      (null as unknown as { x: number }).x;\n  }, 1);\n}\nexport const parts = chunk([1], size);';
+    it("maps a TypeScript module's stack, a handler called later", async () => {
+      const code =
+        'import { chunk } from "lodash";\n\nconst size: number = 2;\nexport function handle(cb: (v: unknown) => void): void {\n  setTimeout((): void => {\n      (null as unknown as { x: number }).x;\n  }, 1);\n}\nexport const parts = chunk([1], size);';
       const error = failure(await client.execute({ code, module: true, typescript: true, call: 'handle' }));
       assert.match(error.message, /^TypeError: Cannot read properties of null/);
       assert.match(String(error.data?.stack), /\n {4}at module\.ts:6:42$/);
@@ -185,7 +202,12 @@ describe('ES module and TypeScript scripts', function () {
     it('takes the fields over JSON-RPC', async () => {
       const rpc = await TestClient.connect(daemon.url, { handshake: false });
       try {
-        rpc.send({ jsonrpc: '2.0', method: 'runtime.execute', params: { code: 'export function h(cb: (n: number) => void) { cb(5); }', module: true, typescript: true, call: 'h' }, id: 1 });
+        rpc.send({
+          jsonrpc: '2.0',
+          method: 'runtime.execute',
+          params: { code: 'export function h(cb: (n: number) => void) { cb(5); }', module: true, typescript: true, call: 'h' },
+          id: 1,
+        });
         assert.deepEqual(JSON.parse(await rpc.next()).result.value, 5);
         rpc.send({ jsonrpc: '2.0', method: 'runtime.execute', params: [{ code: 'import "fs";', module: true }], id: 2 });
         assert.equal(JSON.parse(await rpc.next()).error.message, "Error: module 'fs' is not allowed [module.js:1:8]");
@@ -195,7 +217,9 @@ describe('ES module and TypeScript scripts', function () {
     });
 
     it('answers a request without the new fields exactly as before', async () => {
-      client.send('{"type":"req","method":"runtime.execute","id":7,"payload":{"code":"function h(cb) { console.log(\\"x\\"); cb([1, \\"a\\"]) }","call":"h"}}');
+      client.send(
+        '{"type":"req","method":"runtime.execute","id":7,"payload":{"code":"function h(cb) { console.log(\\"x\\"); cb([1, \\"a\\"]) }","call":"h"}}',
+      );
       assert.match(await client.next(), /^\{"type":"rep","id":7,"payload":\{"value":\[1,"a"\],"console":\["x"\],"time":[0-9.]+\}\}$/);
       client.send('{"type":"req","method":"runtime.execute","id":8,"payload":{"code":"null.x"}}');
       assert.equal(
@@ -203,7 +227,10 @@ describe('ES module and TypeScript scripts', function () {
         '{"type":"rep","id":8,"error":{"code":1000,"message":"TypeError: Cannot read properties of null (reading \'x\')","data":{"name":"TypeError","stack":"TypeError: Cannot read properties of null (reading \'x\')\\n    at script.js:1:6","console":[]}}}',
       );
       client.send('{"type":"req","method":"runtime.execute","id":9,"payload":{"code":"let x = ;"}}');
-      assert.equal(await client.next(), '{"type":"rep","id":9,"error":{"code":1000,"message":"SyntaxError: Unexpected token \';\' [script.js:1:9]","data":{"name":"SyntaxError","stack":"SyntaxError: Unexpected token \';\' [script.js:1:9]","console":[]}}}');
+      assert.equal(
+        await client.next(),
+        '{"type":"rep","id":9,"error":{"code":1000,"message":"SyntaxError: Unexpected token \';\' [script.js:1:9]","data":{"name":"SyntaxError","stack":"SyntaxError: Unexpected token \';\' [script.js:1:9]","console":[]}}}',
+      );
     });
   });
 
@@ -215,9 +242,16 @@ describe('ES module and TypeScript scripts', function () {
     after(() => rt?.close());
 
     it('the client sends module and typescript', async () => {
-      const result = await rt.execute({ code: 'export default function handle(cb: (s: string) => void): void { cb("typed"); }', module: true, typescript: true, call: 'default' });
+      const result = await rt.execute({
+        code: 'export default function handle(cb: (s: string) => void): void { cb("typed"); }',
+        module: true,
+        typescript: true,
+        call: 'default',
+      });
       assert.equal(result.value, 'typed');
-      const error = await rt.execute({ code: 'const x: number = 1;\nthrow new Error("x" + x);', typescript: true }).catch((e: unknown) => e);
+      const error = await rt
+        .execute({ code: 'const x: number = 1;\nthrow new Error("x" + x);', typescript: true })
+        .catch((e: unknown) => e);
       assert.ok(error instanceof ExecutionError);
       assert.equal(error.scriptStack, 'Error: x1\n    at script.ts:2:7');
     });
@@ -226,7 +260,11 @@ describe('ES module and TypeScript scripts', function () {
       const dir = mkdtempSync(join(tmpdir(), 'javascriptd-esm-'));
       const run = (name: string, code: string, ...args: string[]) => {
         writeFileSync(join(dir, name), code);
-        return spawnSync(process.execPath, ['--no-node-snapshot', CLI, 'run', join(dir, name), ...args], { env: { PATH: process.env.PATH, JAVASCRIPTD_URL: daemon.url }, encoding: 'utf8', timeout: 20000 });
+        return spawnSync(process.execPath, ['--no-node-snapshot', CLI, 'run', join(dir, name), ...args], {
+          env: { PATH: process.env.PATH, JAVASCRIPTD_URL: daemon.url },
+          encoding: 'utf8',
+          timeout: 20000,
+        });
       };
       const ts = run('classic.ts', 'const n: number = 6;\nfunction h(cb: (v: number) => void) { cb(n * 7); }', '--call', 'h');
       assert.equal(ts.status, 0, ts.stderr);

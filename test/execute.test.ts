@@ -1,8 +1,8 @@
 // runtime.execute, rule by rule, against the real daemon over a real WebSocket.
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { useDaemon } from './helpers/daemon.js';
 import { type Reply, TestClient } from './helpers/client.js';
+import { useDaemon } from './helpers/daemon.js';
 
 describe('runtime.execute', () => {
   let client: TestClient;
@@ -43,7 +43,10 @@ describe('runtime.execute', () => {
           client.execute({ code: `globalThis.n = (globalThis.n || 0) + ${i}; new Promise(r => setTimeout(() => r(globalThis.n), 5))` }),
         ),
       );
-      assert.deepEqual(replies.map(value), Array.from({ length: 10 }, (_, i) => i));
+      assert.deepEqual(
+        replies.map(value),
+        Array.from({ length: 10 }, (_, i) => i),
+      );
     });
 
     it('has a Symbol.for registry of its own, which behaves as the standard one within the execution', async () => {
@@ -110,7 +113,10 @@ describe('runtime.execute', () => {
 
   describe('4. caller', () => {
     it('uses function (callee, cb) { callee(cb); } by default', async () => {
-      const reply = await client.execute({ code: 'function h() { return arguments.length === 1 && typeof arguments[0] === "function" ? arguments[0]("ok") : null }', call: 'h' });
+      const reply = await client.execute({
+        code: 'function h() { return arguments.length === 1 && typeof arguments[0] === "function" ? arguments[0]("ok") : null }',
+        call: 'h',
+      });
       assert.equal(value(reply), 'ok');
     });
 
@@ -125,7 +131,13 @@ describe('runtime.execute', () => {
     });
 
     it('reports an exception thrown in caller as 1000', async () => {
-      const err = error(await client.execute({ code: 'function h(cb) { cb(1) }', call: 'h', caller: 'function (callee, cb) { throw new RangeError("in caller"); }' }));
+      const err = error(
+        await client.execute({
+          code: 'function h(cb) { cb(1) }',
+          call: 'h',
+          caller: 'function (callee, cb) { throw new RangeError("in caller"); }',
+        }),
+      );
       assert.equal(err.code, 1000);
       assert.equal(err.message, 'RangeError: in caller');
       assert.match(String(err.data?.stack), /caller\.js/);
@@ -156,7 +168,10 @@ describe('runtime.execute', () => {
     });
 
     it('is the resolved value when the callee returns a promise and never calls cb', async () => {
-      const reply = await client.execute({ code: 'async function h(cb) { await new Promise(r => setTimeout(r, 5)); return { resolved: true }; }', call: 'h' });
+      const reply = await client.execute({
+        code: 'async function h(cb) { await new Promise(r => setTimeout(r, 5)); return { resolved: true }; }',
+        call: 'h',
+      });
       assert.deepEqual(value(reply), { resolved: true });
     });
 
@@ -171,7 +186,10 @@ describe('runtime.execute', () => {
     });
 
     it('arrives after timers when cb is called later', async () => {
-      const reply = await client.execute({ code: 'function h(cb) { let n = 0; const t = setInterval(() => { if (++n === 3) { clearInterval(t); cb(n); } }, 2); }', call: 'h' });
+      const reply = await client.execute({
+        code: 'function h(cb) { let n = 0; const t = setInterval(() => { if (++n === 3) { clearInterval(t); cb(n); } }, 2); }',
+        call: 'h',
+      });
       assert.equal(value(reply), 3);
     });
   });
@@ -228,7 +246,9 @@ describe('runtime.execute', () => {
     });
 
     it('answers 1000 for an exception in a timer', async () => {
-      const err = error(await client.execute({ code: 'function h(cb) { setTimeout(() => { throw new Error("in timer"); }, 5); }', call: 'h' }));
+      const err = error(
+        await client.execute({ code: 'function h(cb) { setTimeout(() => { throw new Error("in timer"); }, 5); }', call: 'h' }),
+      );
       assert.equal(err.code, 1000);
       assert.equal(err.message, 'Error: in timer');
     });
@@ -240,7 +260,9 @@ describe('runtime.execute', () => {
     });
 
     it('answers 1000 for a rejection inside a timer', async () => {
-      const err = error(await client.execute({ code: 'function h(cb) { setTimeout(async () => { throw new Error("async in timer"); }, 5); }', call: 'h' }));
+      const err = error(
+        await client.execute({ code: 'function h(cb) { setTimeout(async () => { throw new Error("async in timer"); }, 5); }', call: 'h' }),
+      );
       assert.equal(err.code, 1000);
       assert.equal(err.message, 'Error: async in timer');
     });
@@ -274,7 +296,9 @@ describe('runtime.execute', () => {
     it('answers 1002 when cb is never called but a timer is still pending; data only when something was printed', async () => {
       const silent = error(await client.execute({ code: 'function h(cb) { setTimeout(() => {}, 100000); }', call: 'h', timeout: 200 }));
       assert.deepEqual(silent, { code: 1002, message: 'Timeout' });
-      const printed = error(await client.execute({ code: 'function h(cb) { console.log("waiting"); setTimeout(() => {}, 100000); }', call: 'h', timeout: 200 }));
+      const printed = error(
+        await client.execute({ code: 'function h(cb) { console.log("waiting"); setTimeout(() => {}, 100000); }', call: 'h', timeout: 200 }),
+      );
       assert.deepEqual(printed.data, { timeout: 200, reason: 'the time limit was reached', console: ['waiting'] });
     });
 
@@ -295,7 +319,10 @@ describe('runtime.execute', () => {
 
   describe('8. nothing keeps running after the execution ends', () => {
     it('clears timers and intervals of a finished execution', async () => {
-      await client.execute({ code: 'function h(cb) { setInterval(() => console.log("tick"), 1); setTimeout(() => console.log("late"), 50); cb(1); }', call: 'h' });
+      await client.execute({
+        code: 'function h(cb) { setInterval(() => console.log("tick"), 1); setTimeout(() => console.log("late"), 50); cb(1); }',
+        call: 'h',
+      });
       await delay(100);
       const reply = await client.execute({ code: 'function h(cb) { setTimeout(() => cb(2), 20); }', call: 'h' });
       assert.deepEqual(reply.payload?.console, []);

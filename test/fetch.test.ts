@@ -1,8 +1,8 @@
 // fetch from scripts against real HTTP servers on loopback, behind the policy.
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { startDaemon, useDaemon } from './helpers/daemon.js';
 import { type Reply, TestClient } from './helpers/client.js';
+import { startDaemon, useDaemon } from './helpers/daemon.js';
 import { startHttpServer, type TestServer } from './helpers/http-server.js';
 
 describe('fetch', () => {
@@ -86,7 +86,9 @@ describe('fetch', () => {
   });
 
   it('POSTs JSON to a URL a ** rule allows', async () => {
-    const reply = await run(`fetch('${api.origin}/app/items', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: 1 }) }).then(async (r) => [r.status, await r.json()])`);
+    const reply = await run(
+      `fetch('${api.origin}/app/items', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: 1 }) }).then(async (r) => [r.status, await r.json()])`,
+    );
     assert.deepEqual(reply.payload?.value, [201, { received: { n: 1 }, type: 'application/json' }]);
   });
 
@@ -98,12 +100,18 @@ describe('fetch', () => {
         () => [hidden, "sent"],
         (error) => [hidden, error.message],
       )`);
-    assert.deepEqual(reply.payload?.value, [['undefined', 'undefined', 'undefined'], `fetch refused: headers of ${70000 + '[["x-big",""]]'.length} characters are longer than 65536`]);
+    assert.deepEqual(reply.payload?.value, [
+      ['undefined', 'undefined', 'undefined'],
+      `fetch refused: headers of ${70000 + '[["x-big",""]]'.length} characters are longer than 65536`,
+    ]);
   });
 
   it('refuses a method no rule allows, naming the rules for that origin', async () => {
     const message = rejection(await run(`fetch('${api.origin}/users/ada/gists', { method: 'DELETE' })`));
-    assert.match(message, /^TypeError: fetch refused: no FETCH_ALLOW rule allows DELETE http:\/\/127\.0\.0\.1:\d+\/users\/ada\/gists \(rules for this origin: "GET /);
+    assert.match(
+      message,
+      /^TypeError: fetch refused: no FETCH_ALLOW rule allows DELETE http:\/\/127\.0\.0\.1:\d+\/users\/ada\/gists \(rules for this origin: "GET /,
+    );
   });
 
   it('refuses a path no rule allows, before any request is made', async () => {
@@ -163,13 +171,18 @@ describe('fetch', () => {
 
   it('refuses a redirect to a path segment servers decode differently', async () => {
     const message = rejection(await run(`fetch('${api.origin}/allowed/redirect-ambiguous')`));
-    assert.match(message, /^TypeError: fetch refused a redirect: the path of GET http:\/\/127\.0\.0\.1:\d+\/allowed\/\.\.%2Fsecret has a segment servers decode differently \('\.\.%2Fsecret': %2F\)/);
+    assert.match(
+      message,
+      /^TypeError: fetch refused a redirect: the path of GET http:\/\/127\.0\.0\.1:\d+\/allowed\/\.\.%2Fsecret has a segment servers decode differently \('\.\.%2Fsecret': %2F\)/,
+    );
     assert.ok(api.seen.some((s) => s.url === '/allowed/redirect-ambiguous'));
     assert.ok(!api.seen.some((s) => s.url.includes('secret')));
   });
 
   it('drops method-override headers, whatever their case', async () => {
-    const reply = await run(`fetch('${api.origin}/users/ada/gists', { headers: { 'X-HTTP-Method-Override': 'DELETE', 'x-http-method': 'DELETE', 'X-METHOD-OVERRIDE': 'DELETE', 'X-Token': 'override-test' } }).then((r) => r.status)`);
+    const reply = await run(
+      `fetch('${api.origin}/users/ada/gists', { headers: { 'X-HTTP-Method-Override': 'DELETE', 'x-http-method': 'DELETE', 'X-METHOD-OVERRIDE': 'DELETE', 'X-Token': 'override-test' } }).then((r) => r.status)`,
+    );
     assert.equal(reply.payload?.value, 200);
     const seen = api.seen.find((s) => s.headers['x-token'] === 'override-test');
     assert.ok(seen, 'the request arrived');
@@ -179,10 +192,15 @@ describe('fetch', () => {
 
   it('refuses a host name that resolves to loopback unless FETCH_ALLOW_PRIVATE names it', async () => {
     const message = rejection(await run(`fetch('http://localhost:${api.port}/users/ada/gists')`));
-    assert.equal(message, 'TypeError: fetch refused: localhost resolves to 127.0.0.1, a loopback, private, link-local or other special-purpose address; name it in FETCH_ALLOW_PRIVATE to allow it');
+    assert.equal(
+      message,
+      'TypeError: fetch refused: localhost resolves to 127.0.0.1, a loopback, private, link-local or other special-purpose address; name it in FETCH_ALLOW_PRIVATE to allow it',
+    );
     const allowed = await startDaemon({ FETCH_ALLOW: `GET http://localhost:${api.port}/users/*/gists`, FETCH_ALLOW_PRIVATE: 'localhost' });
     try {
-      const reply = await (await TestClient.connect(allowed.url)).execute({ code: `fetch('http://localhost:${api.port}/users/ada/gists').then((r) => r.status)` });
+      const reply = await (await TestClient.connect(allowed.url)).execute({
+        code: `fetch('http://localhost:${api.port}/users/ada/gists').then((r) => r.status)`,
+      });
       assert.equal(reply.payload?.value, 200);
     } finally {
       await allowed.stop();
@@ -202,7 +220,10 @@ describe('fetch', () => {
       const post = () => fetch('${api.origin}/app/items', { method: 'POST', body: JSON.stringify('x'.repeat(60000)) }).then((r) => r.status, (e) => e.message);
       return [await post(), await post()];
     })()`);
-    assert.deepEqual(reply.payload?.value, [201, 'fetch refused: request bodies of this execution would exceed 100000 bytes (FETCH_MAX_BYTES)']);
+    assert.deepEqual(reply.payload?.value, [
+      201,
+      'fetch refused: request bodies of this execution would exceed 100000 bytes (FETCH_MAX_BYTES)',
+    ]);
     assert.equal(api.seen.length, before + 1);
   });
 
@@ -254,7 +275,10 @@ describe('fetch', () => {
 
   it('rejects with a TypeError the script can catch', async () => {
     const reply = await run(`fetch('https://api.github.com/users').then(() => 'fetched', (e) => [e instanceof TypeError, e.message])`);
-    assert.deepEqual(reply.payload?.value, [true, 'fetch refused: no FETCH_ALLOW rule allows GET https://api.github.com/users (none names https://api.github.com)']);
+    assert.deepEqual(reply.payload?.value, [
+      true,
+      'fetch refused: no FETCH_ALLOW rule allows GET https://api.github.com/users (none names https://api.github.com)',
+    ]);
   });
 
   it('is denied entirely without FETCH_ALLOW', async () => {

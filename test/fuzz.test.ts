@@ -92,7 +92,10 @@ async function converse(daemon: RunningDaemon, kind: Kind, rng: Rng, where: stri
   const dialect: Dialect = kind === 'jsonrpc' || (kind === 'abandoned' && rng.chance(0.5)) ? 'jsonrpc' : 'duplex';
   const client = await TestClient.connect(daemon.url, { handshake: dialect === 'duplex' ? undefined : false });
   const count = rng.int(FRAMES.min, FRAMES.max);
-  const frames = [...(dialect === 'jsonrpc' ? [generator.jsonRpcFirst()] : []), ...Array.from({ length: count }, () => generator.frame(dialect))];
+  const frames = [
+    ...(dialect === 'jsonrpc' ? [generator.jsonRpcFirst()] : []),
+    ...Array.from({ length: count }, () => generator.frame(dialect)),
+  ];
   const expectations: Expectation[] = [];
   for (const frame of frames) {
     expectations.push(...expectationsOf(dialect, frame));
@@ -108,7 +111,11 @@ async function converse(daemon: RunningDaemon, kind: Kind, rng: Rng, where: stri
   }
   const replies = await client.collect((received) => answered(expectations, messages(received), dialect), QUIET_MS, REPLY_TIMEOUT_MS);
   const closedEarly = await Promise.race([client.closed, new Promise<undefined>((resolve) => setImmediate(resolve, undefined))]);
-  assert.equal(closedEarly, undefined, `${where}: the daemon closed the connection (${JSON.stringify(closedEarly)}) though no frame asked for it`);
+  assert.equal(
+    closedEarly,
+    undefined,
+    `${where}: the daemon closed the connection (${JSON.stringify(closedEarly)}) though no frame asked for it`,
+  );
   checkReplies(dialect, expectations, messages(replies), where);
   if (rng.chance(0.5)) {
     const { frame, code } = generator.closer();
@@ -205,7 +212,9 @@ function messages(frames: string[]): string[] {
 function answered(expectations: Expectation[], frames: string[], dialect: Dialect): boolean {
   const counts = countByKey(frames, dialect);
   const nulls = expectations.filter((e) => e.nullReply === 'yes').length;
-  return (counts.get('null') ?? 0) >= nulls && expectations.every((e) => e.key === undefined || e.keyOptional || (counts.get(e.key) ?? 0) >= 1);
+  return (
+    (counts.get('null') ?? 0) >= nulls && expectations.every((e) => e.key === undefined || e.keyOptional || (counts.get(e.key) ?? 0) >= 1)
+  );
 }
 
 function countByKey(frames: string[], dialect: Dialect): Map<string, number> {
@@ -231,7 +240,10 @@ function checkReplies(dialect: Dialect, expectations: Expectation[], frames: str
     if (e.key === undefined) continue;
     const replies = byKey.get(e.key) ?? [];
     byKey.delete(e.key);
-    assert.ok(replies.length <= 1, `${where}: ${replies.length} replies to id ${e.key}, for ${describe(e)}\n  replies: ${JSON.stringify(replies).slice(0, 600)}`);
+    assert.ok(
+      replies.length <= 1,
+      `${where}: ${replies.length} replies to id ${e.key}, for ${describe(e)}\n  replies: ${JSON.stringify(replies).slice(0, 600)}`,
+    );
     if (replies.length === 0) {
       assert.ok(e.keyOptional, `${where}: no reply to id ${e.key} within ${REPLY_TIMEOUT_MS} ms, for ${describe(e)}`);
       continue;
@@ -275,12 +287,13 @@ function wellFormed(dialect: Dialect, frame: string, where: string): Record<stri
   const fail = (why: string) => assert.fail(`${where}: malformed reply (${why}): ${frame.slice(0, 600)}`);
   if (!parsed.ok || !isObject(parsed.value)) return fail('not a JSON object');
   const reply = parsed.value;
-  const [outcome, allowed] = dialect === 'duplex' ? ['payload', ['type', 'id', 'payload', 'error', 'ext']] : ['result', ['jsonrpc', 'id', 'result', 'error']];
+  const [outcome, allowed] =
+    dialect === 'duplex' ? ['payload', ['type', 'id', 'payload', 'error', 'ext']] : ['result', ['jsonrpc', 'id', 'result', 'error']];
   if (dialect === 'duplex' ? reply.type !== 'rep' : reply.jsonrpc !== '2.0') fail('wrong type or jsonrpc');
   if (!(dialect === 'duplex' ? isRequestId(reply.id) : reply.id === null || isRequestId(reply.id))) fail('no usable id');
   const extra = Object.keys(reply).filter((k) => !allowed.includes(k));
   if (extra.length > 0) fail(`unexpected members ${extra.join(', ')}`);
-  if ((outcome in reply) === ('error' in reply)) fail(`not exactly one of ${outcome} and error`);
+  if (outcome in reply === 'error' in reply) fail(`not exactly one of ${outcome} and error`);
   if ('error' in reply) {
     const error = reply.error;
     if (!isObject(error) || !CODES.has(error.code as number)) fail('an error without a known code');

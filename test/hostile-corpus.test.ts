@@ -54,7 +54,9 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
     const peak = rss?.peak();
     if (peak !== undefined) {
       const byPhase = phases.map((p) => `${p.name} ${mib(rss.peak(p.from, p.to)?.total ?? 0)}`).join(', ');
-      console.log(`      peak RSS of daemon + sandboxes: ${mib(peak.total)} at ${(peak.at / 1000).toFixed(1)} s (daemon ${mib(peak.root)}, ${peak.processes} processes); by phase: ${byPhase}`);
+      console.log(
+        `      peak RSS of daemon + sandboxes: ${mib(peak.total)} at ${(peak.at / 1000).toFixed(1)} s (daemon ${mib(peak.root)}, ${peak.processes} processes); by phase: ${byPhase}`,
+      );
     }
     await daemon?.stop('SIGKILL');
   });
@@ -98,13 +100,19 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
       const clients = await Promise.all(Array.from({ length: 4 }, () => connect(daemon.url)));
       const unread = await stopReading(clients);
       // Each reply is read whole by the client once it reads again, but only its outcome is kept.
-      const outcomes = clients.map((client) => Array.from({ length: 100 }, () => early(async () => summary(await client.execute({ code: '"x".repeat(1000000)' })))));
+      const outcomes = clients.map((client) =>
+        Array.from({ length: 100 }, () => early(async () => summary(await client.execute({ code: '"x".repeat(1000000)' })))),
+      );
       try {
         await delay(4000);
         const { grown, queued } = await unread.measure();
         this.test!.title += ` (RSS grew by ${mib(grown)}, ${mib(queued)} queued)`;
         for (const client of clients) client.ws.resume();
-        await checkDrained(clients, outcomes.map((o) => Promise.all(o)), (s) => s === 'value 1000000');
+        await checkDrained(
+          clients,
+          outcomes.map((o) => Promise.all(o)),
+          (s) => s === 'value 1000000',
+        );
         assert.ok(queued < 4 * QUEUED_LIMIT, `the daemon queued ${mib(queued)} of replies for 4 connections that did not read`);
         assert.ok(grown < UNREAD_GROWTH_LIMIT, `daemon + sandbox RSS grew by ${mib(grown)} while the clients did not read`);
       } finally {
@@ -144,7 +152,10 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
     let hugeErrors: Promise<Record<string, SizedReply[]>> | undefined;
 
     before(async () => {
-      if (selected(1)) consoleFlood = early(async () => ask(await connect(daemon.url), { code: 'for (;;) console.log("x".repeat(262144))', timeout: 8000 }));
+      if (selected(1))
+        consoleFlood = early(async () =>
+          ask(await connect(daemon.url), { code: 'for (;;) console.log("x".repeat(262144))', timeout: 8000 }),
+        );
       if (selected(2)) {
         // Refused at once by the policy: each call still carries 5 MB out of the isolate.
         const code = `(async () => {
@@ -190,7 +201,10 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
       const lines = (error.data?.console ?? []) as string[];
       assert.match(lines[0] ?? '', /^0 fetch refused: no FETCH_ALLOW rule allows POST/, 'the first call is refused by the policy');
       const refusedByPolicy = lines.filter((line) => /no FETCH_ALLOW rule/.test(line));
-      assert.ok(refusedByPolicy.length <= FETCH_MAX_REQUESTS, `${refusedByPolicy.length} calls reached the policy check:\n${lines.join('\n')}`);
+      assert.ok(
+        refusedByPolicy.length <= FETCH_MAX_REQUESTS,
+        `${refusedByPolicy.length} calls reached the policy check:\n${lines.join('\n')}`,
+      );
     });
 
     it('3. "x".repeat(256 MiB) as the result: 1005 with its size, not 1002', async function () {
@@ -208,7 +222,10 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
         for (const { reply, bytes } of sized) {
           const codes = name === 'error50' ? [1000, 1003] : [1000];
           assert.ok(codes.includes(reply.error?.code ?? 0), `${name}: expected ${codes.join(' or ')}, got ${brief(reply.error)}`);
-          assert.ok(bytes < REPLY_CAP, `${name}: a reply frame of ${bytes} bytes (message ${reply.error?.message.length} chars, stack ${String(reply.error?.data?.stack).length} chars)`);
+          assert.ok(
+            bytes < REPLY_CAP,
+            `${name}: a reply frame of ${bytes} bytes (message ${reply.error?.message.length} chars, stack ${String(reply.error?.data?.stack).length} chars)`,
+          );
         }
       }
     });
@@ -235,7 +252,9 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
         ['registered', 'registered'],
       );
       for (let round = 0; round < 3; round++) {
-        const next = await Promise.all([a, b].map((client) => timed(ask(client, { code: 'function b(cb) { setTimeout(() => cb(1), 20); }', call: 'b' }))));
+        const next = await Promise.all(
+          [a, b].map((client) => timed(ask(client, { code: 'function b(cb) { setTimeout(() => cb(1), 20); }', call: 'b' }))),
+        );
         for (const { value: reply, ms } of next) {
           assert.equal(reply.payload?.value, 1, `round ${round}: expected 1, got ${brief(reply.error)}`);
           assert.ok(ms <= 500, `round ${round}: answered after ${Math.round(ms)} ms`);
@@ -249,9 +268,18 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
       const clients = await Promise.all([connect(daemon.url), connect(daemon.url)]);
       const onBoth = (code: string) => Promise.all(clients.map((client) => ask(client, { code })));
       const values = (replies: Reply[]) => replies.map((r) => r.payload?.value ?? brief(r.error));
-      assert.deepEqual(values(await onBoth('for (let i = 0; i < 250000; i++) Symbol.for("corpus-a-" + i); "registered"')), ['registered', 'registered']);
-      assert.deepEqual(values(await onBoth('const a = []; for (let i = 0; i < 10; i++) a.push(new Array(1e6).fill(i + 0.5)); a.length')), [10, 10]);
-      assert.deepEqual(values(await onBoth('for (let i = 0; i < 300000; i++) Symbol.for("corpus-b-" + i); "registered"')), ['registered', 'registered']);
+      assert.deepEqual(values(await onBoth('for (let i = 0; i < 250000; i++) Symbol.for("corpus-a-" + i); "registered"')), [
+        'registered',
+        'registered',
+      ]);
+      assert.deepEqual(
+        values(await onBoth('const a = []; for (let i = 0; i < 10; i++) a.push(new Array(1e6).fill(i + 0.5)); a.length')),
+        [10, 10],
+      );
+      assert.deepEqual(values(await onBoth('for (let i = 0; i < 300000; i++) Symbol.for("corpus-b-" + i); "registered"')), [
+        'registered',
+        'registered',
+      ]);
       await Promise.all(clients.map((c) => c.close()));
     });
   });
@@ -266,11 +294,16 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
       const codes: number[] = [];
       // A time limit of 500 ms instead of TIMEOUT's 3 s keeps the wait for a turn short; the queue fills all the same.
       for (const client of flooders) {
-        for (let i = 0; i < 100; i++) early(async () => codes.push((await client.execute({ code: 'for (;;) {}', timeout: 500 })).error?.code ?? 0));
+        for (let i = 0; i < 100; i++)
+          early(async () => codes.push((await client.execute({ code: 'for (;;) {}', timeout: 500 })).error?.code ?? 0));
       }
       try {
         // 1,100 loops, 2 running and QUEUE_LIMIT 1,000 waiting: about 98 are refused at once.
-        await within(until(() => codes.filter((c) => c === 1004).length >= 90), 10000, 'the queue filling up');
+        await within(
+          until(() => codes.filter((c) => c === 1004).length >= 90),
+          10000,
+          'the queue filling up',
+        );
         const reply = await ask(light, { code: '1+1' }, 30000);
         assert.equal(reply.payload?.value, 2, `expected 2, got ${brief(reply.error)}`);
         const uncoded = codes.filter((c) => c !== 1002 && c !== 1004);
@@ -344,7 +377,10 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
     it(`kept daemon + sandbox RSS under ${mib(RSS_LIMIT)} throughout`, () => {
       const peak = rss.peak();
       assert.ok(peak !== undefined, 'no RSS reading of the daemon');
-      assert.ok(peak.total < RSS_LIMIT, `peak ${mib(peak.total)} at ${(peak.at / 1000).toFixed(1)} s (daemon ${mib(peak.root)}, ${peak.processes} processes)`);
+      assert.ok(
+        peak.total < RSS_LIMIT,
+        `peak ${mib(peak.total)} at ${(peak.at / 1000).toFixed(1)} s (daemon ${mib(peak.root)}, ${peak.processes} processes)`,
+      );
     });
 
     it('is still alive and serving', async () => {

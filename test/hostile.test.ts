@@ -1,8 +1,8 @@
 // Hostile scripts are ordinary traffic: each gets a coded reply, and a normal
 // call succeeds right after it on the same daemon.
 import assert from 'node:assert/strict';
-import { useDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
+import { useDaemon } from './helpers/daemon.js';
 
 interface Case {
   name: string;
@@ -22,41 +22,145 @@ const CASES: Case[] = [
   { name: 'a busy loop in a timer', code: 'function h(cb) { setTimeout(() => { for (;;) {} }, 1); }', call: 'h', codes: [1002] },
   { name: 'an array memory bomb', code: 'const a = []; for (;;) a.push(new Array(1e6).fill(0));', timeout: 10000, codes: [1003] },
   { name: 'an object memory bomb', code: 'const a = []; for (let i = 0; ; i++) a.push({ i, s: "x" + i });', timeout: 10000, codes: [1003] },
-  { name: 'a string memory bomb', code: 'let s = "x"; for (;;) s += s;', timeout: 10000, codes: [1000, 1003], message: /RangeError: Invalid string length|Memory limit/ },
-  { name: 'a string array memory bomb', code: 'const a = []; for (let i = 0; ; i++) a.push(String(i).repeat(1e5));', timeout: 10000, codes: [1003] },
-  { name: 'an ArrayBuffer memory bomb', code: 'const a = []; for (;;) a.push(new ArrayBuffer(1e7));', timeout: 10000, codes: [1000, 1003], message: /RangeError: Array buffer allocation failed|Memory limit/ },
-  { name: 'a typed array memory bomb', code: 'const a = []; for (;;) a.push(new Float64Array(1e6).fill(1));', timeout: 10000, codes: [1000, 1003] },
-  { name: 'a WebAssembly memory bomb', code: 'const m = []; for (;;) m.push(new WebAssembly.Memory({ initial: 1000 }));', codes: [1000], message: /ReferenceError: WebAssembly is not defined/ },
+  {
+    name: 'a string memory bomb',
+    code: 'let s = "x"; for (;;) s += s;',
+    timeout: 10000,
+    codes: [1000, 1003],
+    message: /RangeError: Invalid string length|Memory limit/,
+  },
+  {
+    name: 'a string array memory bomb',
+    code: 'const a = []; for (let i = 0; ; i++) a.push(String(i).repeat(1e5));',
+    timeout: 10000,
+    codes: [1003],
+  },
+  {
+    name: 'an ArrayBuffer memory bomb',
+    code: 'const a = []; for (;;) a.push(new ArrayBuffer(1e7));',
+    timeout: 10000,
+    codes: [1000, 1003],
+    message: /RangeError: Array buffer allocation failed|Memory limit/,
+  },
+  {
+    name: 'a typed array memory bomb',
+    code: 'const a = []; for (;;) a.push(new Float64Array(1e6).fill(1));',
+    timeout: 10000,
+    codes: [1000, 1003],
+  },
+  {
+    name: 'a WebAssembly memory bomb',
+    code: 'const m = []; for (;;) m.push(new WebAssembly.Memory({ initial: 1000 }));',
+    codes: [1000],
+    message: /ReferenceError: WebAssembly is not defined/,
+  },
   { name: 'an infinite microtask chain', code: 'function f() { Promise.resolve().then(f); } f();', codes: [1002] },
   { name: 'an infinite await loop', code: '(async () => { for (;;) await null; })()', codes: [1002] },
   { name: 'a zero-delay timer storm', code: 'function h(cb) { const f = () => setTimeout(f, 0); f(); }', call: 'h', codes: [1002] },
-  { name: 'too many pending timers', code: 'function h(cb) { for (let i = 0; i < 20000; i++) setTimeout(() => {}, 100000); }', call: 'h', codes: [1000], message: /pending timers/ },
+  {
+    name: 'too many pending timers',
+    code: 'function h(cb) { for (let i = 0; i < 20000; i++) setTimeout(() => {}, 100000); }',
+    call: 'h',
+    codes: [1000],
+    message: /pending timers/,
+  },
   { name: 'a catastrophic regexp', code: '/(a+)+$/.test("a".repeat(50) + "!")', codes: [1002] },
   { name: 'Atomics.wait forever', code: 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0)', codes: [1002] },
   { name: 'a getter that loops forever on the result', code: '({ get x() { for (;;) {} } })', codes: [1002] },
   { name: 'a toJSON that loops forever', code: '({ toJSON() { for (;;) {} } })', codes: [1002] },
   { name: 'a Proxy that loops forever on the result', code: 'new Proxy({}, { ownKeys() { for (;;) {} } })', codes: [1002] },
-  { name: 'a Proxy with every trap looping', code: 'new Proxy({}, new Proxy({}, { get() { return () => { for (;;) {} }; } }))', codes: [1002] },
+  {
+    name: 'a Proxy with every trap looping',
+    code: 'new Proxy({}, new Proxy({}, { get() { return () => { for (;;) {} }; } }))',
+    codes: [1002],
+  },
   { name: 'a result with a huge getter', code: '({ get x() { return "z".repeat(50e6); } })', codes: [1003, 1005] },
   { name: 'a replaced JSON', code: 'JSON.stringify = () => { for (;;) {} }; JSON.parse = null; ({ a: 1 })', codes: [] },
-  { name: 'a tainted Array.prototype', code: 'for (const k of Object.getOwnPropertyNames(Array.prototype)) if (k !== "length") Array.prototype[k] = () => { throw new Error("tainted") }; Array.prototype[Symbol.iterator] = function* () { for (;;) {} }; function h(cb) { console.log("x", 1); cb([1, 2]); }', call: 'h', codes: [] },
-  { name: 'a tainted Promise.prototype', code: 'Promise.prototype.then = function () { for (;;) {} }; Promise.resolve = () => { for (;;) {} }; async function h(cb) { return "resolved"; }', call: 'h', codes: [] },
-  { name: 'a tainted Function.prototype', code: 'Function.prototype.call = Function.prototype.apply = Function.prototype.bind = () => { for (;;) {} }; Reflect.apply = () => { for (;;) {} }; function h(cb) { setTimeout(() => cb("ok"), 1); }', call: 'h', codes: [] },
-  { name: 'a thrown object whose getters loop', code: 'throw { get message() { for (;;) {} }, get stack() { for (;;) {} }, get name() { for (;;) {} } }', codes: [1000, 1002] },
+  {
+    name: 'a tainted Array.prototype',
+    code: 'for (const k of Object.getOwnPropertyNames(Array.prototype)) if (k !== "length") Array.prototype[k] = () => { throw new Error("tainted") }; Array.prototype[Symbol.iterator] = function* () { for (;;) {} }; function h(cb) { console.log("x", 1); cb([1, 2]); }',
+    call: 'h',
+    codes: [],
+  },
+  {
+    name: 'a tainted Promise.prototype',
+    code: 'Promise.prototype.then = function () { for (;;) {} }; Promise.resolve = () => { for (;;) {} }; async function h(cb) { return "resolved"; }',
+    call: 'h',
+    codes: [],
+  },
+  {
+    name: 'a tainted Function.prototype',
+    code: 'Function.prototype.call = Function.prototype.apply = Function.prototype.bind = () => { for (;;) {} }; Reflect.apply = () => { for (;;) {} }; function h(cb) { setTimeout(() => cb("ok"), 1); }',
+    call: 'h',
+    codes: [],
+  },
+  {
+    name: 'a thrown object whose getters loop',
+    code: 'throw { get message() { for (;;) {} }, get stack() { for (;;) {} }, get name() { for (;;) {} } }',
+    codes: [1000, 1002],
+  },
   { name: 'a thrown Proxy', code: 'throw new Proxy({}, { get() { for (;;) {} }, getPrototypeOf() { for (;;) {} } })', codes: [1000, 1002] },
-  { name: 'a callee that throws an object whose getters loop', code: 'function h() { throw { get message() { for (;;) {} } }; }', call: 'h', codes: [1002] },
-  { name: 'a rejection with looping getters', code: 'Promise.reject({ get message() { for (;;) {} }, get stack() { for (;;) {} } }); 1', codes: [1000, 1002] },
+  {
+    name: 'a callee that throws an object whose getters loop',
+    code: 'function h() { throw { get message() { for (;;) {} } }; }',
+    call: 'h',
+    codes: [1002],
+  },
+  {
+    name: 'a rejection with looping getters',
+    code: 'Promise.reject({ get message() { for (;;) {} }, get stack() { for (;;) {} } }); 1',
+    codes: [1000, 1002],
+  },
   { name: 'a rejected Proxy whose traps loop', code: 'Promise.reject(new Proxy({}, { get() { for (;;) {} } })); 1', codes: [1000, 1002] },
-  { name: 'a rejected Proxy in a timer', code: 'function h(cb) { setTimeout(() => Promise.reject(new Proxy({}, { get() { for (;;) {} }, getPrototypeOf() { for (;;) {} } })), 1); }', call: 'h', codes: [1000, 1002] },
-  { name: 'an Error subclass whose message getter loops', code: 'class E extends Error { get message() { for (;;) {} } } throw new E("x")', codes: [1000, 1002] },
-  { name: 'Error.prepareStackTrace that loops', code: 'Error.prepareStackTrace = () => { for (;;) {} }; throw new Error("x")', codes: [1000], message: /^Error: x$/ },
+  {
+    name: 'a rejected Proxy in a timer',
+    code: 'function h(cb) { setTimeout(() => Promise.reject(new Proxy({}, { get() { for (;;) {} }, getPrototypeOf() { for (;;) {} } })), 1); }',
+    call: 'h',
+    codes: [1000, 1002],
+  },
+  {
+    name: 'an Error subclass whose message getter loops',
+    code: 'class E extends Error { get message() { for (;;) {} } } throw new E("x")',
+    codes: [1000, 1002],
+  },
+  {
+    name: 'Error.prepareStackTrace that loops',
+    code: 'Error.prepareStackTrace = () => { for (;;) {} }; throw new Error("x")',
+    codes: [1000],
+    message: /^Error: x$/,
+  },
   { name: 'a stack overflow', code: 'function f() { f(); } f()', codes: [1000], message: /RangeError: Maximum call stack size exceeded/ },
-  { name: 'reaching the host through constructor', code: 'this.constructor.constructor("return process")().exit(1)', codes: [1000], message: /ReferenceError: process is not defined/ },
-  { name: 'reaching the host through Function("return this")', code: 'Function("return this")().process.mainModule.require("child_process")', codes: [1000], message: /TypeError: Cannot read properties of undefined/ },
-  { name: 'reaching the host through a timer callback', code: 'setTimeout.constructor("return process")().exit(1)', codes: [1000], message: /ReferenceError: process is not defined/ },
+  {
+    name: 'reaching the host through constructor',
+    code: 'this.constructor.constructor("return process")().exit(1)',
+    codes: [1000],
+    message: /ReferenceError: process is not defined/,
+  },
+  {
+    name: 'reaching the host through Function("return this")',
+    code: 'Function("return this")().process.mainModule.require("child_process")',
+    codes: [1000],
+    message: /TypeError: Cannot read properties of undefined/,
+  },
+  {
+    name: 'reaching the host through a timer callback',
+    code: 'setTimeout.constructor("return process")().exit(1)',
+    codes: [1000],
+    message: /ReferenceError: process is not defined/,
+  },
   { name: 'reaching the host through console', code: 'console.log.constructor("return this")().process.exit(1)', codes: [1000] },
-  { name: 'reaching the host through a stack trace', code: 'Error.prepareStackTrace = (e, frames) => frames.map(f => f.getFunction()); new Error().stack.process.exit(1)', codes: [1000] },
-  { name: 'reaching the daemon\'s side through arguments.callee.caller', code: 'function h(cb) { cb(arguments.callee.caller); }', call: 'h', codes: [], value: null },
+  {
+    name: 'reaching the host through a stack trace',
+    code: 'Error.prepareStackTrace = (e, frames) => frames.map(f => f.getFunction()); new Error().stack.process.exit(1)',
+    codes: [1000],
+  },
+  {
+    name: "reaching the daemon's side through arguments.callee.caller",
+    code: 'function h(cb) { cb(arguments.callee.caller); }',
+    call: 'h',
+    codes: [],
+    value: null,
+  },
   { name: 'eval, import() and require of builtins', code: 'import("child_process")', codes: [1000] },
 ];
 
@@ -96,7 +200,10 @@ describe('hostile scripts', function () {
       call: 'h',
     });
     assert.deepEqual(array.payload, { value: [1, 2], console: ['a 1'], time: array.payload?.time });
-    const promise = await client.execute({ code: 'Promise.prototype.then = () => { for (;;) {} }; async function h() { return "resolved"; }', call: 'h' });
+    const promise = await client.execute({
+      code: 'Promise.prototype.then = () => { for (;;) {} }; async function h() { return "resolved"; }',
+      call: 'h',
+    });
     assert.equal(promise.payload?.value, 'resolved');
   });
 

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import Ajv from 'ajv';
 import { CONFIG_FILE_SCHEMA } from '../src/config.js';
-import { runCli, useDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
+import { runCli, useDaemon } from './helpers/daemon.js';
 import { startHttpServer, type TestServer } from './helpers/http-server.js';
 
 const MODULE_PATH = join(__dirname, '..', '..', 'node_modules');
@@ -34,7 +34,12 @@ describe('keys and policies', () => {
       },
     });
   });
-  const daemon = useDaemon(() => ({ CONFIG: config, CUSTOMER_SECRET: 'secret-of-customer', MODULE_PATH, MODULE_CACHE: join(dir, 'cache') }));
+  const daemon = useDaemon(() => ({
+    CONFIG: config,
+    CUSTOMER_SECRET: 'secret-of-customer',
+    MODULE_PATH,
+    MODULE_CACHE: join(dir, 'cache'),
+  }));
   after(async () => {
     await server?.close();
   });
@@ -76,7 +81,10 @@ describe('keys and policies', () => {
   });
 
   it('never shares a sandbox process between keys', () => {
-    const sandboxes = execFileSync('pgrep', ['-P', String(daemon.process.pid)]).toString().trim().split('\n');
+    const sandboxes = execFileSync('pgrep', ['-P', String(daemon.process.pid)])
+      .toString()
+      .trim()
+      .split('\n');
     assert.equal(sandboxes.length, 3, 'one for ci and two for customer');
     const listening = daemon.logs().find((line) => line.msg === 'listening') as { keys: { name: string; poolSize: number }[] };
     assert.deepEqual(
@@ -90,7 +98,10 @@ describe('keys and policies', () => {
 
   it("fails no execution of key A when key B's memory bomb and wedging script bring down B's isolates", async () => {
     const [ci, customer] = await Promise.all([as('secret-of-ci'), as('secret-of-customer')]);
-    const sleeper = (i: number) => ({ code: `function h(cb) { console.log("sleeper", ${i}); setTimeout(() => cb(${i}), 600); }`, call: 'h' });
+    const sleeper = (i: number) => ({
+      code: `function h(cb) { console.log("sleeper", ${i}); setTimeout(() => cb(${i}), 600); }`,
+      call: 'h',
+    });
     const ciSleepers = Array.from({ length: 8 }, (_, i) => ci.execute(sleeper(i)));
     const customerSleepers = Array.from({ length: 8 }, (_, i) => customer.execute(sleeper(i)));
     await delay(150);
@@ -101,10 +112,16 @@ describe('keys and policies', () => {
     assert.equal(bombed.error?.code, 1003);
     assert.equal(wedged.payload?.value, 'answered');
     for (const sleepers of [ciSleepers, customerSleepers]) {
-      assert.deepEqual((await Promise.all(sleepers)).map((reply) => [reply.payload?.value, reply.payload?.console]), Array.from({ length: 8 }, (_, i) => [i, [`sleeper ${i}`]]));
+      assert.deepEqual(
+        (await Promise.all(sleepers)).map((reply) => [reply.payload?.value, reply.payload?.console]),
+        Array.from({ length: 8 }, (_, i) => [i, [`sleeper ${i}`]]),
+      );
     }
     const ranAgain = daemon.logs().filter((line) => line.msg === 'running an execution again: its isolate was lost under it');
-    assert.ok(ranAgain.some((line) => line.key === 'customer'), "key B's own executions ran again");
+    assert.ok(
+      ranAgain.some((line) => line.key === 'customer'),
+      "key B's own executions ran again",
+    );
     assert.ok(!ranAgain.some((line) => line.key === 'ci'), "none of key A's ran again");
     await Promise.all([ci.close(), customer.close()]);
   });
@@ -152,8 +169,8 @@ describe('keys and policies', () => {
     assert.equal(run.status, 2);
     for (const problem of [
       'key "a": environment variable UNSET_SECRET_VARIABLE (secretEnv) is not set',
-      "key \"a\": MODULES: 'no-such-module-xyz' is not installed in",
-      "key \"b\": MODULES: 'fs' is a Node builtin",
+      'key "a": MODULES: \'no-such-module-xyz\' is not installed in',
+      'key "b": MODULES: \'fs\' is a Node builtin',
       'key "b": FETCH_ALLOW',
       'key "b": TIMEOUT must not exceed MAX_TIMEOUT',
     ]) {
@@ -162,7 +179,11 @@ describe('keys and policies', () => {
   });
 
   it('refuses the single-key policy settings next to CONFIG', () => {
-    const run = runCli([], { CONFIG: writeConfig('ok.json', { keys: { a: { secret: 's' } } }), SECRET: 'x', FETCH_ALLOW: 'GET https://x.example/' });
+    const run = runCli([], {
+      CONFIG: writeConfig('ok.json', { keys: { a: { secret: 's' } } }),
+      SECRET: 'x',
+      FETCH_ALLOW: 'GET https://x.example/',
+    });
     assert.equal(run.status, 2);
     assert.match(run.stderr, /SECRET cannot be combined with CONFIG/);
     assert.match(run.stderr, /FETCH_ALLOW cannot be combined with CONFIG/);

@@ -4,13 +4,17 @@ import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { CLI, freePort, type RunningDaemon, runCli, startDaemon, useDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
+import { CLI, freePort, type RunningDaemon, runCli, startDaemon, useDaemon } from './helpers/daemon.js';
 import { startHttpServer, type TestServer } from './helpers/http-server.js';
 
 function sandboxPids(daemon: RunningDaemon): number[] {
   try {
-    return execFileSync('pgrep', ['-P', String(daemon.process.pid)]).toString().trim().split('\n').map(Number);
+    return execFileSync('pgrep', ['-P', String(daemon.process.pid)])
+      .toString()
+      .trim()
+      .split('\n')
+      .map(Number);
   } catch {
     return []; // pgrep exits 1 when there is none, as for a moment while a sandbox process is replaced
   }
@@ -22,7 +26,12 @@ describe('lifecycle', () => {
       const run = runCli(['serve'], { PORT: 'eighty', MEMORY_LIMIT: '1', TLS_CERT: '/x.pem', LOG_LEVEL: 'loud' });
       assert.equal(run.status, 2);
       assert.match(run.stderr, /invalid settings:/);
-      for (const problem of ['PORT must be integer', 'MEMORY_LIMIT must be >= 8', 'TLS_CERT needs TLS_KEY', 'LOG_LEVEL must be equal to one of the allowed values']) {
+      for (const problem of [
+        'PORT must be integer',
+        'MEMORY_LIMIT must be >= 8',
+        'TLS_CERT needs TLS_KEY',
+        'LOG_LEVEL must be equal to one of the allowed values',
+      ]) {
         assert.ok(run.stderr.includes(problem), `missing "${problem}" in:\n${run.stderr}`);
       }
     });
@@ -30,7 +39,22 @@ describe('lifecycle', () => {
     it('prints --help generated from the settings table', () => {
       const run = runCli(['--help']);
       assert.equal(run.status, 0);
-      for (const name of ['PORT', 'HOST', 'SECRET', 'TIMEOUT', 'MEMORY_LIMIT', 'POOL_SIZE', 'QUEUE_LIMIT', 'MAX_IN_FLIGHT', 'MAX_FRAME', 'CONSOLE_LIMIT', 'RESULT_LIMIT', 'TLS_CERT', 'TLS_KEY', 'NOLOGS']) {
+      for (const name of [
+        'PORT',
+        'HOST',
+        'SECRET',
+        'TIMEOUT',
+        'MEMORY_LIMIT',
+        'POOL_SIZE',
+        'QUEUE_LIMIT',
+        'MAX_IN_FLIGHT',
+        'MAX_FRAME',
+        'CONSOLE_LIMIT',
+        'RESULT_LIMIT',
+        'TLS_CERT',
+        'TLS_KEY',
+        'NOLOGS',
+      ]) {
         assert.match(run.stdout, new RegExp(`^  ${name} `, 'm'));
       }
     });
@@ -44,7 +68,9 @@ describe('lifecycle', () => {
 
     it('writes no logs with NOLOGS=true, and serves', async () => {
       const port = await freePort();
-      const child = spawn(process.execPath, ['--no-node-snapshot', CLI], { env: { PATH: process.env.PATH, NOLOGS: 'true', PORT: String(port) } });
+      const child = spawn(process.execPath, ['--no-node-snapshot', CLI], {
+        env: { PATH: process.env.PATH, NOLOGS: 'true', PORT: String(port) },
+      });
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -81,8 +107,14 @@ describe('lifecycle', () => {
     it('replaces a sandbox process that dies: what it held runs again there unless it had made a request outside (1008)', async () => {
       const client = await TestClient.connect(daemon.url);
       const [pid] = sandboxPids(daemon);
-      const sleeper = client.execute({ code: 'function h(cb) { console.log("running"); setTimeout(() => cb("slept"), 1000); }', call: 'h' });
-      const fetcher = client.execute({ code: `async function h() { await fetch("${server.origin}/ok"); await new Promise((r) => setTimeout(r, 1000)); return "fetched"; }`, call: 'h' });
+      const sleeper = client.execute({
+        code: 'function h(cb) { console.log("running"); setTimeout(() => cb("slept"), 1000); }',
+        call: 'h',
+      });
+      const fetcher = client.execute({
+        code: `async function h() { await fetch("${server.origin}/ok"); await new Promise((r) => setTimeout(r, 1000)); return "fetched"; }`,
+        call: 'h',
+      });
       await delay(400);
       process.kill(pid, 'SIGKILL');
       const [slept, fetched] = await Promise.all([sleeper, fetcher]);
@@ -154,7 +186,9 @@ describe('lifecycle', () => {
       const [pid] = sandboxPids(daemon);
       const order: string[] = [];
       const holder = client
-        .execute({ code: `const a = []; for (let i = 0; i < 60; i++) a.push(new Float64Array(131072).fill(i)); new Promise((resolve) => setTimeout(() => resolve(a.length), 800))` })
+        .execute({
+          code: `const a = []; for (let i = 0; i < 60; i++) a.push(new Float64Array(131072).fill(i)); new Promise((resolve) => setTimeout(() => resolve(a.length), 800))`,
+        })
         .then((reply) => {
           order.push('holder');
           return reply;
@@ -181,7 +215,11 @@ describe('lifecycle', () => {
           const [pid] = sandboxPids(daemon);
           process.kill(pid, 'SIGKILL');
           const replies = await Promise.all([client.execute({ code: '"during restart"' }), client.execute({ code: '"after it"' })]);
-          assert.deepEqual(replies.map((r) => r.payload?.value), ['during restart', 'after it'], `round ${round}`);
+          assert.deepEqual(
+            replies.map((r) => r.payload?.value),
+            ['during restart', 'after it'],
+            `round ${round}`,
+          );
         }
         await client.close();
       } finally {

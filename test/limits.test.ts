@@ -2,8 +2,8 @@
 // per-connection in-flight bound, console and result caps.
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { useDaemon } from './helpers/daemon.js';
 import { type Reply, TestClient } from './helpers/client.js';
+import { useDaemon } from './helpers/daemon.js';
 
 const SLOW = { code: 'function h(cb) { const end = Date.now() + 150; while (Date.now() < end) {} cb("slow"); }', call: 'h' };
 
@@ -40,7 +40,9 @@ describe('limits and scheduling', () => {
       const reply = await light.execute({ code: '"light"' });
       assert.equal(reply.payload?.value, 'light');
       const floodReplies = await Promise.all(flood);
-      const evicted = floodReplies.filter((r) => r.error?.data?.reason === 'the execution queue is full and this connection held more of it than others');
+      const evicted = floodReplies.filter(
+        (r) => r.error?.data?.reason === 'the execution queue is full and this connection held more of it than others',
+      );
       assert.ok(evicted.length >= 1, 'the light call took the place of a flooding one');
       assert.ok(floodReplies.every((r) => r.payload?.value === 'slow' || r.error?.code === 1004));
       await Promise.all([...hog, light].map((c) => c.close()));
@@ -63,10 +65,7 @@ describe('limits and scheduling', () => {
 
     it('answers 1004 Busy past the queue bound instead of hanging', async () => {
       const clients = await Promise.all([1, 2, 3].map(() => TestClient.connect(daemon.url)));
-      const replies: Reply[] = await Promise.all([
-        ...clients.map((c) => c.execute(SLOW)),
-        ...clients.map((c) => c.execute(SLOW)),
-      ]);
+      const replies: Reply[] = await Promise.all([...clients.map((c) => c.execute(SLOW)), ...clients.map((c) => c.execute(SLOW))]);
       const busy = replies.filter((r) => r.error?.code === 1004);
       const served = replies.filter((r) => r.payload?.value === 'slow');
       assert.equal(busy.length + served.length, 6);
@@ -79,7 +78,9 @@ describe('limits and scheduling', () => {
 
     it('answers 1004 past the per-connection in-flight bound', async () => {
       const client = await TestClient.connect(daemon.url);
-      const replies = await Promise.all(Array.from({ length: 4 }, () => client.execute({ code: 'function h(cb) { setTimeout(() => cb(1), 50) }', call: 'h' })));
+      const replies = await Promise.all(
+        Array.from({ length: 4 }, () => client.execute({ code: 'function h(cb) { setTimeout(() => cb(1), 50) }', call: 'h' })),
+      );
       const busy = replies.filter((r) => r.error?.code === 1004);
       assert.equal(busy.length, 1);
       assert.match(String(busy[0].error?.data?.reason), /more than 3 requests in flight on this connection/);
@@ -115,7 +116,8 @@ describe('limits and scheduling', () => {
       assert.equal(reply.error?.code, 1002);
       const lines = reply.error?.data?.console as string[];
       assert.equal(lines[0], 'kept');
-      const [, dropped, bytes] = /^\[javascriptd: (\d+) more console lines \((\d+) bytes\) dropped past CONSOLE_LIMIT\]$/.exec(lines[1]) ?? [];
+      const [, dropped, bytes] =
+        /^\[javascriptd: (\d+) more console lines \((\d+) bytes\) dropped past CONSOLE_LIMIT\]$/.exec(lines[1]) ?? [];
       assert.ok(Number(dropped) > 100, `${dropped} lines dropped`);
       assert.equal(Number(bytes), Number(dropped) * 1000);
       await client.close();
@@ -125,7 +127,8 @@ describe('limits and scheduling', () => {
       const client = await TestClient.connect(daemon.url);
       const err = (await client.execute({ code: '"x".repeat(2 ** 29 - 24)' })).error;
       assert.deepEqual(err, { code: 1005, message: 'Result too large', data: { size: 536870890, limit: 1000, console: [] } });
-      const nested = (await client.execute({ code: '({ list: Array.from({ length: 100 }, (_, i) => ({ i, text: "é".repeat(10) })) })' })).error;
+      const nested = (await client.execute({ code: '({ list: Array.from({ length: 100 }, (_, i) => ({ i, text: "é".repeat(10) })) })' }))
+        .error;
       assert.equal(nested?.code, 1005);
       assert.ok((nested?.data?.size as number) > 1000);
       await client.close();

@@ -3,8 +3,8 @@
 // Duplex and JSON-RPC frames against a real daemon and a real HTTP server.
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { httpBase, startDaemon, useDaemon } from './helpers/daemon.js';
 import { type Reply, TestClient, within } from './helpers/client.js';
+import { httpBase, startDaemon, useDaemon } from './helpers/daemon.js';
 import { startHttpServer, type TestServer } from './helpers/http-server.js';
 
 /** Prints `count` lines, one every `everyMs`, then calls cb with the count. */
@@ -38,7 +38,10 @@ describe('following an execution while it runs', () => {
       const sent = performance.now();
       const reply = await client.execute({ ...ticker(10, 100), stream: true }, { ext: { trace: 't1' } });
       const lines = client.streamed.flatMap((s) => s.lines);
-      assert.deepEqual(lines, Array.from({ length: 10 }, (_, i) => `tick ${i + 1}`));
+      assert.deepEqual(
+        lines,
+        Array.from({ length: 10 }, (_, i) => `tick ${i + 1}`),
+      );
       assert.ok(client.streamed.every((s) => s.id === 1));
       const first = client.streamed[0].at - sent;
       assert.ok(first < 300, `the first line came after ${Math.round(first)} ms`);
@@ -52,11 +55,14 @@ describe('following an execution while it runs', () => {
       const client = await TestClient.connect(daemon.url, { handshake: false });
       client.send({ jsonrpc: '2.0', method: 'runtime.execute', params: { ...ticker(3, 50), stream: true }, id: 'r1' });
       const reply = await client.replyTo('r1');
-      assert.deepEqual(client.streamed.map((s) => [s.id, s.lines]).flatMap(([id, lines]) => (lines as string[]).map((line) => [id, line])), [
-        ['r1', 'tick 1'],
-        ['r1', 'tick 2'],
-        ['r1', 'tick 3'],
-      ]);
+      assert.deepEqual(
+        client.streamed.map((s) => [s.id, s.lines]).flatMap(([id, lines]) => (lines as string[]).map((line) => [id, line])),
+        [
+          ['r1', 'tick 1'],
+          ['r1', 'tick 2'],
+          ['r1', 'tick 3'],
+        ],
+      );
       assert.deepEqual(reply.result?.console, ['tick 1', 'tick 2', 'tick 3']);
       await client.close();
     });
@@ -123,7 +129,9 @@ describe('following an execution while it runs', () => {
 
     it('aborts a pending fetch against a real server', async () => {
       const client = await TestClient.connect(daemon.url);
-      const running = client.execute({ code: `(async () => { console.log("fetching"); await fetch("${server.origin}/hang"); return "never"; })()` });
+      const running = client.execute({
+        code: `(async () => { console.log("fetching"); await fetch("${server.origin}/hang"); return "never"; })()`,
+      });
       await within(
         (async () => {
           while (!server.seen.some((s) => s.url === '/hang')) await delay(20);
@@ -152,7 +160,11 @@ describe('following an execution while it runs', () => {
         const second = client.execute({ code: 'function h(cb) { console.log("started"); cb("second"); }', call: 'h' });
         await delay(100);
         assert.deepEqual((await cancel(client, 2, 'c')).payload, { cancelled: true });
-        assert.deepEqual((await within(second, 200, 'the queued execution')).error, { code: 1007, message: 'Cancelled', data: { console: [] } });
+        assert.deepEqual((await within(second, 200, 'the queued execution')).error, {
+          code: 1007,
+          message: 'Cancelled',
+          data: { console: [] },
+        });
         assert.equal((await first).payload?.value, 'first');
         await client.close();
       } finally {
@@ -211,9 +223,20 @@ describe('following an execution while it runs', () => {
       });
       assert.deepEqual(reply.payload?.value, [2_000_000, 'echo:12345']);
       const usage = (reply.payload as unknown as { usage: Record<string, number> }).usage;
-      assert.deepEqual(Object.keys(usage), ['cpuMs', 'wallMs', 'heapBytes', 'fetchRequests', 'fetchBytesOut', 'fetchBytesIn', 'consoleBytes']);
+      assert.deepEqual(Object.keys(usage), [
+        'cpuMs',
+        'wallMs',
+        'heapBytes',
+        'fetchRequests',
+        'fetchBytesOut',
+        'fetchBytesIn',
+        'consoleBytes',
+      ]);
       assert.ok(usage.cpuMs >= 150 && usage.cpuMs <= usage.wallMs + 5, `cpuMs ${usage.cpuMs}, wallMs ${usage.wallMs}`);
-      assert.ok(usage.wallMs >= 195 && usage.wallMs <= (reply.payload?.time ?? 0) + 1, `wallMs ${usage.wallMs}, time ${reply.payload?.time}`);
+      assert.ok(
+        usage.wallMs >= 195 && usage.wallMs <= (reply.payload?.time ?? 0) + 1,
+        `wallMs ${usage.wallMs}, time ${reply.payload?.time}`,
+      );
       assert.ok(usage.heapBytes >= 8_000_000 && usage.heapBytes < 200_000_000, `heapBytes ${usage.heapBytes}`);
       assert.equal(usage.fetchRequests, 1);
       assert.equal(usage.fetchBytesOut, 5);
@@ -244,11 +267,15 @@ describe('following an execution while it runs', () => {
 
     it('works with a TypeScript module: lines streamed, usage in the reply and in a mapped error', async () => {
       const client = await TestClient.connect(daemon.url);
-      const code = 'const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));\nconsole.log("first");\nawait wait(150);\nconsole.log("second");\nexport default 42;\n';
+      const code =
+        'const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));\nconsole.log("first");\nawait wait(150);\nconsole.log("second");\nexport default 42;\n';
       const sent = performance.now();
       const reply = await client.execute({ code, module: true, typescript: true, stream: true, usage: true });
       assert.equal(reply.payload?.value, 42);
-      assert.deepEqual(client.streamed.flatMap((s) => s.lines), ['first', 'second']);
+      assert.deepEqual(
+        client.streamed.flatMap((s) => s.lines),
+        ['first', 'second'],
+      );
       assert.ok(client.streamed[0].at - sent < 140, 'the first line came before the await was over');
       assert.equal((reply.payload as unknown as { usage: { consoleBytes: number } }).usage.consoleBytes, 13);
       const failed = await client.execute({ code: 'const n: number = 1;\nthrow new Error(`bad ${n}`);\n', typescript: true, usage: true });

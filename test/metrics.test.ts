@@ -5,8 +5,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { metricSample as sample, type RunningDaemon, startDaemon, useDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
+import { type RunningDaemon, metricSample as sample, startDaemon, useDaemon } from './helpers/daemon.js';
 
 describe('metrics', () => {
   let base: string;
@@ -41,13 +41,22 @@ describe('metrics', () => {
 
   it('counts executions by outcome and code, with durations, bytes, connections, pool and recycled isolates', async () => {
     const client = await TestClient.connect(daemon.url);
-    await Promise.all([client.execute({ code: '1' }), client.execute({ code: '2' }), client.execute({ code: 'null.x' }), client.execute({ code: 'x', call: 'missing' })]);
+    await Promise.all([
+      client.execute({ code: '1' }),
+      client.execute({ code: '2' }),
+      client.execute({ code: 'null.x' }),
+      client.execute({ code: 'x', call: 'missing' }),
+    ]);
     // An isolate out of memory, and one still running after cb: both replaced inside their sandbox.
     assert.equal((await client.execute({ code: 'const a = []; while (true) a.push(new Array(100000).fill(1));' })).error?.code, 1003);
     assert.equal((await client.execute({ code: 'function f(cb) { cb(1); while (true) {} }', call: 'f', timeout: 1000 })).payload?.value, 1);
     // The still-running isolate is disposed after the reply: wait for its report before killing a sandbox.
     await scrapeUntil(recycled('still-running'));
-    const [pid] = execFileSync('pgrep', ['-P', String(daemon.process.pid)]).toString().trim().split('\n').map(Number);
+    const [pid] = execFileSync('pgrep', ['-P', String(daemon.process.pid)])
+      .toString()
+      .trim()
+      .split('\n')
+      .map(Number);
     process.kill(pid, 'SIGKILL');
     const text = await scrapeUntil(recycled('sandbox-lost'));
     assert.equal(sample(text, 'javascriptd_executions_total{key="default",outcome="ok",code=""}'), 3);
@@ -72,7 +81,10 @@ describe('who may read /metrics', () => {
   const OFF = 'GET /metrics is off (403) until METRICS_TOKEN is set';
 
   /** Starts a daemon with `env`, runs `check` on it with GET /metrics (headers optional), stops it. */
-  async function withDaemon(env: Record<string, string>, check: (get: (authorization?: string) => Promise<Response>, daemon: RunningDaemon) => Promise<void>) {
+  async function withDaemon(
+    env: Record<string, string>,
+    check: (get: (authorization?: string) => Promise<Response>, daemon: RunningDaemon) => Promise<void>,
+  ) {
     const daemon = await startDaemon({ POOL_SIZE: '1', ...env });
     const url = new URL('/metrics', daemon.url.replace('ws://', 'http://'));
     try {
@@ -102,7 +114,10 @@ describe('who may read /metrics', () => {
 
   it('nobody, with CONFIG keys that have secrets and no METRICS_TOKEN (their names stay private)', async () => {
     const config = join(mkdtempSync(join(tmpdir(), 'javascriptd-metrics-')), 'keys.json');
-    writeFileSync(config, JSON.stringify({ keys: { alpha: { secret: 'alpha-secret', poolSize: 1 }, beta: { secret: 'beta-secret', poolSize: 1 } } }));
+    writeFileSync(
+      config,
+      JSON.stringify({ keys: { alpha: { secret: 'alpha-secret', poolSize: 1 }, beta: { secret: 'beta-secret', poolSize: 1 } } }),
+    );
     await withDaemon({ CONFIG: config, HOST: '127.0.0.1' }, async (get) => {
       const res = await get();
       assert.equal(res.status, 403);

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type RunningDaemon, runCli, startDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
+import { type RunningDaemon, runCli, startDaemon } from './helpers/daemon.js';
 
 const MODULE_PATH = join(__dirname, '..', '..', 'node_modules');
 
@@ -46,20 +46,44 @@ describe('allowlisted modules', () => {
   });
 
   it('refuses names not on the list, relative paths and builtins', async () => {
-    for (const name of ['dayjs', './lodash', '../node_modules/lodash', '/etc/passwd', 'fs', 'node:fs', 'child_process', 'net', 'http', 'lodash/fp', '__proto__', 'constructor']) {
+    for (const name of [
+      'dayjs',
+      './lodash',
+      '../node_modules/lodash',
+      '/etc/passwd',
+      'fs',
+      'node:fs',
+      'child_process',
+      'net',
+      'http',
+      'lodash/fp',
+      '__proto__',
+      'constructor',
+    ]) {
       const reply = await client.execute({ code: `require(${JSON.stringify(name)})` });
       assert.equal(reply.error?.message, `Error: module '${name}' is not allowed`, name);
     }
   });
 
   it('caches bundles on disk by name and version, and reuses them', async () => {
-    const files = readdirSync(cache).filter((f) => f.endsWith('.js')).sort();
-    assert.deepEqual(files.map((f) => f.replace(/-[0-9a-f]{12}\.js$/, '')), ['camelcase@9.0.0', 'graceful-fs@4.2.12', 'lodash@4.18.1']);
-    assert.ok(readdirSync(cache).some((f) => f.endsWith('.v8cache')), 'the prelude code cache is written');
+    const files = readdirSync(cache)
+      .filter((f) => f.endsWith('.js'))
+      .sort();
+    assert.deepEqual(
+      files.map((f) => f.replace(/-[0-9a-f]{12}\.js$/, '')),
+      ['camelcase@9.0.0', 'graceful-fs@4.2.12', 'lodash@4.18.1'],
+    );
+    assert.ok(
+      readdirSync(cache).some((f) => f.endsWith('.v8cache')),
+      'the prelude code cache is written',
+    );
     const before = files.map((f) => statSync(join(cache, f)).mtimeMs);
     const again = await startDaemon({ MODULES: 'lodash, camelcase, graceful-fs', MODULE_PATH, MODULE_CACHE: cache });
     try {
-      assert.deepEqual(files.map((f) => statSync(join(cache, f)).mtimeMs), before);
+      assert.deepEqual(
+        files.map((f) => statSync(join(cache, f)).mtimeMs),
+        before,
+      );
       const reply = await (await TestClient.connect(again.url)).execute({ code: 'require("lodash").VERSION' });
       assert.equal(reply.payload?.value, '4.18.1');
     } finally {

@@ -4,8 +4,8 @@
 // time removed), deep-equals what the original daemon answered. Written from
 // that suite's behaviour, not copied from it.
 import assert from 'node:assert';
-import { useDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
+import { useDaemon } from './helpers/daemon.js';
 
 interface Case {
   /** Also the function the script defines and `call` names, as in the original. */
@@ -40,7 +40,8 @@ describe('the original javascriptd test suite, replayed', () => {
       await client.close();
       // What the original's duplex.js hands its callback: the error or null, and the payload (its test drops `time`).
       const { time: _time, ...result } = reply.payload ?? { time: 0 };
-      const expected = c.error === undefined ? { error: null, result: { console: [], value: null, ...c.result } } : { error: c.error, result: undefined };
+      const expected =
+        c.error === undefined ? { error: null, result: { console: [], value: null, ...c.result } } : { error: c.error, result: undefined };
       assert.deepEqual({ error: reply.error ?? null, result: reply.payload === undefined ? undefined : result }, expected);
     });
   }

@@ -5,7 +5,7 @@
 // secret is refused in words, and the page asks nothing of any other origin.
 import assert from 'node:assert/strict';
 import type { Page } from 'puppeteer-core';
-import { type RunningBrowser, browserMissing, launchBrowser } from './helpers/browser.js';
+import { browserMissing, launchBrowser, type RunningBrowser } from './helpers/browser.js';
 import { httpBase, type RunningDaemon, startDaemon } from './helpers/daemon.js';
 import { describeWithEngine } from './helpers/engines.js';
 
@@ -23,7 +23,10 @@ interface PageGlobals {
   document: {
     getElementById(id: string): { textContent: string };
     documentElement: { scrollWidth: number };
-    addEventListener(type: 'securitypolicyviolation', listener: (event: { violatedDirective: string; target: { outerHTML: string } }) => void): void;
+    addEventListener(
+      type: 'securitypolicyviolation',
+      listener: (event: { violatedDirective: string; target: { outerHTML: string } }) => void,
+    ): void;
   };
   innerWidth: number;
   reportViolation(violation: string): void;
@@ -31,11 +34,16 @@ interface PageGlobals {
 
 const fieldValue = (page: Page, selector: string) => page.$eval(selector, (input) => (input as unknown as Field).value);
 const setValue = (page: Page, selector: string, value: string) =>
-  page.$eval(selector, (input, given) => {
-    (input as unknown as Field).value = given;
-  }, value);
+  page.$eval(
+    selector,
+    (input, given) => {
+      (input as unknown as Field).value = given;
+    },
+    value,
+  );
 
-const get = (daemon: RunningDaemon, path: string, headers: Record<string, string> = {}) => fetch(new URL(path, httpBase(daemon)), { headers });
+const get = (daemon: RunningDaemon, path: string, headers: Record<string, string> = {}) =>
+  fetch(new URL(path, httpBase(daemon)), { headers });
 
 describe('the playground, over HTTP', function () {
   this.timeout(30000);
@@ -63,7 +71,7 @@ describe('the playground, over HTTP', function () {
     const csp = res.headers.get('content-security-policy') ?? '';
     assert.match(csp, /default-src 'none'/);
     assert.match(csp, /script-src 'self';/);
-    assert.match(csp, /style-src 'self' 'nonce-[A-Za-z0-9+/=]{24}';/, 'CodeMirror\'s <style> element needs a nonce');
+    assert.match(csp, /style-src 'self' 'nonce-[A-Za-z0-9+/=]{24}';/, "CodeMirror's <style> element needs a nonce");
     const host = new URL(httpBase(on)).host;
     assert.ok(csp.includes(`connect-src 'self' ws://${host} wss://${host};`), csp);
     assert.match(csp, /frame-ancestors 'none'/);
@@ -115,7 +123,9 @@ describeWithEngine('the playground in a browser', browserMissing, function () {
     await page.exposeFunction('reportViolation', (violation: string) => violations.push(violation));
     await page.evaluateOnNewDocument(() => {
       const { document, reportViolation } = globalThis as unknown as PageGlobals;
-      document.addEventListener('securitypolicyviolation', (event) => reportViolation(`${event.violatedDirective} ${event.target.outerHTML.slice(0, 200)}`));
+      document.addEventListener('securitypolicyviolation', (event) =>
+        reportViolation(`${event.violatedDirective} ${event.target.outerHTML.slice(0, 200)}`),
+      );
     });
     await page.goto(`${origin}/playground`, { waitUntil: 'load' });
     await page.waitForSelector('#code .cm-content');
@@ -125,7 +135,8 @@ describeWithEngine('the playground in a browser', browserMissing, function () {
 
   /** Replaces the script with `code`, inserted as typed text (one insertion: no auto-closed brackets or indentation). */
   const type = async (page: Page, code: string, options: { typescript?: boolean } = {}) => {
-    if ((await page.$eval('#typescript', (box) => (box as unknown as Field).checked)) !== (options.typescript === true)) await page.click('#typescript');
+    if ((await page.$eval('#typescript', (box) => (box as unknown as Field).checked)) !== (options.typescript === true))
+      await page.click('#typescript');
     await page.click('#code .cm-content');
     await page.keyboard.down('Control');
     await page.keyboard.press('a');
@@ -145,7 +156,12 @@ describeWithEngine('the playground in a browser', browserMissing, function () {
     await page.waitForSelector('#run:not([disabled])');
     return text(page, '#status');
   };
-  const consoleShows = (page: Page, line: string) => page.waitForFunction((wanted) => (globalThis as unknown as PageGlobals).document.getElementById('console').textContent.includes(wanted), {}, line);
+  const consoleShows = (page: Page, line: string) =>
+    page.waitForFunction(
+      (wanted) => (globalThis as unknown as PageGlobals).document.getElementById('console').textContent.includes(wanted),
+      {},
+      line,
+    );
 
   it('runs a typed script on Ctrl+Enter: its value pretty-printed, its console, time and usage', async () => {
     const page = await open();
@@ -161,7 +177,10 @@ describeWithEngine('the playground in a browser', browserMissing, function () {
 
   it('streams console lines while the script still runs', async () => {
     const page = await open();
-    await type(page, "(async () => {\n  for (let i = 1; i <= 5; i++) {\n    console.log('tick ' + i);\n    await new Promise((r) => setTimeout(r, 200));\n  }\n  return 'done';\n})()");
+    await type(
+      page,
+      "(async () => {\n  for (let i = 1; i <= 5; i++) {\n    console.log('tick ' + i);\n    await new Promise((r) => setTimeout(r, 200));\n  }\n  return 'done';\n})()",
+    );
     await page.click('#run');
     await consoleShows(page, 'tick 1');
     assert.equal(await text(page, '#status'), 'Running…', 'the first line shows before the reply');
@@ -240,7 +259,12 @@ describeWithEngine('the playground in a browser', browserMissing, function () {
   it('labels every control, and fits a phone in portrait', async () => {
     const page = await open();
     const unlabelled = await page.$$eval('input, button, [contenteditable]', (controls) =>
-      controls.filter((control) => !(control as unknown as Field).labels?.length && !control.getAttribute('aria-labelledby') && !control.textContent?.trim()).map((control) => control.outerHTML.slice(0, 80)),
+      controls
+        .filter(
+          (control) =>
+            !(control as unknown as Field).labels?.length && !control.getAttribute('aria-labelledby') && !control.textContent?.trim(),
+        )
+        .map((control) => control.outerHTML.slice(0, 80)),
     );
     assert.deepEqual(unlabelled, []);
     await page.setViewport({ width: 390, height: 844, isMobile: true });
@@ -254,8 +278,14 @@ describeWithEngine('the playground in a browser', browserMissing, function () {
 
   it('asked nothing of any other origin, and broke no CSP rule', () => {
     assert.ok(requested.length > 0);
-    assert.deepEqual(requested.filter((url) => new URL(url).origin !== origin && new URL(url.replace(/^ws/, 'http')).origin !== origin), []);
+    assert.deepEqual(
+      requested.filter((url) => new URL(url).origin !== origin && new URL(url.replace(/^ws/, 'http')).origin !== origin),
+      [],
+    );
     // Chromium's own contenteditable editing styles the text it inserts; CodeMirror replaces those nodes at once.
-    assert.deepEqual(violations.filter((violation) => !/^style-src-attr <div class="cm-line">/.test(violation)), []);
+    assert.deepEqual(
+      violations.filter((violation) => !/^style-src-attr <div class="cm-line">/.test(violation)),
+      [],
+    );
   });
 });

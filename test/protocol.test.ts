@@ -4,8 +4,8 @@ import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { JSONRPCClient, type JSONRPCResponse } from 'json-rpc-2.0';
 import WebSocket from 'ws';
-import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
+import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
 
 describe('wire protocol', () => {
   let daemon: RunningDaemon;
@@ -27,7 +27,9 @@ describe('wire protocol', () => {
     });
 
     it('answers the handshake with +OK and a request with the exact reply shape', async () => {
-      client.send('{"type":"req","method":"runtime.execute","id":7,"payload":{"code":"function run(cb) { console.log(\\"hi\\"); cb(\\"done\\") }","call":"run"}}');
+      client.send(
+        '{"type":"req","method":"runtime.execute","id":7,"payload":{"code":"function run(cb) { console.log(\\"hi\\"); cb(\\"done\\") }","call":"run"}}',
+      );
       const frame = JSON.parse(await client.next()) as Record<string, unknown>;
       assert.deepEqual(Object.keys(frame), ['type', 'id', 'payload']);
       assert.equal(frame.type, 'rep');
@@ -101,7 +103,13 @@ describe('wire protocol', () => {
     });
 
     it('drops unanswerable frames with a warning and keeps the connection', async () => {
-      for (const frame of ['not json', '[1,2]', '{"type":"req","method":"runtime.execute","id":{"x":1}}', '{"type":"rep","id":1,"payload":1}', '']) {
+      for (const frame of [
+        'not json',
+        '[1,2]',
+        '{"type":"req","method":"runtime.execute","id":{"x":1}}',
+        '{"type":"rep","id":1,"payload":1}',
+        '',
+      ]) {
         client.send(frame);
       }
       assert.equal(await client.silentFor(300), true);
@@ -171,7 +179,9 @@ describe('wire protocol', () => {
       client.send('[]');
       client.send('{oops');
       client.send({ jsonrpc: '1.0', method: 'runtime.execute', id: 5 });
-      const frames = [await client.next(), await client.next(), await client.next()].map((f) => JSON.parse(f) as { id: unknown; error: { code: number; data: { detail: string } } });
+      const frames = [await client.next(), await client.next(), await client.next()].map(
+        (f) => JSON.parse(f) as { id: unknown; error: { code: number; data: { detail: string } } },
+      );
       assert.deepEqual(
         frames.map((f) => [f.id, f.error.code]),
         [
@@ -186,7 +196,9 @@ describe('wire protocol', () => {
     it('answers -32601 and -32602 like Duplex', async () => {
       client.send({ jsonrpc: '2.0', method: 'other', id: 1 });
       client.send({ jsonrpc: '2.0', method: 'runtime.execute', params: { nocode: true }, id: 2 });
-      const codes = [await client.next(), await client.next()].map((f) => (JSON.parse(f) as { error: { code: number } }).error.code).sort((a, b) => a - b);
+      const codes = [await client.next(), await client.next()]
+        .map((f) => (JSON.parse(f) as { error: { code: number } }).error.code)
+        .sort((a, b) => a - b);
       assert.deepEqual(codes, [-32602, -32601]);
     });
 
@@ -196,7 +208,12 @@ describe('wire protocol', () => {
       const rpc = new JSONRPCClient((payload) => ws.send(JSON.stringify(payload)));
       ws.on('message', (data) => rpc.receive(JSON.parse(data.toString()) as JSONRPCResponse[]));
       const replies = await rpc.requestAdvanced([
-        { jsonrpc: '2.0', id: 1, method: 'runtime.execute', params: { code: 'function h(cb) { setTimeout(() => cb(6 * 7), 20); }', call: 'h' } },
+        {
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'runtime.execute',
+          params: { code: 'function h(cb) { setTimeout(() => cb(6 * 7), 20); }', call: 'h' },
+        },
         { jsonrpc: '2.0', id: 2, method: 'runtime.execute', params: [{ code: 'null.x' }] },
         { jsonrpc: '2.0', id: 3, method: 'runtime.nope' },
       ]);
@@ -258,7 +275,10 @@ describe('wire protocol', () => {
       assert.equal((await client.execute({ code: '6 * 7' })).payload?.value, 42);
       await client.close();
       assert.equal(daemon.process.exitCode, null);
-      assert.deepEqual(daemon.logs().filter((line) => (line.level ?? 0) >= 50), []);
+      assert.deepEqual(
+        daemon.logs().filter((line) => (line.level ?? 0) >= 50),
+        [],
+      );
     });
 
     it('answers a deep JSON-RPC request by id too', async () => {
@@ -269,7 +289,7 @@ describe('wire protocol', () => {
       await client.close();
     });
 
-    it('returns a result up to MAX_DEPTH deep, and refuses a deeper one with 1000 (10,000 levels crashed main\'s sandbox, unanswered)', async () => {
+    it("returns a result up to MAX_DEPTH deep, and refuses a deeper one with 1000 (10,000 levels crashed main's sandbox, unanswered)", async () => {
       const client = await TestClient.connect(daemon.url);
       const nested = (depth: number) => ({ code: `let a = []; for (let i = 1; i < ${depth}; i++) a = [a]; a` });
       const reply = await client.execute(nested(128));
@@ -351,7 +371,8 @@ describe('connection bounds', () => {
     for (let wait = 0; opened().length === before && wait < 50; wait++) await delay(20);
     const connection = opened().at(-1)?.connection;
     // Executions that ran: those still queued when the connection closes are logged as cancelled (1007).
-    const executions = () => daemon.logs().filter((line) => line.msg === 'execution' && line.client === connection && line.code !== 1007).length;
+    const executions = () =>
+      daemon.logs().filter((line) => line.msg === 'execution' && line.client === connection && line.code !== 1007).length;
     client.ws.pause();
     for (let id = 1; id <= 100; id++) client.send({ type: 'req', method: 'runtime.execute', id, payload: BIG });
     await delay(2500);

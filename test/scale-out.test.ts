@@ -59,7 +59,16 @@ describeWithEngine('scale-out behind HAProxy', haproxyMissing, function () {
       if (++answered === CALLS / 4) victim.process.kill('SIGKILL');
     };
     const numbers = Array.from({ length: CALLS }, (_, i) => i + 1);
-    await Promise.all(Array.from({ length: LANES }, (_, lane_) => lane(proxy!.url, numbers.filter((n) => n % LANES === lane_), values, kill)));
+    await Promise.all(
+      Array.from({ length: LANES }, (_, lane_) =>
+        lane(
+          proxy!.url,
+          numbers.filter((n) => n % LANES === lane_),
+          values,
+          kill,
+        ),
+      ),
+    );
 
     assert.equal(await victim.stop(), null, 'the victim was killed by a signal');
     // Stopped, so every line it logged has been read (a reply can overtake its log line).

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { startDaemon, useDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
+import { startDaemon, useDaemon } from './helpers/daemon.js';
 import { selfSignedCert } from './helpers/tls.js';
 
 const SECRET = 's3cr3t-value-that-must-not-leak';
@@ -74,7 +74,10 @@ describe('security', () => {
       ws.send(JSON.stringify({ type: 'req', method: 'runtime.execute', id: 1, payload: { code: '"subprotocol"' } }));
       assert.equal(await value, 'subprotocol');
       ws.close();
-      const wrong = new globalThis.WebSocket(daemon.url, ['javascriptd', `javascriptd.secret.${Buffer.from('wrong').toString('base64url')}`]);
+      const wrong = new globalThis.WebSocket(daemon.url, [
+        'javascriptd',
+        `javascriptd.secret.${Buffer.from('wrong').toString('base64url')}`,
+      ]);
       assert.equal(await new Promise((resolve) => (wrong.onerror = () => resolve('refused'))), 'refused');
     });
 
@@ -105,7 +108,10 @@ describe('security', () => {
     });
 
     it('does not hand its environment to the sandbox processes', () => {
-      const sandboxes = execFileSync('pgrep', ['-P', String(daemon.process.pid)]).toString().trim().split('\n');
+      const sandboxes = execFileSync('pgrep', ['-P', String(daemon.process.pid)])
+        .toString()
+        .trim()
+        .split('\n');
       assert.equal(sandboxes.length, 2);
       for (const pid of sandboxes) {
         const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');

@@ -46,7 +46,7 @@ describe('unit: parseBoundedJson', () => {
     assert.deepEqual(parsedLengths, [128 * 2 + 'null'.length]);
   });
 
-  it('reports malformed JSON with the parser\'s message, and gives no outline', () => {
+  it("reports malformed JSON with the parser's message, and gives no outline", () => {
     const parsed = parseBoundedJson('{"a":', 8);
     assert.ok(!parsed.ok);
     assert.match(parsed.reason, /JSON/);

@@ -39,7 +39,14 @@ describe('unit: config', () => {
   });
 
   it('reads numbers, booleans and comma lists from strings; an empty value is unset', () => {
-    const { config, problems } = readConfig({ PORT: '0', NOLOGS: 'true', MODULES: ' lodash, ,dayjs ', MEMORY_LIMIT: '', SECRET: 's', POOL_SIZE: '3' });
+    const { config, problems } = readConfig({
+      PORT: '0',
+      NOLOGS: 'true',
+      MODULES: ' lodash, ,dayjs ',
+      MEMORY_LIMIT: '',
+      SECRET: 's',
+      POOL_SIZE: '3',
+    });
     assert.deepEqual(problems, []);
     assert.equal(config.port, 0);
     assert.equal(config.noLogs, true);
@@ -55,7 +62,14 @@ describe('unit: config', () => {
   });
 
   it('lists every problem at once, by environment name', () => {
-    const { problems } = readConfig({ PORT: 'x', TLS_CERT: 'cert.pem', LOG_LEVEL: 'loud', TIMEOUT: '5000', MAX_TIMEOUT: '100', MAX_DEPTH: '1001' });
+    const { problems } = readConfig({
+      PORT: 'x',
+      TLS_CERT: 'cert.pem',
+      LOG_LEVEL: 'loud',
+      TIMEOUT: '5000',
+      MAX_TIMEOUT: '100',
+      MAX_DEPTH: '1001',
+    });
     assert.deepEqual(problems.sort(), [
       'LOG_LEVEL must be equal to one of the allowed values',
       'MAX_DEPTH must be <= 1000',
@@ -76,33 +90,57 @@ describe('unit: config', () => {
   });
 
   it('reads keys from a CONFIG file, each taking what it leaves out from the environment', () => {
-    const path = configFile({ keys: { ci: { secretEnv: 'CI_SECRET', timeout: 100, fetchAllow: ['GET https://x.example/**'] }, web: { secret: 'w', modules: ['lodash'] } } });
+    const path = configFile({
+      keys: {
+        ci: { secretEnv: 'CI_SECRET', timeout: 100, fetchAllow: ['GET https://x.example/**'] },
+        web: { secret: 'w', modules: ['lodash'] },
+      },
+    });
     const { config, problems } = readConfig({ CONFIG: path, CI_SECRET: 'c', MEMORY_LIMIT: '64' });
     assert.deepEqual(problems, []);
-    assert.deepEqual(config.keys.map((k) => [k.name, k.secret, k.timeoutMs, k.memoryLimitMb, k.modules, k.fetchAllow]), [
-      ['ci', 'c', 100, 64, [], ['GET https://x.example/**']],
-      ['web', 'w', 3000, 64, ['lodash'], []],
-    ]);
+    assert.deepEqual(
+      config.keys.map((k) => [k.name, k.secret, k.timeoutMs, k.memoryLimitMb, k.modules, k.fetchAllow]),
+      [
+        ['ci', 'c', 100, 64, [], ['GET https://x.example/**']],
+        ['web', 'w', 3000, 64, ['lodash'], []],
+      ],
+    );
   });
 
   it('lists the problems of a CONFIG file and of its keys', () => {
     const unreadable = join(dir, 'missing.json');
     assert.match(readConfig({ CONFIG: unreadable }).problems[0], /^CONFIG .*missing\.json: ENOENT/);
     assert.match(readConfig({ CONFIG: configFile('{"keys":') }).problems[0], /^CONFIG .*: .*JSON/);
-    assert.deepEqual(readConfig({ CONFIG: configFile({ keys: { a: { secret: 's', memoryLimit: 'lots' } } }) }).problems.map((p) => p.replace(/^CONFIG \S+: /, '')), [
-      '/keys/a/memoryLimit must be integer',
-    ]);
-    const keys = { a: { secret: 'same' }, b: { secret: 'same' }, c: {}, d: {}, e: { secretEnv: 'UNSET_SECRET', timeout: 9000, maxTimeout: 100 } };
+    assert.deepEqual(
+      readConfig({ CONFIG: configFile({ keys: { a: { secret: 's', memoryLimit: 'lots' } } }) }).problems.map((p) =>
+        p.replace(/^CONFIG \S+: /, ''),
+      ),
+      ['/keys/a/memoryLimit must be integer'],
+    );
+    const keys = {
+      a: { secret: 'same' },
+      b: { secret: 'same' },
+      c: {},
+      d: {},
+      e: { secretEnv: 'UNSET_SECRET', timeout: 9000, maxTimeout: 100 },
+    };
     assert.deepEqual(readConfig({ CONFIG: configFile({ keys }) }).problems.sort(), [
       'at most one key may have no secret',
       'key "e": TIMEOUT must not exceed MAX_TIMEOUT',
       'key "e": environment variable UNSET_SECRET (secretEnv) is not set',
       'two keys have the same secret',
     ]);
-    assert.deepEqual(readConfig({ CONFIG: configFile({ keys: { a: { secret: 'a' } } }), SECRET: 'x', FETCH_ALLOW: 'GET https://x.example/' }).problems.sort(), [
-      'FETCH_ALLOW cannot be combined with CONFIG: set it per key in the file',
-      'SECRET cannot be combined with CONFIG: set it per key in the file',
-    ]);
+    assert.deepEqual(
+      readConfig({
+        CONFIG: configFile({ keys: { a: { secret: 'a' } } }),
+        SECRET: 'x',
+        FETCH_ALLOW: 'GET https://x.example/',
+      }).problems.sort(),
+      [
+        'FETCH_ALLOW cannot be combined with CONFIG: set it per key in the file',
+        'SECRET cannot be combined with CONFIG: set it per key in the file',
+      ],
+    );
   });
 
   it('says every problem in the message of a ConfigError', () => {

@@ -51,9 +51,18 @@ describe('unit: FairQueue', () => {
     const queue = new FairQueue<string>({ items: 10, bytes: 1000 });
     for (const item of ['a1', 'a2']) admitted(queue.push('a', item, 1));
     admitted(queue.push('b', 'b1', 1));
-    assert.equal(queue.takeNext(() => true, () => false), false);
+    assert.equal(
+      queue.takeNext(
+        () => true,
+        () => false,
+      ),
+      false,
+    );
     assert.equal(queue.size, 3);
-    assert.equal(take(queue, (client) => client !== 'a'), 'b1');
+    assert.equal(
+      take(queue, (client) => client !== 'a'),
+      'b1',
+    );
     assert.equal(take(queue), 'a1');
   });
 

@@ -39,7 +39,12 @@ describe('unit: fetch policy', () => {
   });
 
   it('refuses path segments servers decode differently unless a rule spells them out', () => {
-    const p = policy(['GET https://h.example/allowed/**', 'GET https://h.example/users/*/gists', 'GET https://h.example/spelled/a%2fb', 'GET https://h.example/spelled/x;y']);
+    const p = policy([
+      'GET https://h.example/allowed/**',
+      'GET https://h.example/users/*/gists',
+      'GET https://h.example/spelled/a%2fb',
+      'GET https://h.example/spelled/x;y',
+    ]);
     const ambiguous = [
       '/allowed/..%2Fsecret',
       '/allowed/%2e%2e%2fsecret',
@@ -60,7 +65,16 @@ describe('unit: fetch policy', () => {
       '/allowed/..%C0%AFsecret',
     ];
     for (const path of ambiguous) assert.ok(!allows(p, 'GET', `https://h.example${path}`), path);
-    for (const path of ['/allowed/a/b', '/allowed/a%20b', '/allowed/%3F', '/allowed/', '/users/ada/gists', '/spelled/a%2Fb', '/spelled/a%2fb', '/spelled/x;y']) {
+    for (const path of [
+      '/allowed/a/b',
+      '/allowed/a%20b',
+      '/allowed/%3F',
+      '/allowed/',
+      '/users/ada/gists',
+      '/spelled/a%2Fb',
+      '/spelled/a%2fb',
+      '/spelled/x;y',
+    ]) {
       assert.ok(allows(p, 'GET', `https://h.example${path}`), path);
     }
   });
@@ -74,26 +88,41 @@ describe('unit: fetch policy', () => {
     };
     assert.deepEqual(verdict('https://h.example/allowed/%2e%2e%2fsecret'), {
       allowed: false,
-      reason: "the path of GET https://h.example/allowed/..%2Fsecret has a segment servers decode differently ('..%2Fsecret': %2F); only a FETCH_ALLOW rule that spells that segment out allows it",
+      reason:
+        "the path of GET https://h.example/allowed/..%2Fsecret has a segment servers decode differently ('..%2Fsecret': %2F); only a FETCH_ALLOW rule that spells that segment out allows it",
     });
     assert.deepEqual(verdict('https://h.example/allowed/x/..;/secret'), {
       allowed: false,
-      reason: "the path of GET https://h.example/allowed/x/..;/secret has a segment servers decode differently ('..;': ;); only a FETCH_ALLOW rule that spells that segment out allows it",
+      reason:
+        "the path of GET https://h.example/allowed/x/..;/secret has a segment servers decode differently ('..;': ;); only a FETCH_ALLOW rule that spells that segment out allows it",
     });
     assert.deepEqual(verdict('https://h.example/spelled/x;y/a%2Fb'), {
       allowed: false,
-      reason: "the path of GET https://h.example/spelled/x;y/a%2Fb has a segment servers decode differently ('a%2Fb': %2F); only a FETCH_ALLOW rule that spells that segment out allows it",
+      reason:
+        "the path of GET https://h.example/spelled/x;y/a%2Fb has a segment servers decode differently ('a%2Fb': %2F); only a FETCH_ALLOW rule that spells that segment out allows it",
     });
     assert.ok(verdict('https://h.example/spelled/x;y/ok').allowed);
     assert.deepEqual(verdict('https://h.example/other/..%2Fsecret'), {
       allowed: false,
-      reason: 'no FETCH_ALLOW rule allows GET https://h.example/other/..%2Fsecret (rules for this origin: "GET https://h.example/allowed/**", "GET https://h.example/spelled/x;y/*")',
+      reason:
+        'no FETCH_ALLOW rule allows GET https://h.example/other/..%2Fsecret (rules for this origin: "GET https://h.example/allowed/**", "GET https://h.example/spelled/x;y/*")',
     });
   });
 
   it('lists every rule it cannot use', () => {
     const problems: string[] = [];
-    FetchPolicy.parse(['GET', 'G@T https://x.example/', 'GET ftp://x.example/', 'GET https://x.example/a**', 'GET https://x.example/**/a', 'GET https://*.example/'], [], problems);
+    FetchPolicy.parse(
+      [
+        'GET',
+        'G@T https://x.example/',
+        'GET ftp://x.example/',
+        'GET https://x.example/a**',
+        'GET https://x.example/**/a',
+        'GET https://*.example/',
+      ],
+      [],
+      problems,
+    );
     assert.equal(problems.length, 6, problems.join('\n'));
   });
 
@@ -114,7 +143,11 @@ describe('unit: fetch policy', () => {
 
   it('says why each unusable rule cannot be used', () => {
     const problems: string[] = [];
-    FetchPolicy.parse(['GET', 'G@T https://x.example/', 'GET https://x.example/a?b=1', 'GET https://u:p@x.example/', 'GET https://x.example/a*'], [], problems);
+    FetchPolicy.parse(
+      ['GET', 'G@T https://x.example/', 'GET https://x.example/a?b=1', 'GET https://u:p@x.example/', 'GET https://x.example/a*'],
+      [],
+      problems,
+    );
     assert.deepEqual(problems, [
       'FETCH_ALLOW rule "GET": expected "METHOD URL", e.g. "GET https://api.github.com/users/*/gists"',
       'FETCH_ALLOW rule "G@T https://x.example/": \'G@T\' is not a method',
@@ -127,7 +160,8 @@ describe('unit: fetch policy', () => {
   it('lets a final ** match the bare prefix, its slash and any depth, and ignores the query', () => {
     const p = policy(['get https://h.example/app/**']);
     assert.equal(p.rules[0].method, 'GET');
-    for (const path of ['/app', '/app/', '/app/a/b/c', '/app/a?x=/etc/passwd']) assert.ok(allows(p, 'GET', `https://h.example${path}`), path);
+    for (const path of ['/app', '/app/', '/app/a/b/c', '/app/a?x=/etc/passwd'])
+      assert.ok(allows(p, 'GET', `https://h.example${path}`), path);
     assert.ok(!allows(p, 'GET', 'https://h.example/apple'));
     assert.ok(!allows(p, 'GET', 'https://h.example/'));
   });

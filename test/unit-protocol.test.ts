@@ -2,10 +2,10 @@
 // dialect.ts): every kind of frame parsed, every kind of reply made. They start
 // nothing: no daemon, no socket.
 import assert from 'node:assert/strict';
-import { isObject, isRequestId, type Incoming, type Message } from '../src/protocol/dialect.js';
+import { ErrorCode, invalidParams, RpcError } from '../src/errors.js';
+import { type Incoming, isObject, isRequestId, type Message } from '../src/protocol/dialect.js';
 import { duplex } from '../src/protocol/duplex.js';
 import { batchReply, jsonRpc, looksLikeJsonRpc } from '../src/protocol/jsonrpc.js';
-import { ErrorCode, invalidParams, RpcError } from '../src/errors.js';
 
 const DEPTH = 8;
 const deep = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
@@ -33,11 +33,21 @@ describe('unit: protocol', () => {
   describe('duplex', () => {
     it('parses a request with id, payload and ext', () => {
       const frame = JSON.stringify({ type: 'req', method: 'runtime.execute', id: 7, payload: { code: '1' }, ext: { trace: 'x' } });
-      assert.deepEqual(duplex.parse(frame, DEPTH), { kind: 'request', target: { id: 7, ext: { trace: 'x' } }, method: 'runtime.execute', params: { code: '1' } });
+      assert.deepEqual(duplex.parse(frame, DEPTH), {
+        kind: 'request',
+        target: { id: 7, ext: { trace: 'x' } },
+        method: 'runtime.execute',
+        params: { code: '1' },
+      });
     });
 
     it('parses a request without id as a notification', () => {
-      assert.deepEqual(duplex.parse('{"type":"req","method":"m","payload":1}', DEPTH), { kind: 'request', target: undefined, method: 'm', params: 1 });
+      assert.deepEqual(duplex.parse('{"type":"req","method":"m","payload":1}', DEPTH), {
+        kind: 'request',
+        target: undefined,
+        method: 'm',
+        params: 1,
+      });
     });
 
     it('ignores an empty frame', () => {
@@ -70,15 +80,29 @@ describe('unit: protocol', () => {
         [{ type: 'req', method: 5 }, undefined, 'method must be a string'],
       ];
       for (const [message, target, detail] of cases) {
-        assert.deepEqual(invalid(duplex.parse(JSON.stringify(message), DEPTH)), { target, code: ErrorCode.InvalidRequest, detail }, JSON.stringify(message));
+        assert.deepEqual(
+          invalid(duplex.parse(JSON.stringify(message), DEPTH)),
+          { target, code: ErrorCode.InvalidRequest, detail },
+          JSON.stringify(message),
+        );
       }
     });
 
     it('makes result, error and console replies that carry the id and ext back', () => {
       const target = { id: 3, ext: { t: 1 } };
       assert.deepEqual(JSON.parse(duplex.result(target, '{"a":[1]}')), { type: 'rep', id: 3, payload: { a: [1] }, ext: { t: 1 } });
-      assert.deepEqual(JSON.parse(duplex.error({ id: 'x' }, new RpcError(ErrorCode.Timeout, 'Timeout'))), { type: 'rep', id: 'x', error: { code: ErrorCode.Timeout, message: 'Timeout' } });
-      assert.deepEqual(JSON.parse(duplex.console(target, ['a', 'b'])), { type: 'rep', id: 3, payload: { console: ['a', 'b'] }, more: true, ext: { t: 1 } });
+      assert.deepEqual(JSON.parse(duplex.error({ id: 'x' }, new RpcError(ErrorCode.Timeout, 'Timeout'))), {
+        type: 'rep',
+        id: 'x',
+        error: { code: ErrorCode.Timeout, message: 'Timeout' },
+      });
+      assert.deepEqual(JSON.parse(duplex.console(target, ['a', 'b'])), {
+        type: 'rep',
+        id: 3,
+        payload: { console: ['a', 'b'] },
+        more: true,
+        ext: { t: 1 },
+      });
     });
 
     it('splices the result JSON in as it is, never parsing it again', () => {
@@ -91,13 +115,29 @@ describe('unit: protocol', () => {
       assert.ok(looksLikeJsonRpc('{"jsonrpc":"2.0","method":"m"}', DEPTH));
       assert.ok(looksLikeJsonRpc('[{"jsonrpc":"2.0","method":"m","id":1}]', DEPTH));
       assert.ok(looksLikeJsonRpc(`{"jsonrpc":"2.0","params":${deep(20)}}`, DEPTH));
-      for (const frame of ['SIMPLEX/1.0;json', '{"jsonrpc":"1.0"}', '{"type":"req"}', '[]', '[1]', '{"jsonrpc":']) assert.ok(!looksLikeJsonRpc(frame, DEPTH), frame);
+      for (const frame of ['SIMPLEX/1.0;json', '{"jsonrpc":"1.0"}', '{"type":"req"}', '[]', '[1]', '{"jsonrpc":'])
+        assert.ok(!looksLikeJsonRpc(frame, DEPTH), frame);
     });
 
     it('parses a request, a request with id null, and a notification', () => {
-      assert.deepEqual(jsonRpc.parse('{"jsonrpc":"2.0","id":1,"method":"m","params":[{"code":"1"}]}', DEPTH), { kind: 'request', target: { id: 1 }, method: 'm', params: [{ code: '1' }] });
-      assert.deepEqual(jsonRpc.parse('{"jsonrpc":"2.0","id":null,"method":"m"}', DEPTH), { kind: 'request', target: { id: null }, method: 'm', params: undefined });
-      assert.deepEqual(jsonRpc.parse('{"jsonrpc":"2.0","method":"m"}', DEPTH), { kind: 'request', target: undefined, method: 'm', params: undefined });
+      assert.deepEqual(jsonRpc.parse('{"jsonrpc":"2.0","id":1,"method":"m","params":[{"code":"1"}]}', DEPTH), {
+        kind: 'request',
+        target: { id: 1 },
+        method: 'm',
+        params: [{ code: '1' }],
+      });
+      assert.deepEqual(jsonRpc.parse('{"jsonrpc":"2.0","id":null,"method":"m"}', DEPTH), {
+        kind: 'request',
+        target: { id: null },
+        method: 'm',
+        params: undefined,
+      });
+      assert.deepEqual(jsonRpc.parse('{"jsonrpc":"2.0","method":"m"}', DEPTH), {
+        kind: 'request',
+        target: undefined,
+        method: 'm',
+        params: undefined,
+      });
     });
 
     it('answers unparsable JSON with -32700 to id null', () => {
@@ -124,7 +164,11 @@ describe('unit: protocol', () => {
         [{ jsonrpc: '2.0', method: 1 }, { id: null }, 'method must be a string'],
       ];
       for (const [message, target, detail] of cases) {
-        assert.deepEqual(invalid(jsonRpc.parse(JSON.stringify(message), DEPTH)), { target, code: ErrorCode.InvalidRequest, detail }, JSON.stringify(message));
+        assert.deepEqual(
+          invalid(jsonRpc.parse(JSON.stringify(message), DEPTH)),
+          { target, code: ErrorCode.InvalidRequest, detail },
+          JSON.stringify(message),
+        );
       }
     });
 
@@ -132,9 +176,16 @@ describe('unit: protocol', () => {
       const parsed = jsonRpc.parse('[{"jsonrpc":"2.0","id":1,"method":"a"},1,{"jsonrpc":"2.0","method":"b"}]', DEPTH);
       assert.equal(parsed.kind, 'batch');
       const messages = (parsed as Extract<Incoming, { kind: 'batch' }>).messages;
-      assert.deepEqual(messages.map((m) => m.kind), ['request', 'invalid', 'request']);
+      assert.deepEqual(
+        messages.map((m) => m.kind),
+        ['request', 'invalid', 'request'],
+      );
       assert.deepEqual(invalid(messages[1]).detail, 'a request must be a JSON object');
-      assert.deepEqual(invalid(jsonRpc.parse('[]', DEPTH)), { target: { id: null }, code: ErrorCode.InvalidRequest, detail: 'an empty batch' });
+      assert.deepEqual(invalid(jsonRpc.parse('[]', DEPTH)), {
+        target: { id: null },
+        code: ErrorCode.InvalidRequest,
+        detail: 'an empty batch',
+      });
     });
 
     it('makes result, error, console and batch replies', () => {
@@ -145,7 +196,11 @@ describe('unit: protocol', () => {
         id: null,
         error: { code: ErrorCode.InvalidParams, message: 'Invalid params', data: { errors: [{ message: 'bad' }] } },
       });
-      assert.deepEqual(JSON.parse(jsonRpc.console({ id: 2 }, ['line'])), { jsonrpc: '2.0', method: 'runtime.console', params: { id: 2, console: ['line'] } });
+      assert.deepEqual(JSON.parse(jsonRpc.console({ id: 2 }, ['line'])), {
+        jsonrpc: '2.0',
+        method: 'runtime.console',
+        params: { id: 2, console: ['line'] },
+      });
       assert.deepEqual(JSON.parse(batchReply([jsonRpc.result({ id: 1 }, '1'), jsonRpc.result({ id: 2 }, '2')])), [
         { jsonrpc: '2.0', id: 1, result: 1 },
         { jsonrpc: '2.0', id: 2, result: 2 },

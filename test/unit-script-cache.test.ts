@@ -31,14 +31,20 @@ describe('unit: script cache', () => {
     assert.equal(await cache.getAsync('1 + 1', 'h1'), first);
     await cache.getAsync('2 + 2', 'h2');
     assert.equal(cache.get('2 + 2', 'h2'), compiled[1] as unknown as ivm.Script);
-    assert.deepEqual(compiled.map((s) => s.code), ['1 + 1', '2 + 2']);
+    assert.deepEqual(
+      compiled.map((s) => s.code),
+      ['1 + 1', '2 + 2'],
+    );
   });
 
   it('releases the least recently used script past 256 of them', () => {
     const { isolate, compiled } = fakeIsolate();
     const cache = new ScriptCache(isolate);
     for (let i = 0; i <= 256; i++) cache.get(`${i}`, `h${i}`);
-    assert.deepEqual(compiled.filter((s) => s.released).map((s) => s.code), ['0']);
+    assert.deepEqual(
+      compiled.filter((s) => s.released).map((s) => s.code),
+      ['0'],
+    );
     cache.get('0', 'h0');
     assert.equal(compiled.length, 258, 'the evicted script is compiled again');
   });

@@ -38,7 +38,17 @@ describe('unit: script parser', () => {
   });
 
   it('takes nulls and empty strings as "not given", as old Go clients send them', () => {
-    const { request, usage } = parse({ code: 'x', globals: null, call: '', caller: null, timeout: null, module: null, typescript: null, stream: null, usage: null });
+    const { request, usage } = parse({
+      code: 'x',
+      globals: null,
+      call: '',
+      caller: null,
+      timeout: null,
+      module: null,
+      typescript: null,
+      stream: null,
+      usage: null,
+    });
     assert.equal(request.globals, undefined);
     assert.equal(request.call, undefined);
     assert.equal(request.caller, undefined);
@@ -49,7 +59,16 @@ describe('unit: script parser', () => {
   });
 
   it('passes globals, call, caller and every flag on', () => {
-    const { request, usage } = parse({ code: 'x', globals: { a: [1] }, call: 'main', caller: 'me', module: true, typescript: false, stream: true, usage: true });
+    const { request, usage } = parse({
+      code: 'x',
+      globals: { a: [1] },
+      call: 'main',
+      caller: 'me',
+      module: true,
+      typescript: false,
+      stream: true,
+      usage: true,
+    });
     assert.deepEqual(request.globals, { a: [1] });
     assert.equal(request.call, 'main');
     assert.equal(request.caller, 'me');
@@ -76,6 +95,12 @@ describe('unit: script parser', () => {
   it('refuses what is not a script, listing every problem at once', () => {
     assert.deepEqual(refusedAt(null), ['/ type']);
     assert.deepEqual(refusedAt({}), ['/ required']);
-    assert.deepEqual(refusedAt({ code: 1, globals: [], stream: 'yes', usage: 1, module: 'true' }).sort(), ['/code type', '/globals type', '/module type', '/stream type', '/usage type']);
+    assert.deepEqual(refusedAt({ code: 1, globals: [], stream: 'yes', usage: 1, module: 'true' }).sort(), [
+      '/code type',
+      '/globals type',
+      '/module type',
+      '/stream type',
+      '/usage type',
+    ]);
   });
 });

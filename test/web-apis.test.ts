@@ -2,8 +2,8 @@
 // scripts commonly rely on.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
 import { TestClient } from './helpers/client.js';
+import { type RunningDaemon, startDaemon } from './helpers/daemon.js';
 
 describe('web APIs', () => {
   let daemon: RunningDaemon;
@@ -67,12 +67,21 @@ describe('web APIs', () => {
         [c.signal.aborted, c.signal.reason, seen, thrown, AbortSignal.abort().reason.name]`),
       [true, 'why', ['listener', 'onabort'], 'why', 'AbortError'],
     );
-    assert.equal(await value('new Promise((resolve) => AbortSignal.timeout(10).addEventListener("abort", (e) => resolve(e.target.reason.name)))'), 'TimeoutError');
+    assert.equal(
+      await value('new Promise((resolve) => AbortSignal.timeout(10).addEventListener("abort", (e) => resolve(e.target.reason.name)))'),
+      'TimeoutError',
+    );
   });
 
   it('crypto.getRandomValues, randomUUID and subtle.digest', async () => {
-    const [a, b, uuid, tooMany] = (await value(`[Array.from(crypto.getRandomValues(new Uint8Array(16))), Array.from(crypto.getRandomValues(new Uint32Array(4))), crypto.randomUUID(),
-      (() => { try { crypto.getRandomValues(new Uint8Array(65537)); } catch (e) { return e.name; } })()]`)) as [number[], number[], string, string];
+    const [a, b, uuid, tooMany] =
+      (await value(`[Array.from(crypto.getRandomValues(new Uint8Array(16))), Array.from(crypto.getRandomValues(new Uint32Array(4))), crypto.randomUUID(),
+      (() => { try { crypto.getRandomValues(new Uint8Array(65537)); } catch (e) { return e.name; } })()]`)) as [
+        number[],
+        number[],
+        string,
+        string,
+      ];
     assert.equal(a.length, 16);
     assert.notDeepEqual(a, new Array(16).fill(0));
     assert.equal(b.length, 4);
@@ -80,7 +89,10 @@ describe('web APIs', () => {
     assert.equal(tooMany, 'QuotaExceededError');
     const digests = await value(`Promise.all(['SHA-1', 'SHA-256', { name: 'SHA-512' }].map((alg) =>
       crypto.subtle.digest(alg, new TextEncoder().encode('abc')).then((d) => Array.from(new Uint8Array(d), (x) => x.toString(16).padStart(2, '0')).join(''))))`);
-    assert.deepEqual(digests, ['sha1', 'sha256', 'sha512'].map((h) => createHash(h).update('abc').digest('hex')));
+    assert.deepEqual(
+      digests,
+      ['sha1', 'sha256', 'sha512'].map((h) => createHash(h).update('abc').digest('hex')),
+    );
     const unsupported = await value('crypto.subtle.digest("MD5", new Uint8Array(1)).catch((e) => e.name)');
     assert.equal(unsupported, 'NotSupportedError');
   });
@@ -104,6 +116,10 @@ describe('web APIs', () => {
 
   it('gives every execution its own copies of the APIs', async () => {
     await value('URL.prototype.tainted = 1; TextEncoder.prototype.encode = () => "tainted"; crypto.randomUUID = () => "fixed"; 1');
-    assert.deepEqual(await value('[URL.prototype.tainted, new TextEncoder().encode("a").length, crypto.randomUUID() === "fixed"]'), [null, 1, false]);
+    assert.deepEqual(await value('[URL.prototype.tainted, new TextEncoder().encode("a").length, crypto.randomUUID() === "fixed"]'), [
+      null,
+      1,
+      false,
+    ]);
   });
 });

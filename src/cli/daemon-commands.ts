@@ -110,7 +110,8 @@ export const prepare: Command = {
     for (const { key, bundles, outbound } of keys) {
       await outbound.close();
       // A container key's modules are its image's, prepared when that was built.
-      if (key.executor !== 'container') log.info({ key: key.name, modules: bundles.map((m) => `${m.name}@${m.version}`), cache: config.moduleCache }, 'prepared');
+      if (key.executor !== 'container')
+        log.info({ key: key.name, modules: bundles.map((m) => `${m.name}@${m.version}`), cache: config.moduleCache }, 'prepared');
     }
     return DAEMON_EXIT.ok;
   },
@@ -136,7 +137,11 @@ export const images: Command = {
     'Builds the javascriptd image from the Dockerfile, then the runtime images of runtime-images/ on it (or only NAME), with Docker; ' +
     'tags the build stage REPOSITORY:build for the next build to reuse, and removes the images the tags named before: no dangling image is left.',
   options: {
-    repository: { type: 'string', value: 'name', description: 'repository of the javascriptd image; runtime image NAME is REPOSITORY-NAME [javascriptd]' },
+    repository: {
+      type: 'string',
+      value: 'name',
+      description: 'repository of the javascriptd image; runtime image NAME is REPOSITORY-NAME [javascriptd]',
+    },
   },
   async run(values, [verb, name]) {
     if (verb !== 'build') throw new UsageError(`unknown images command: ${verb}`);

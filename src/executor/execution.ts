@@ -3,11 +3,11 @@
 // bytes, digests), all checked as untrusted input; and the single settlement
 // of its result.
 import { createHash, randomBytes } from 'node:crypto';
-import type { WireRequest } from '../outbound/wire.js';
-import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
-import { ConsoleLog } from './console-log.js';
+import * as errors from '../errors.js';
+import type { WireRequest } from '../outbound/wire.js';
 import type { ExecutionResult, SandboxLimits, Usage } from '../sandbox/sandbox.js';
+import { ConsoleLog } from './console-log.js';
 import { asAsk, asReport } from './host-ops.js';
 import { thrown } from './thrown.js';
 
@@ -210,7 +210,10 @@ export class Execution {
 function parseHeaders(json: string): [string, string][] | undefined {
   try {
     const parsed: unknown = JSON.parse(json);
-    if (Array.isArray(parsed) && parsed.every((pair) => Array.isArray(pair) && pair.length === 2 && pair.every((part) => typeof part === 'string'))) {
+    if (
+      Array.isArray(parsed) &&
+      parsed.every((pair) => Array.isArray(pair) && pair.length === 2 && pair.every((part) => typeof part === 'string'))
+    ) {
       return parsed as [string, string][];
     }
   } catch {

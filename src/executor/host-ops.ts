@@ -44,7 +44,11 @@ export interface Entries {
 type Shape = 'string' | 'number' | 'bytes' | 'bytes?';
 
 const is = (value: unknown, shape: Shape): boolean =>
-  shape === 'bytes' ? value instanceof Uint8Array : shape === 'bytes?' ? value === null || value instanceof Uint8Array : typeof value === shape;
+  shape === 'bytes'
+    ? value instanceof Uint8Array
+    : shape === 'bytes?'
+      ? value === null || value instanceof Uint8Array
+      : typeof value === shape;
 
 const REPORTS: { [K in keyof Reports]: Shape[] } = {
   log: ['string'],
@@ -71,7 +75,9 @@ export type Report = { [K in keyof Reports]: { op: K; args: Reports[K] } }[keyof
 export type Ask = { [K in keyof Asks]: { op: K; args: Asks[K]['args'] } }[keyof Asks];
 
 export function asReport(op: unknown, args: unknown[]): Report | undefined {
-  return typeof op === 'string' && Object.hasOwn(REPORTS, op) && fits(args, REPORTS[op as keyof Reports]) ? ({ op, args } as Report) : undefined;
+  return typeof op === 'string' && Object.hasOwn(REPORTS, op) && fits(args, REPORTS[op as keyof Reports])
+    ? ({ op, args } as Report)
+    : undefined;
 }
 
 export function asAsk(op: unknown, args: unknown[]): Ask | undefined {

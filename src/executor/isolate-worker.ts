@@ -155,7 +155,8 @@ export class IsolateWorker {
     const { promise: result, resolve, reject } = Promise.withResolvers<ExecutionResult>();
     const job: Job = { request, hooks, tries: 0, outbound: false, cancelled: false, current: undefined };
     // The first settlement wins: a cancel answers at once, the run's own end later changes nothing.
-    const settle = (outcome: Outcome, usage: Usage) => (outcome.ok ? resolve({ ...outcome.result, usage }) : reject(outcome.error.withUsage(usage)));
+    const settle = (outcome: Outcome, usage: Usage) =>
+      outcome.ok ? resolve({ ...outcome.result, usage }) : reject(outcome.error.withUsage(usage));
     const done = this.runJob(job, settle);
     return { result, done, cancel: () => this.cancel(job, settle) };
   }
@@ -280,9 +281,13 @@ export class IsolateWorker {
     try {
       const setup = (await this.prelude.run(context, { reference: true, timeout: PREPARE_TIMEOUT_MS })) as ivm.Reference;
       handles.push(setup);
-      const enter = (await setup.apply(undefined, [link.async, link.sync, this.isolateLimits], { result: { reference: true }, timeout: PREPARE_TIMEOUT_MS })) as ivm.Reference;
+      const enter = (await setup.apply(undefined, [link.async, link.sync, this.isolateLimits], {
+        result: { reference: true },
+        timeout: PREPARE_TIMEOUT_MS,
+      })) as ivm.Reference;
       handles.push(enter);
-      if (this.preload.length > 0) await enter.apply(undefined, entry('preload', this.preload), { arguments: { copy: true }, timeout: PREPARE_TIMEOUT_MS });
+      if (this.preload.length > 0)
+        await enter.apply(undefined, entry('preload', this.preload), { arguments: { copy: true }, timeout: PREPARE_TIMEOUT_MS });
       return { context, enter, link, handles };
     } catch (err) {
       releaseAll(handles);
@@ -343,20 +348,26 @@ export class IsolateWorker {
     let started = false;
     const stalled = () => {
       if (started && !execution.isFinished && execution.pending === 0 && attempt.calls === 0) {
-        execution.fail(errors.timeout(request.timeoutMs, execution.console.lines(), 'the script returned without calling cb and has nothing pending'));
+        execution.fail(
+          errors.timeout(request.timeoutMs, execution.console.lines(), 'the script returned without calling cb and has nothing pending'),
+        );
       }
     };
     // Timers and fetches the script starts call back through `enter`.
     const enterLater = (args: unknown[]) => {
       if (attempt.generation !== this.generation) return;
-      this.track(attempt, enter.apply(undefined, args, { arguments: { copy: true }, timeout: deadline.remainingMs() })).then(stalled, (thrown: unknown) => this.failed(attempt, thrown));
+      this.track(attempt, enter.apply(undefined, args, { arguments: { copy: true }, timeout: deadline.remainingMs() })).then(
+        stalled,
+        (thrown: unknown) => this.failed(attempt, thrown),
+      );
     };
     execution.onTimer = (id) => enterLater(entry('fire', id));
     execution.onFetch = (id, wire) => {
       job.outbound = true;
       job.hooks.relay.fetch(id, wire).then(
         (response) => execution.takeFetch(id, response.body.byteLength) && enterLater(entry('fetched', id, response)),
-        (error: unknown) => execution.takeFetch(id) && enterLater(entry('fetch-failed', id, error instanceof FetchFailure ? error.message : 'fetch failed')),
+        (error: unknown) =>
+          execution.takeFetch(id) && enterLater(entry('fetch-failed', id, error instanceof FetchFailure ? error.message : 'fetch failed')),
       );
     };
     // On an idle isolate, synchronous calls skip a thread hop each. They are safe
@@ -369,7 +380,14 @@ export class IsolateWorker {
     const begin = entry('begin', Date.now() + deadline.remainingMs(), globals, synchronous);
     if (request.module === true) {
       await this.track(attempt, enter.apply(undefined, begin, { timeout: deadline.remainingMs() }));
-      const linked = await linkModule({ isolate: this.isolate, context, enter, code: request.code, call: request.call ?? null, caller: request.caller ?? null });
+      const linked = await linkModule({
+        isolate: this.isolate,
+        context,
+        enter,
+        code: request.code,
+        call: request.call ?? null,
+        caller: request.caller ?? null,
+      });
       handles.push(...linked.handles);
       started = true;
       await this.track(attempt, linked.evaluate(deadline.remainingMs()));
@@ -381,21 +399,28 @@ export class IsolateWorker {
     if (synchronous) {
       try {
         enter.applySync(undefined, begin, { timeout: deadline.remainingMs() });
-        completion = this.scripts.get(request.code, request.codeHash).runSync(context, { reference: true, timeout: deadline.remainingMs() });
+        completion = this.scripts
+          .get(request.code, request.codeHash)
+          .runSync(context, { reference: true, timeout: deadline.remainingMs() });
       } finally {
         this.charge(attempt);
       }
     } else {
       await this.track(attempt, enter.apply(undefined, begin, { timeout: deadline.remainingMs() }));
       const script = await this.scripts.getAsync(request.code, request.codeHash);
-      completion = await this.track(attempt, script.run(context, { reference: true, timeout: deadline.remainingMs() }) as Promise<ivm.Reference>);
+      completion = await this.track(
+        attempt,
+        script.run(context, { reference: true, timeout: deadline.remainingMs() }) as Promise<ivm.Reference>,
+      );
     }
     handles.push(completion);
     if (execution.isFinished) return;
     started = true;
     await this.track(
       attempt,
-      enter.apply(undefined, entry('start', completion.derefInto(), request.call ?? null, request.caller ?? null), { timeout: deadline.remainingMs() }),
+      enter.apply(undefined, entry('start', completion.derefInto(), request.call ?? null, request.caller ?? null), {
+        timeout: deadline.remainingMs(),
+      }),
     );
     if (!execution.isFinished) job.hooks.onWaiting();
     stalled();
@@ -461,7 +486,11 @@ export class IsolateWorker {
     }
     const { execution, job } = attempt;
     const console = execution.console.lines();
-    execution.fail(thrown instanceof Error && thrown.message === TIMED_OUT ? errors.timeout(job.request.timeoutMs, console) : errors.exception(fromHost(thrown), console));
+    execution.fail(
+      thrown instanceof Error && thrown.message === TIMED_OUT
+        ? errors.timeout(job.request.timeoutMs, console)
+        : errors.exception(fromHost(thrown), console),
+    );
   }
 
   /**
@@ -500,11 +529,20 @@ export class IsolateWorker {
       const console = execution.console.lines();
       attempt.lostAs = attempt === culprit ? 'culprit' : 'victim';
       if (attempt === culprit) {
-        execution.fail(reason === 'memory-limit' ? errors.memoryLimit(this.limits.memoryLimitMb, console) : errors.timeout(job.request.timeoutMs, console));
+        execution.fail(
+          reason === 'memory-limit'
+            ? errors.memoryLimit(this.limits.memoryLimitMb, console)
+            : errors.timeout(job.request.timeoutMs, console),
+        );
       } else {
         const cause = `another execution ${reason === 'memory-limit' ? 'ran its isolate out of memory' : 'wedged its isolate'}`;
         // Settles it only if it is not run again (see runJob).
-        execution.fail(errors.interrupted(job.outbound ? `${cause} after this one had made a request outside` : `${cause} on each of its ${job.tries} runs`, console));
+        execution.fail(
+          errors.interrupted(
+            job.outbound ? `${cause} after this one had made a request outside` : `${cause} on each of its ${job.tries} runs`,
+            console,
+          ),
+        );
       }
       attempt.lost.resolve();
     }
@@ -554,5 +592,3 @@ function releaseAll(handles: Releasable[]): void {
     }
   }
 }
-
-

@@ -9,12 +9,11 @@ import { createLogger } from '../log.js';
 import { FetchFailure, type FetchRelay, type WireRequest, type WireResponse } from '../outbound/wire.js';
 import type { ExecutorOptions, FromExecutor, ToExecutor } from '../sandbox/ipc.js';
 import type { Running } from '../sandbox/sandbox.js';
-import { NO_USAGE } from './execution.js';
-import { IsolateWorker } from './isolate-worker.js';
-import { preludeSource } from '../shared/prelude-source.js';
-
 import { encodeFrame, FrameDecoder } from '../shared/frames.js';
 import { cachedBundles } from '../shared/module-files.js';
+import { preludeSource } from '../shared/prelude-source.js';
+import { NO_USAGE } from './execution.js';
+import { IsolateWorker } from './isolate-worker.js';
 
 const overIpc = process.send !== undefined;
 
@@ -80,12 +79,20 @@ class IpcRelay implements FetchRelay {
 
 async function main(): Promise<void> {
   const options = JSON.parse(process.argv[2] ?? '') as ExecutorOptions;
-  const log = createLogger({ logLevel: options.logLevel as 'info', noLogs: options.noLogs }, overIpc ? 1 : 2).child({ key: options.key, sandbox: process.pid });
+  const log = createLogger({ logLevel: options.logLevel as 'info', noLogs: options.noLogs }, overIpc ? 1 : 2).child({
+    key: options.key,
+    sandbox: process.pid,
+  });
   // In a container the module folders are the runtime image's own; bundles are found in its cache.
   const modulePath = options.modulePath ?? process.env.MODULE_PATH ?? '';
   const cacheDir = options.cacheDir ?? process.env.MODULE_CACHE ?? '/tmp/javascriptd-modules';
   const modules = cachedBundles(options.preludeModules ?? options.modules, modulePath, cacheDir);
-  const worker = new IsolateWorker({ limits: options.limits, prelude: preludeSource(modules, cacheDir, options.modules), log, onRecycle: (reason) => send({ kind: 'recycled', reason }) });
+  const worker = new IsolateWorker({
+    limits: options.limits,
+    prelude: preludeSource(modules, cacheDir, options.modules),
+    log,
+    onRecycle: (reason) => send({ kind: 'recycled', reason }),
+  });
   await worker.start();
   const executions = new Map<number, { relay: IpcRelay; running: Running }>();
   onMessage((message) => {
@@ -95,7 +102,11 @@ async function main(): Promise<void> {
       const { id } = message;
       const relay = new IpcRelay(id);
       const stream = new ConsoleStream(id);
-      const running = worker.run(message.request, { relay, onWaiting: () => send({ kind: 'waiting', id }), onConsole: (line) => stream.push(line) });
+      const running = worker.run(message.request, {
+        relay,
+        onWaiting: () => send({ kind: 'waiting', id }),
+        onConsole: (line) => stream.push(line),
+      });
       executions.set(id, { relay, running });
       running.result.then(
         (result) => {

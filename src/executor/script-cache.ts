@@ -16,11 +16,17 @@ export class ScriptCache {
 
   /** The compiled script of `code` (whose hash is `key`), compiled now if it is not cached; a syntax error throws. */
   get(code: string, key: string): ivm.Script {
-    return this.scripts.get(key) ?? this.scripts.set(key, this.isolate.compileScriptSync(code, { filename: 'script.js' }), Buffer.byteLength(code));
+    return (
+      this.scripts.get(key) ??
+      this.scripts.set(key, this.isolate.compileScriptSync(code, { filename: 'script.js' }), Buffer.byteLength(code))
+    );
   }
 
   /** The same, compiled on the isolate's thread: for an isolate that is busy. */
   async getAsync(code: string, key: string): Promise<ivm.Script> {
-    return this.scripts.get(key) ?? this.scripts.set(key, await this.isolate.compileScript(code, { filename: 'script.js' }), Buffer.byteLength(code));
+    return (
+      this.scripts.get(key) ??
+      this.scripts.set(key, await this.isolate.compileScript(code, { filename: 'script.js' }), Buffer.byteLength(code))
+    );
   }
 }

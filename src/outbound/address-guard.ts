@@ -21,17 +21,43 @@ function blockList(subnets: readonly (readonly [string, number])[]): BlockList {
 const SPECIAL = blockList([
   // IPv4: "this network", private, CGNAT, loopback, link-local (cloud metadata), IETF protocol
   // assignments, documentation, the 6to4 relay anycast, benchmarking, multicast, reserved, broadcast.
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
-  ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.88.99.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
   // IPv6: unspecified, loopback and IPv4-compatible (::/96, deprecated), discard, IETF protocol assignments
   // (benchmarking, ORCHID…), documentation, SRv6 SIDs, unique local, site-local (deprecated), link-local, multicast.
-  ['::', 96], ['100::', 64], ['2001::', 23], ['2001:db8::', 32], ['3fff::', 20], ['5f00::', 16], ['fc00::', 7],
-  ['fec0::', 10], ['fe80::', 10], ['ff00::', 8],
+  ['::', 96],
+  ['100::', 64],
+  ['2001::', 23],
+  ['2001:db8::', 32],
+  ['3fff::', 20],
+  ['5f00::', 16],
+  ['fc00::', 7],
+  ['fec0::', 10],
+  ['fe80::', 10],
+  ['ff00::', 8],
 ]);
 
 /** IPv6 ranges that embed an IPv4 address: IPv4-translated (RFC 6145), NAT64 (RFC 6052, RFC 8215), Teredo, 6to4. */
-const EMBEDS_IPV4 = blockList([['::ffff:0:0:0', 96], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['2001::', 32], ['2002::', 16]]);
+const EMBEDS_IPV4 = blockList([
+  ['::ffff:0:0:0', 96],
+  ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+  ['2001::', 32],
+  ['2002::', 16],
+]);
 
 /** Why fetch may not connect to `address` unless the policy names it; undefined for a public unicast address. */
 export function refusal(address: string): string | undefined {
@@ -44,7 +70,11 @@ export function refusal(address: string): string | undefined {
 }
 
 export class AddressRefused extends Error {
-  constructor(readonly host: string, readonly address: string, reason: string) {
+  constructor(
+    readonly host: string,
+    readonly address: string,
+    reason: string,
+  ) {
     super(`${host} resolves to ${address}, ${reason}; name it in FETCH_ALLOW_PRIVATE to allow it`);
     this.name = 'AddressRefused';
   }

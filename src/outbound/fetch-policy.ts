@@ -39,7 +39,8 @@ export function normalizeUrl(input: string): { ok: true; url: URL } | { ok: fals
   } catch {
     return { ok: false, reason: `'${input}' is not an absolute URL` };
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, reason: `only http and https URLs can be fetched, not ${url.protocol}` };
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return { ok: false, reason: `only http and https URLs can be fetched, not ${url.protocol}` };
   if (url.username !== '' || url.password !== '') return { ok: false, reason: 'URLs with credentials are not allowed' };
   url.pathname = url.pathname
     .replace(UNRESERVED, (escaped) => String.fromCharCode(Number.parseInt(escaped.slice(1), 16)))
@@ -85,11 +86,17 @@ export class FetchPolicy {
     // A rule fits but for a wildcard over an ambiguous segment: name that segment.
     const ambiguous = fits[0]?.covered.find((s) => AMBIGUOUS.test(s));
     if (ambiguous !== undefined) {
-      return { allowed: false, reason: `the path of ${target} has a segment servers decode differently ('${ambiguous}': ${ambiguous.match(AMBIGUOUS)?.[0]}); only a FETCH_ALLOW rule that spells that segment out allows it` };
+      return {
+        allowed: false,
+        reason: `the path of ${target} has a segment servers decode differently ('${ambiguous}': ${ambiguous.match(AMBIGUOUS)?.[0]}); only a FETCH_ALLOW rule that spells that segment out allows it`,
+      };
     }
     const sameOrigin = this.rules.filter((r) => r.origin === url.origin);
     if (sameOrigin.length === 0) return { allowed: false, reason: `no FETCH_ALLOW rule allows ${target} (none names ${url.origin})` };
-    return { allowed: false, reason: `no FETCH_ALLOW rule allows ${target} (rules for this origin: ${sameOrigin.map((r) => `"${r.source}"`).join(', ')})` };
+    return {
+      allowed: false,
+      reason: `no FETCH_ALLOW rule allows ${target} (rules for this origin: ${sameOrigin.map((r) => `"${r.source}"`).join(', ')})`,
+    };
   }
 
   /** Whether `host` may be reached at loopback, private or link-local addresses. */
@@ -107,7 +114,10 @@ function parseRule(source: string): FetchRule | string {
   if (!normalized.ok) return normalized.reason;
   if (normalized.url.search !== '') return 'a pattern matches paths; it cannot have a query';
   if (/%2a|\*/i.test(normalized.url.host)) return 'the host must be exact; patterns apply to the path only';
-  const segments = normalized.url.pathname.split('/').slice(1).map((s) => (s === '%2A' ? '*' : s === '%2A%2A' ? '**' : s));
+  const segments = normalized.url.pathname
+    .split('/')
+    .slice(1)
+    .map((s) => (s === '%2A' ? '*' : s === '%2A%2A' ? '**' : s));
   if (segments.some((s) => s.includes('%2A'))) return "'*' and '**' must be whole path segments";
   if (segments.slice(0, -1).includes('**')) return "'**' may only end a pattern";
   return { method, origin: normalized.url.origin, segments, source: source.trim() };

@@ -16,7 +16,21 @@ export interface OutboundLimits {
 const MAX_REDIRECTS = 20;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Headers undici sets itself, or that must not be chosen by a script (method overrides: some servers take them as the method, so a GET rule would carry a DELETE). */
-const DROPPED_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect', 'te', 'trailer', 'proxy-authorization', 'x-http-method-override', 'x-http-method', 'x-method-override']);
+const DROPPED_HEADERS = new Set([
+  'host',
+  'connection',
+  'content-length',
+  'transfer-encoding',
+  'keep-alive',
+  'upgrade',
+  'expect',
+  'te',
+  'trailer',
+  'proxy-authorization',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+]);
 /** Sent on to the same origin only. */
 const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie']);
 
@@ -81,15 +95,19 @@ export class OutboundSession implements FetchRelay {
     let headers = wire.headers.filter(([name]) => !DROPPED_HEADERS.has(name.toLowerCase()));
     method = method.toUpperCase();
     if (body !== null && body.byteLength > this.limits.maxBytes) {
-      throw new FetchFailure(`fetch refused: a request body of ${body.byteLength} bytes exceeds ${this.limits.maxBytes} bytes (FETCH_MAX_BYTES)`);
+      throw new FetchFailure(
+        `fetch refused: a request body of ${body.byteLength} bytes exceeds ${this.limits.maxBytes} bytes (FETCH_MAX_BYTES)`,
+      );
     }
     for (let hop = 0; ; hop++) {
       const target = this.admit(method, url, hop > 0);
       const timeoutMs = Math.ceil(Math.min(this.limits.timeoutMs, Math.max(1, this.endsAt - performance.now())));
       const signal = AbortSignal.any([aborted, this.ended.signal, AbortSignal.timeout(timeoutMs)]);
-      const response = await request(target, { method, headers: headers.flat(), body, dispatcher: this.agent, signal }).catch((error: unknown) => {
-        throw failure(error, target, timeoutMs);
-      });
+      const response = await request(target, { method, headers: headers.flat(), body, dispatcher: this.agent, signal }).catch(
+        (error: unknown) => {
+          throw failure(error, target, timeoutMs);
+        },
+      );
       const location = response.headers.location;
       if (REDIRECTS.has(response.statusCode) && typeof location === 'string' && wire.redirect !== 'manual') {
         await response.body.dump();
@@ -160,9 +178,12 @@ function failure(error: unknown, target: URL, timeoutMs: number): FetchFailure {
   if (error instanceof FetchFailure) return error;
   for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
     if (cause instanceof AddressRefused) return new FetchFailure(`fetch refused: ${cause.message}`);
-    if (cause.name === 'TimeoutError') return new FetchFailure(`fetch failed: ${target.origin} did not answer within ${Math.round(timeoutMs)} ms`);
+    if (cause.name === 'TimeoutError')
+      return new FetchFailure(`fetch failed: ${target.origin} did not answer within ${Math.round(timeoutMs)} ms`);
     if (cause.name === 'AbortError') return new FetchFailure('fetch aborted: the execution ended');
   }
   const code = (error as { code?: unknown }).code;
-  return new FetchFailure(`fetch failed: ${target.origin}: ${typeof code === 'string' ? code : error instanceof Error ? error.message : String(error)}`);
+  return new FetchFailure(
+    `fetch failed: ${target.origin}: ${typeof code === 'string' ? code : error instanceof Error ? error.message : String(error)}`,
+  );
 }

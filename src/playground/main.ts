@@ -5,7 +5,7 @@
 import type { ExecutionResult, Script } from 'javascriptd-client';
 import { ErrorCode } from 'javascriptd-client/errors';
 import { jsonEditor, ScriptEditor } from './editor.js';
-import { ConnectionFailed, type ErrorReply, run, type Run } from './session.js';
+import { ConnectionFailed, type ErrorReply, type Run, run } from './session.js';
 
 const STORED = 'javascriptd.playground';
 /** The secret, kept only when its visitor ticks "remember": localStorage is plain text on disk. */
@@ -77,12 +77,16 @@ element('run-form').addEventListener('submit', (event) => {
   if (!runButton.disabled) void start();
 });
 // Capturing on window: Ctrl/Cmd-Enter runs from any control, the editors included, before CodeMirror sees the key.
-window.addEventListener('keydown', (event) => {
-  if (event.key !== 'Enter' || !(event.ctrlKey || event.metaKey)) return;
-  event.preventDefault();
-  event.stopPropagation();
-  if (!runButton.disabled) void start();
-}, true);
+window.addEventListener(
+  'keydown',
+  (event) => {
+    if (event.key !== 'Enter' || !(event.ctrlKey || event.metaKey)) return;
+    event.preventDefault();
+    event.stopPropagation();
+    if (!runButton.disabled) void start();
+  },
+  true,
+);
 
 let current: Run | undefined;
 /** The console lines streamed in during the current run. */
@@ -198,7 +202,10 @@ function showError(error: ErrorReply, sent: Script): void {
   if (error.data?.usage !== undefined) showUsage(error.data.usage.wallMs, error.data.usage);
   const line = errorLine(error, sent);
   script.markError(line);
-  say(`Error ${error.code}${name === undefined ? '' : ` ${name}`}${line === undefined ? '' : ` at line ${line}`}: ${error.message}`, 'error');
+  say(
+    `Error ${error.code}${name === undefined ? '' : ` ${name}`}${line === undefined ? '' : ` at line ${line}`}: ${error.message}`,
+    'error',
+  );
 }
 
 /** The line of the first place in the stack (or a syntax error's message) that is in the script's own file. */
@@ -224,7 +231,12 @@ function showUsage(time: number, usage: ExecutionResult['usage']): void {
       ['console', bytes(usage.consoleBytes)],
     );
   }
-  usageOut.replaceChildren(...figures.flatMap(([term, value]) => [Object.assign(document.createElement('dt'), { textContent: term }), Object.assign(document.createElement('dd'), { textContent: value })]));
+  usageOut.replaceChildren(
+    ...figures.flatMap(([term, value]) => [
+      Object.assign(document.createElement('dt'), { textContent: term }),
+      Object.assign(document.createElement('dd'), { textContent: value }),
+    ]),
+  );
 }
 
 function bytes(count: number): string {

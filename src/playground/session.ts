@@ -45,7 +45,8 @@ export async function run(secret: string, script: Script, onConsole: (lines: str
       resolve(reply.error === undefined ? { ok: true, result: reply.payload as ExecutionResult } : { ok: false, error: reply.error });
       ws.close();
     };
-    ws.onclose = () => reject(new ConnectionFailed('The connection to the daemon was lost before the reply: the script may or may not have run.'));
+    ws.onclose = () =>
+      reject(new ConnectionFailed('The connection to the daemon was lost before the reply: the script may or may not have run.'));
   });
   return {
     outcome,
@@ -66,7 +67,8 @@ function open(secret: string): Promise<WebSocket> {
     const ws = new WebSocket(endpoint(), protocols);
     ws.onopen = () => ws.send(DUPLEX_HANDSHAKE);
     ws.onmessage = (event: MessageEvent<string>) => {
-      if (event.data !== DUPLEX_ACCEPT) return reject(new ConnectionFailed(`The daemon answered the handshake with ${String(event.data).slice(0, 100)}`));
+      if (event.data !== DUPLEX_ACCEPT)
+        return reject(new ConnectionFailed(`The daemon answered the handshake with ${String(event.data).slice(0, 100)}`));
       ws.onclose = null;
       resolve(ws);
     };

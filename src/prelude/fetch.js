@@ -12,7 +12,7 @@
 // bytes, a response made from the daemon's answer) are module-private, set in
 // static blocks, never methods a script can call. The daemon checks whatever
 // arrives through `host` all the same (src/executor/host-ops.ts).
-import { AbortController, AbortSignal, DOMException, TextDecoder, TextEncoder, bytesOf } from './web.js';
+import { AbortController, AbortSignal, bytesOf, DOMException, TextDecoder, TextEncoder } from './web.js';
 
 const JSONParse = JSON.parse;
 const JSONStringify = JSON.stringify;
@@ -156,7 +156,8 @@ export class Request extends Body {
     const upper = method.toUpperCase();
     const normalized = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH'].includes(upper) ? upper : method;
     const [bytes, type] = init.body !== undefined ? extractBody(init.body) : [source ? bodyBytes(source) : null, null];
-    if (bytes !== null && (normalized === 'GET' || normalized === 'HEAD')) throw new TypeErrorCtor('Request with GET/HEAD method cannot have body');
+    if (bytes !== null && (normalized === 'GET' || normalized === 'HEAD'))
+      throw new TypeErrorCtor('Request with GET/HEAD method cannot have body');
     super(bytes);
     this.#url = url.href;
     this.#method = normalized;
@@ -196,7 +197,8 @@ export class Response extends Body {
   #type = 'default';
   constructor(body = null, init = {}) {
     const status = init.status === undefined ? 200 : Number(init.status);
-    if (!Number.isInteger(status) || status < 200 || status > 599) throw new RangeErrorCtor(`status ${init.status} is not in the range 200 to 599`);
+    if (!Number.isInteger(status) || status < 200 || status > 599)
+      throw new RangeErrorCtor(`status ${init.status} is not in the range 200 to 599`);
     const [bytes, type] = extractBody(body);
     super(bytes);
     this.#status = status;
@@ -221,7 +223,11 @@ export class Response extends Body {
   }
   static {
     fetchedResponse = (wire) => {
-      const response = new Response(wire.body.length === 0 ? null : wire.body, { status: 200, statusText: wire.statusText, headers: wire.headers });
+      const response = new Response(wire.body.length === 0 ? null : wire.body, {
+        status: 200,
+        statusText: wire.statusText,
+        headers: wire.headers,
+      });
       response.#status = wire.status;
       response.#url = wire.url;
       response.#redirected = wire.redirected;
@@ -252,7 +258,14 @@ export class Response extends Body {
   }
   clone() {
     if (this.bodyUsed) throw new TypeErrorCtor('Response body has already been used');
-    const copy = fetchedResponse({ status: this.#status, statusText: this.#statusText, headers: this.#headers, url: this.#url, redirected: this.#redirected, body: bodyBytes(this) ?? new Uint8ArrayCtor(0) });
+    const copy = fetchedResponse({
+      status: this.#status,
+      statusText: this.#statusText,
+      headers: this.#headers,
+      url: this.#url,
+      redirected: this.#redirected,
+      body: bodyBytes(this) ?? new Uint8ArrayCtor(0),
+    });
     copy.#type = this.#type;
     return copy;
   }
@@ -305,7 +318,8 @@ export function makeFetch(host, limits) {
     if (url.length > MAX_URL) return `a URL of ${url.length} characters is longer than ${MAX_URL}`;
     if (headers.length > MAX_HEADERS) return `headers of ${headers.length} characters are longer than ${MAX_HEADERS}`;
     const size = body === null ? 0 : body.byteLength;
-    if (sentBytes + size > limits.fetchMaxBytes) return `request bodies of this execution would exceed ${limits.fetchMaxBytes} bytes (FETCH_MAX_BYTES)`;
+    if (sentBytes + size > limits.fetchMaxBytes)
+      return `request bodies of this execution would exceed ${limits.fetchMaxBytes} bytes (FETCH_MAX_BYTES)`;
     sentBytes += size;
     lastId++;
     return undefined;

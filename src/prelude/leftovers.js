@@ -73,7 +73,8 @@ export function confine(global, isOver, run) {
     return FinalizationRegistry;
   }
   // Made on first use, as most scripts never touch it.
-  const install = (value) => ReflectDefineProperty(global, 'FinalizationRegistry', { value, writable: true, configurable: true, enumerable: false });
+  const install = (value) =>
+    ReflectDefineProperty(global, 'FinalizationRegistry', { value, writable: true, configurable: true, enumerable: false });
   ReflectDefineProperty(global, 'FinalizationRegistry', {
     get() {
       const made = makeFinalizationRegistry();

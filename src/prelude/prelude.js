@@ -8,14 +8,15 @@
 // - `host` (the only link to the daemon) is called directly and never passed to,
 //   stored on, or reachable from anything the script can touch; the daemon
 //   validates everything it receives through it anyway.
+
+import { onDemand } from 'javascriptd:on-demand';
+import inspect from 'object-inspect';
 import { makeConsole } from './console.js';
-import { Headers, Request, Response, makeFetch } from './fetch.js';
+import { Headers, makeFetch, Request, Response } from './fetch.js';
 import { hostLink } from './host.js';
 import { confine } from './leftovers.js';
 import { clip, utf8Length } from './text.js';
 import { webApis } from './web.js';
-import { onDemand } from 'javascriptd:on-demand';
-import inspect from 'object-inspect';
 
 const ReflectApply = Reflect.apply;
 const ReflectDefineProperty = Reflect.defineProperty;
@@ -70,7 +71,11 @@ function text(value, fallback) {
 function describe(thrown, limits) {
   try {
     if (isError(thrown)) {
-      return [clip(text(thrown.name, 'Error'), limits.nameChars), clip(text(thrown.message, ''), limits.messageChars), clip(text(thrown.stack, ''), limits.stackChars)];
+      return [
+        clip(text(thrown.name, 'Error'), limits.nameChars),
+        clip(text(thrown.message, ''), limits.messageChars),
+        clip(text(thrown.stack, ''), limits.stackChars),
+      ];
     }
     return ['Error', clip(`Uncaught ${inspect(thrown, { depth: 2 })}`, limits.messageChars), ''];
   } catch {
@@ -293,7 +298,11 @@ export function setup(modules, hostAsync, hostCall, limitsJson) {
 
   // WebAssembly memory is allocated outside the isolate's memory limit, so it is not offered.
   ReflectDeleteProperty(global, 'WebAssembly');
-  const leftovers = confine(global, () => finished, (fn, args) => guarded(fn, undefined, args));
+  const leftovers = confine(
+    global,
+    () => finished,
+    (fn, args) => guarded(fn, undefined, args),
+  );
   // V8 would call a script's Error.prepareStackTrace while isolated-vm copies an
   // escaping error out of the isolate, where no deadline applies.
   ReflectDefineProperty(Error, 'prepareStackTrace', { get() {}, set() {}, configurable: false });

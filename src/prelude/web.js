@@ -34,7 +34,8 @@ export class DOMException extends ErrorCtor {
 
 /** Bytes of a BufferSource, as a view on the same memory. */
 export function bytesOf(source) {
-  if (source instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && source instanceof SharedArrayBuffer)) return new Uint8ArrayCtor(source);
+  if (source instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && source instanceof SharedArrayBuffer))
+    return new Uint8ArrayCtor(source);
   if (ArrayBufferIsView(source)) return new Uint8ArrayCtor(source.buffer, source.byteOffset, source.byteLength);
   throw new TypeErrorCtor('expected an ArrayBuffer or a view of one');
 }

@@ -8,7 +8,7 @@ import * as errors from '../errors.js';
 import { RpcError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { type Call, CANCEL, type Runtime } from '../runtime/runtime.js';
+import { CANCEL, type Call, type Runtime } from '../runtime/runtime.js';
 import { clip } from '../text.js';
 import type { Dialect, Message } from './dialect.js';
 import { DUPLEX_ACCEPT, DUPLEX_HANDSHAKE, duplex } from './duplex.js';
@@ -49,9 +49,20 @@ export class Connection {
   private droppedFrames = 0;
 
   constructor(options: ConnectionOptions) {
-    ({ ws: this.ws, id: this.id, key: this.key, runtime: this.runtime, limits: this.limits, log: this.log, metrics: this.metrics } = options);
+    ({
+      ws: this.ws,
+      id: this.id,
+      key: this.key,
+      runtime: this.runtime,
+      limits: this.limits,
+      log: this.log,
+      metrics: this.metrics,
+    } = options);
     const { ws } = this;
-    this.handshakeTimer = setTimeout(() => this.close(CLOSE_POLICY, `no handshake within ${this.limits.handshakeTimeoutMs} ms`), this.limits.handshakeTimeoutMs);
+    this.handshakeTimer = setTimeout(
+      () => this.close(CLOSE_POLICY, `no handshake within ${this.limits.handshakeTimeoutMs} ms`),
+      this.limits.handshakeTimeoutMs,
+    );
     ws.on('message', (data, isBinary) => {
       const frame = isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString();
       this.metrics.transferred('in', Buffer.byteLength(frame));
@@ -89,7 +100,10 @@ export class Connection {
       return;
     }
     // A batch is answered once every message in it is, in one frame; messages without a reply (notifications) leave none.
-    const replies = incoming.kind === 'batch' ? incoming.messages.map((message) => this.respond(dialect, message, bytes / incoming.messages.length)) : [this.respond(dialect, incoming, bytes)];
+    const replies =
+      incoming.kind === 'batch'
+        ? incoming.messages.map((message) => this.respond(dialect, message, bytes / incoming.messages.length))
+        : [this.respond(dialect, incoming, bytes)];
     Promise.all(replies)
       .then((frames) => {
         const answered = frames.filter((reply) => reply !== undefined);
@@ -138,13 +152,15 @@ export class Connection {
 
   /** A frame that cannot be answered: the first is logged, the rest counted for the close line. */
   private dropped(error: RpcError): void {
-    if (this.droppedFrames++ === 0) this.log.warn({ reason: clip(JSON.stringify(error.data ?? {})) }, 'dropped a frame that cannot be answered');
+    if (this.droppedFrames++ === 0)
+      this.log.warn({ reason: clip(JSON.stringify(error.data ?? {})) }, 'dropped a frame that cannot be answered');
   }
 
   /** Runs one request within MAX_IN_FLIGHT (each message of a batch counts; a cancel does not); resolves to its result as JSON text. */
   private async dispatch(request: Omit<Call, 'key' | 'client'>): Promise<string> {
     if (request.method === CANCEL) return this.runtime.call({ ...request, key: this.key, client: this.id });
-    if (this.inFlight >= this.limits.maxInFlight) throw errors.busy(`more than ${this.limits.maxInFlight} requests in flight on this connection`);
+    if (this.inFlight >= this.limits.maxInFlight)
+      throw errors.busy(`more than ${this.limits.maxInFlight} requests in flight on this connection`);
     this.inFlight++;
     try {
       return await this.runtime.call({ ...request, key: this.key, client: this.id });
@@ -168,7 +184,10 @@ export class Connection {
     } else if (unsent > this.limits.maxUnsentBytes && this.slowReaderTimer === undefined) {
       this.ws.pause();
       this.runtime.hold(this.key, this.id, true);
-      this.slowReaderTimer = setTimeout(() => this.close(CLOSE_POLICY, `replies unread for ${this.limits.unsentTimeoutMs} ms`), this.limits.unsentTimeoutMs);
+      this.slowReaderTimer = setTimeout(
+        () => this.close(CLOSE_POLICY, `replies unread for ${this.limits.unsentTimeoutMs} ms`),
+        this.limits.unsentTimeoutMs,
+      );
     }
   }
 

@@ -2,8 +2,9 @@
 // javascriptd speak it: {type:"req",method,id?,payload,more?,ext?} in,
 // {type:"rep",id,payload|error,ext?} out. Console lines streamed ahead of a
 // reply use Duplex's own streaming form: replies of the same id with more:true.
-import * as errors from '../errors.js';
+
 import type { RpcError } from '../errors.js';
+import * as errors from '../errors.js';
 import { parseBoundedJson } from './bounded-json.js';
 import { type Dialect, type Incoming, isObject, isRequestId, type ReplyTarget } from './dialect.js';
 
@@ -11,7 +12,6 @@ export const DUPLEX_HANDSHAKE = 'SIMPLEX/1.0;json';
 export const DUPLEX_ACCEPT = '+OK';
 
 export const duplex: Dialect = {
-
   parse(frame: string, maxDepth: number): Incoming {
     // Duplex peers ignore empty frames.
     if (frame === '') return { kind: 'ignore' };

@@ -3,8 +3,9 @@
 // for each request that has an id; one of notifications only gets no reply.
 // Console lines streamed ahead of a reply are notifications (runtime.console)
 // naming the request's id.
-import * as errors from '../errors.js';
+
 import type { RpcError } from '../errors.js';
+import * as errors from '../errors.js';
 import { parseBoundedJson } from './bounded-json.js';
 import { type Dialect, type Incoming, isObject, isRequestId, type Message, type ReplyTarget } from './dialect.js';
 
@@ -17,7 +18,6 @@ export function looksLikeJsonRpc(frame: string, maxDepth: number): boolean {
 }
 
 export const jsonRpc: Dialect = {
-
   parse(frame: string, maxDepth: number): Incoming {
     const parsed = parseBoundedJson(frame, maxDepth);
     if (!parsed.ok) {
@@ -56,7 +56,8 @@ function message(msg: unknown): Message {
     return { kind: 'invalid', target: { id: null }, error: errors.invalidRequest('id must be a string, a number or null') };
   }
   const target: ReplyTarget | undefined = hasId ? { id: (msg.id as ReplyTarget['id']) ?? null } : undefined;
-  if (msg.jsonrpc !== '2.0') return { kind: 'invalid', target: target ?? { id: null }, error: errors.invalidRequest('jsonrpc must be "2.0"') };
+  if (msg.jsonrpc !== '2.0')
+    return { kind: 'invalid', target: target ?? { id: null }, error: errors.invalidRequest('jsonrpc must be "2.0"') };
   if (typeof msg.method !== 'string') {
     return { kind: 'invalid', target: target ?? { id: null }, error: errors.invalidRequest('method must be a string') };
   }

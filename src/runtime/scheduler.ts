@@ -2,8 +2,8 @@
 // soon as the key has a free slot (MAX_CONCURRENT, a quarter of it at most per
 // client) and a sandbox can take one (see sandbox-pool.ts).
 import { setTimeout as delay } from 'node:timers/promises';
-import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
+import * as errors from '../errors.js';
 import type { ExecutionRequest, ExecutionResult, ExecutionWatch, Sandbox } from '../sandbox/sandbox.js';
 import { IdleWaiters } from '../shared/idle-waiters.js';
 import { FairQueue, type QueueBounds } from './fair-queue.js';
@@ -80,7 +80,8 @@ export class Scheduler {
     if (this.queue.size === 0 && this.mayStart(client) && this.start(job)) return promise;
     const admission = this.queue.push(client, job, bytes);
     if (!admission.admitted) return Promise.reject(errors.busy(admission.reason));
-    for (const evicted of admission.evicted) evicted.reject(errors.busy('the execution queue is full and this connection held more of it than others'));
+    for (const evicted of admission.evicted)
+      evicted.reject(errors.busy('the execution queue is full and this connection held more of it than others'));
     this.dequeueOnAbort(job);
     this.pump();
     return promise;

@@ -2,8 +2,8 @@
 // client sent (TypeScript, or a module before it was bundled), with the source
 // map esbuild made of it (runtime/source-transform.ts).
 import { originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
-import * as errors from '../errors.js';
 import type { RpcError } from '../errors.js';
+import * as errors from '../errors.js';
 
 const FRAME = /^\s+at /;
 

@@ -111,7 +111,10 @@ function allowlistPlugin(modules: readonly string[]): Plugin {
         if (allowed.has(path)) return { path, namespace: ALLOWED };
         return { errors: [{ text: `module '${path}' is not allowed` }] };
       });
-      builder.onLoad({ filter: /.*/, namespace: ALLOWED }, ({ path }) => ({ contents: `module.exports = require(${JSON.stringify(path)});`, loader: 'js' }));
+      builder.onLoad({ filter: /.*/, namespace: ALLOWED }, ({ path }) => ({
+        contents: `module.exports = require(${JSON.stringify(path)});`,
+        loader: 'js',
+      }));
     },
   };
 }

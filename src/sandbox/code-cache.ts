@@ -12,8 +12,12 @@ export async function prepareCodeCache(prelude: PreludeSource): Promise<void> {
   if (existsSync(prelude.cacheFile)) return;
   const isolate = new ivm.Isolate({ memoryLimit: 128 });
   try {
-    const script = (await isolate.compileScript(prelude.source, { filename: 'javascriptd:prelude', produceCachedData: true })) as ivm.Script & ivm.CachedDataResult;
-    if (script.cachedData !== undefined) writeToCache(dirname(prelude.cacheFile), prelude.cacheFile, new Uint8Array(script.cachedData.copy()));
+    const script = (await isolate.compileScript(prelude.source, {
+      filename: 'javascriptd:prelude',
+      produceCachedData: true,
+    })) as ivm.Script & ivm.CachedDataResult;
+    if (script.cachedData !== undefined)
+      writeToCache(dirname(prelude.cacheFile), prelude.cacheFile, new Uint8Array(script.cachedData.copy()));
   } finally {
     isolate.dispose();
   }

@@ -72,7 +72,10 @@ export function containerLink(docker: Docker, options: ExecutorOptions, limits: 
     container.wait().then(
       async (result: { StatusCode?: number }) => {
         connected = false;
-        const state = await container.inspect().then((info) => info.State, () => undefined);
+        const state = await container.inspect().then(
+          (info) => info.State,
+          () => undefined,
+        );
         void remove();
         events.exit(`status ${result.StatusCode ?? 'unknown'}`, state?.OOMKilled === true);
       },
@@ -110,6 +113,13 @@ export function containerLink(docker: Docker, options: ExecutorOptions, limits: 
 /** Removes sandbox containers a crashed daemon left behind. */
 export async function removeStaleSandboxes(docker: Docker, log: Logger): Promise<void> {
   const stale = await docker.listContainers({ all: true, filters: { label: [SANDBOX_LABEL] } });
-  await Promise.all(stale.map((info) => docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined)));
+  await Promise.all(
+    stale.map((info) =>
+      docker
+        .getContainer(info.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
   if (stale.length > 0) log.warn({ removed: stale.length }, 'removed sandbox containers left by an earlier daemon');
 }

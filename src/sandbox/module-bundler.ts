@@ -12,7 +12,6 @@ import { type BundledModule, bundleFile } from '../shared/module-files.js';
 const PACKAGE_NAME = /^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/;
 const NODE_BUILTINS = [...builtinModules, ...builtinModules.map((name) => `node:${name}`)];
 
-
 /** The global node_modules folder, where `npm install -g` puts packages. */
 export function globalModulePath(): string {
   return execFileSync('npm', ['root', '-g'], { encoding: 'utf8' }).trim();
@@ -57,9 +56,14 @@ function notWritable(cacheDir: string, error: unknown): ConfigError {
   let existing = cacheDir;
   while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
   const code = writeDenied(existing) ?? (error as NodeJS.ErrnoException).code;
-  if (code === 'EROFS') return new ConfigError([`MODULE_CACHE ${cacheDir} is not writable (read-only file system): mount a tmpfs there, e.g. docker run --tmpfs ${existing}`]);
+  if (code === 'EROFS')
+    return new ConfigError([
+      `MODULE_CACHE ${cacheDir} is not writable (read-only file system): mount a tmpfs there, e.g. docker run --tmpfs ${existing}`,
+    ]);
   if (code === 'EACCES' || code === 'EPERM') {
-    return new ConfigError([`MODULE_CACHE ${cacheDir} is not writable (permission denied to uid ${process.getuid?.()}): make it writable for that user, or set MODULE_CACHE to a folder that is`]);
+    return new ConfigError([
+      `MODULE_CACHE ${cacheDir} is not writable (permission denied to uid ${process.getuid?.()}): make it writable for that user, or set MODULE_CACHE to a folder that is`,
+    ]);
   }
   return new ConfigError([`MODULE_CACHE ${cacheDir} could not be written: ${error instanceof Error ? error.message : String(error)}`]);
 }

@@ -8,8 +8,9 @@
 // A cancelled execution is stopped by its sandbox; one whose sandbox cannot
 // answer in time (a busy loop in the script's top level holds the sandbox's
 // thread) is answered here and its sandbox killed and replaced.
-import * as errors from '../errors.js';
+
 import type { RpcError } from '../errors.js';
+import * as errors from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Outbound, OutboundSession } from '../outbound/outbound.js';
 import { FetchFailure } from '../outbound/wire.js';
@@ -86,7 +87,14 @@ export class SandboxHost {
   private startingCount = 0;
 
   private constructor(options: SandboxHostOptions) {
-    ({ startLink: this.startLink, outbound: this.outbound, sandboxMemoryMb: this.sandboxMemoryMb, onRecycle: this.onRecycle, onAvailable: this.onAvailable, log: this.log } = options);
+    ({
+      startLink: this.startLink,
+      outbound: this.outbound,
+      sandboxMemoryMb: this.sandboxMemoryMb,
+      onRecycle: this.onRecycle,
+      onAvailable: this.onAvailable,
+      log: this.log,
+    } = options);
   }
 
   static async start(options: SandboxHostOptions): Promise<SandboxHost> {
@@ -142,7 +150,11 @@ export class SandboxHost {
     this.memoryWatch ??= setInterval(() => this.checkMemory(), MEMORY_POLL_MS);
     if (this.bringingUp === undefined && this.link.connected) this.hand(current);
     // A sandbox on its way up, or an earlier restart that failed: this one waits for (or tries) the next.
-    else this.startSandbox().then(() => this.hand(current), (err: unknown) => this.startFailed(err));
+    else
+      this.startSandbox().then(
+        () => this.hand(current),
+        (err: unknown) => this.startFailed(err),
+      );
     return promise;
   }
 
@@ -358,7 +370,13 @@ export class SandboxHost {
       }
       this.settle(current.id, (c) => {
         if (c.killedForTime) c.reject(errors.timeout(c.request.timeoutMs, []));
-        else if (c.outbound && !this.closing) c.reject(errors.interrupted(`its sandbox ${forMemory ? 'went over SANDBOX_MEMORY' : `exited (${reason})`} after it had made a request outside`, []));
+        else if (c.outbound && !this.closing)
+          c.reject(
+            errors.interrupted(
+              `its sandbox ${forMemory ? 'went over SANDBOX_MEMORY' : `exited (${reason})`} after it had made a request outside`,
+              [],
+            ),
+          );
         else if (forMemory) c.reject(errors.memoryLimit(this.sandboxMemoryMb, []));
         else c.reject(errors.sandboxLost(`the sandbox exited (${reason})`));
       });

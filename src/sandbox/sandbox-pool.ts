@@ -32,7 +32,9 @@ export class SandboxPool implements Sandbox {
 
   static async create(options: SandboxPoolOptions): Promise<SandboxPool> {
     const pool = new SandboxPool(options.capacity);
-    pool.hosts = await Promise.all(Array.from({ length: options.size }, () => SandboxHost.start({ ...options.host, onAvailable: () => pool.available() })));
+    pool.hosts = await Promise.all(
+      Array.from({ length: options.size }, () => SandboxHost.start({ ...options.host, onAvailable: () => pool.available() })),
+    );
     return pool;
   }
 
@@ -44,7 +46,8 @@ export class SandboxPool implements Sandbox {
     let chosen: SandboxHost | undefined;
     for (const host of this.hosts) {
       if (host.starting >= STARTING || !host.hasRoom()) continue;
-      if (chosen === undefined || host.starting < chosen.starting || (host.starting === chosen.starting && host.load < chosen.load)) chosen = host;
+      if (chosen === undefined || host.starting < chosen.starting || (host.starting === chosen.starting && host.load < chosen.load))
+        chosen = host;
     }
     return chosen?.run(request, watch);
   }

@@ -31,7 +31,8 @@ export function bundleFile(name: string, modulePath: string, cacheDir: string): 
 export function cachedBundles(names: readonly string[], modulePath: string, cacheDir: string): BundledModule[] {
   return names.map((name) => {
     const bundle = bundleFile(name, modulePath, cacheDir);
-    if (bundle === undefined || !existsSync(bundle.file)) throw new Error(`no bundle of module '${name}' in ${cacheDir}: the daemon or javascriptd prepare makes it`);
+    if (bundle === undefined || !existsSync(bundle.file))
+      throw new Error(`no bundle of module '${name}' in ${cacheDir}: the daemon or javascriptd prepare makes it`);
     return bundle;
   });
 }

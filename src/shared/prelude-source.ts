@@ -23,7 +23,9 @@ export interface PreludeSource {
 }
 
 export function preludeSource(modules: readonly BundledModule[], cacheDir: string, allowed = modules.map((m) => m.name)): PreludeSource {
-  const factories = modules.map(({ name, file }) => `${JSON.stringify(name)}: function (module, exports, require) {\n${readFileSync(file, 'utf8')}\n}`);
+  const factories = modules.map(
+    ({ name, file }) => `${JSON.stringify(name)}: function (module, exports, require) {\n${readFileSync(file, 'utf8')}\n}`,
+  );
   const source = [
     '(() => {',
     readFileSync(BUNDLE, 'utf8'),

@@ -38,7 +38,8 @@ export type PlaygroundHandler = (req: IncomingMessage, res: ServerResponse) => b
 
 /** Reads the built files; throws when they are missing, so PLAYGROUND=true fails at start-up rather than on a visit. */
 export function playground(): PlaygroundHandler {
-  if (!existsSync(join(BUILT, PAGE))) throw new Error(`PLAYGROUND=true, but the page is not built (no ${join(BUILT, PAGE)}): run npm run build`);
+  if (!existsSync(join(BUILT, PAGE)))
+    throw new Error(`PLAYGROUND=true, but the page is not built (no ${join(BUILT, PAGE)}): run npm run build`);
   const page = readFileSync(join(BUILT, PAGE), 'utf8');
   const assets = new Map<string, Asset>();
   for (const name of readdirSync(BUILT)) {

@@ -23,7 +23,9 @@ export function presentedSecret(headers: IncomingHttpHeaders): Presented {
   if (Array.isArray(header)) return { ok: false, reason: `more than one ${SECRET_HEADER}` };
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(headers.authorization ?? '')?.[1];
   const offered = (headers['sec-websocket-protocol'] ?? '').split(',').map((protocol) => protocol.trim());
-  const fromProtocols = offered.filter((protocol) => protocol.startsWith(SECRET_SUBPROTOCOL)).map((protocol) => Buffer.from(protocol.slice(SECRET_SUBPROTOCOL.length), 'base64url').toString('utf8'));
+  const fromProtocols = offered
+    .filter((protocol) => protocol.startsWith(SECRET_SUBPROTOCOL))
+    .map((protocol) => Buffer.from(protocol.slice(SECRET_SUBPROTOCOL.length), 'base64url').toString('utf8'));
   const secrets = new Set([header, bearer, ...fromProtocols].filter((secret) => secret !== undefined && secret !== ''));
   if (secrets.size > 1) return { ok: false, reason: 'the secrets presented differ' };
   return { ok: true, secret: [...secrets][0] };

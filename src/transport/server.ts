@@ -84,7 +84,8 @@ export async function listen(config: Config, handlers: TransportHandlers, log: L
     const presented = presentedSecret(req.headers);
     if (!presented.ok) return refuse(socket, 401, presented.reason);
     const key = resolveKey(presented.secret);
-    if (key === undefined) return refuse(socket, 401, `missing or wrong secret (${SECRET_HEADER}, Authorization: Bearer, or a javascriptd.secret. subprotocol)`);
+    if (key === undefined)
+      return refuse(socket, 401, `missing or wrong secret (${SECRET_HEADER}, Authorization: Bearer, or a javascriptd.secret. subprotocol)`);
     wss.handleUpgrade(req, socket, head, (ws) => {
       becameWebSocket(socket);
       handlers.onConnection(ws, req, key);
@@ -145,5 +146,7 @@ function warnWhenFull(server: Server, maxConnections: number, log: Logger): void
 }
 
 function refuse(socket: Duplex, status: number, body: string): void {
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }

@@ -1,5 +1,5 @@
 // Starts the real daemon (dist/src/cli.js) as a child process on a free loopback port.
-import { type ChildProcess, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -111,7 +111,9 @@ export async function assertServing(daemon: RunningDaemon, timeoutMs = 10000): P
 
 /** GET /metrics, the Prometheus exposition as text. */
 export async function metricsText(daemon: RunningDaemon, token?: string): Promise<string> {
-  const res = await fetch(new URL('/metrics', httpBase(daemon)), { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+  const res = await fetch(new URL('/metrics', httpBase(daemon)), {
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+  });
   if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
   return res.text();
 }
@@ -150,5 +152,9 @@ function parse(line: string): LogLine | undefined {
  * never reaches a developer's daemon on the default port.
  */
 export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 20000): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, ['--no-node-snapshot', CLI, ...args], { env: { PATH: process.env.PATH, PORT: '0', ...env }, encoding: 'utf8', timeout: timeoutMs });
+  return spawnSync(process.execPath, ['--no-node-snapshot', CLI, ...args], {
+    env: { PATH: process.env.PATH, PORT: '0', ...env },
+    encoding: 'utf8',
+    timeout: timeoutMs,
+  });
 }

@@ -29,7 +29,11 @@ const CHECK_TIMEOUT_MS = 5000;
 
 /** The first line of what a failed command said, short enough for a title. */
 function firstLine(text: string): string {
-  const line = text.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+  const line =
+    text
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim() ?? '';
   return line.length > 160 ? `${line.slice(0, 160)}…` : line;
 }
 
@@ -42,14 +46,17 @@ export function dockerMissing(): string | undefined {
   const install = 'install docker.io (Debian) and start dockerd; the base image comes from scripts/docker/base-image.sh';
   if ((info.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return `no docker command: ${install}`;
   if (info.error !== undefined) return `docker info did not answer within ${CHECK_TIMEOUT_MS / 1000} s: start dockerd, or set DOCKER_HOST`;
-  if (info.status !== 0) return `no Docker engine answers docker info (${firstLine(info.stderr) || `exit ${info.status}`}): start dockerd (Debian's docker.io), or set DOCKER_HOST`;
+  if (info.status !== 0)
+    return `no Docker engine answers docker info (${firstLine(info.stderr) || `exit ${info.status}`}): start dockerd (Debian's docker.io), or set DOCKER_HOST`;
   return undefined;
 }
 
 /** Why the scale-out suite cannot run here, or undefined: `haproxy -v` must run. */
 export function haproxyMissing(): string | undefined {
   const version = spawnSync('haproxy', ['-v'], { encoding: 'utf8', timeout: CHECK_TIMEOUT_MS });
-  if ((version.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return 'no haproxy command: install haproxy (Debian: apt-get install haproxy)';
-  if (version.error !== undefined || version.status !== 0) return `haproxy -v failed (${version.error?.message ?? firstLine(version.stderr)}): install haproxy (Debian: apt-get install haproxy)`;
+  if ((version.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')
+    return 'no haproxy command: install haproxy (Debian: apt-get install haproxy)';
+  if (version.error !== undefined || version.status !== 0)
+    return `haproxy -v failed (${version.error?.message ?? firstLine(version.stderr)}): install haproxy (Debian: apt-get install haproxy)`;
   return undefined;
 }

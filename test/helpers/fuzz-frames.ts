@@ -64,34 +64,165 @@ export interface FrameLimits {
 
 /** Strings that have broken JSON handling, UTF-16/UTF-8 conversion or property lookup somewhere. */
 const EDGE_STRINGS = [
-  '', ' ', '\u0000', 'a\u0000b', '\ufeff', '\ufeffSIMPLEX/1.0;json', '😀', '👩‍👩‍👧‍👦', '\u202eevil', 'e\u0301', '\uffff', '\ufffe',
-  '\ud800', '\udc00', 'a\ud800b', '\udbff\udfff', '\ud83d', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty',
-  'valueOf', 'runtime.execute', 'SIMPLEX/1.0;json', '+OK', '</script>', '${1}', '\\', '"', '\n\r\t\b\f', 'null', 'undefined', 'NaN', '-0',
+  '',
+  ' ',
+  '\u0000',
+  'a\u0000b',
+  '\ufeff',
+  '\ufeffSIMPLEX/1.0;json',
+  '😀',
+  '👩‍👩‍👧‍👦',
+  '\u202eevil',
+  'e\u0301',
+  '\uffff',
+  '\ufffe',
+  '\ud800',
+  '\udc00',
+  'a\ud800b',
+  '\udbff\udfff',
+  '\ud83d',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  'runtime.execute',
+  'SIMPLEX/1.0;json',
+  '+OK',
+  '</script>',
+  '${1}',
+  '\\',
+  '"',
+  '\n\r\t\b\f',
+  'null',
+  'undefined',
+  'NaN',
+  '-0',
 ];
 
 /** Number tokens as written: some parse to -0, Infinity, or lose precision. */
-const EDGE_NUMBERS = ['0', '-0', '1', '-1', '0.5', '1.5e3', '1E2', '1e308', '-1e308', '1e400', '-1e400', '5e-324', '1e-400', '12345678901234567890', '9007199254740993', '0.1'];
+const EDGE_NUMBERS = [
+  '0',
+  '-0',
+  '1',
+  '-1',
+  '0.5',
+  '1.5e3',
+  '1E2',
+  '1e308',
+  '-1e308',
+  '1e400',
+  '-1e400',
+  '5e-324',
+  '1e-400',
+  '12345678901234567890',
+  '9007199254740993',
+  '0.1',
+];
 
-const KEYS = ['a', 'b', 'code', 'id', 'type', 'value', 'x', '', '__proto__', 'constructor', 'toString', '😀', '\u0000', '\ud800', 'globalThis', 'console', 'setTimeout', 'cb'];
+const KEYS = [
+  'a',
+  'b',
+  'code',
+  'id',
+  'type',
+  'value',
+  'x',
+  '',
+  '__proto__',
+  'constructor',
+  'toString',
+  '😀',
+  '\u0000',
+  '\ud800',
+  'globalThis',
+  'console',
+  'setTimeout',
+  'cb',
+];
 
 const HANDSHAKE = 'SIMPLEX/1.0;json';
 
 /** Frames that are neither the Duplex handshake nor a JSON-RPC request: the daemon closes with 1002. */
 const NOT_A_HANDSHAKE = [
-  'hello', '', ' ', 'SIMPLEX/1.0;msgpack', 'SIMPLEX/2.0;json', 'simplex/1.0;json', 'SIMPLEX/1.0;json\n', ' SIMPLEX/1.0;json', '\ufeffSIMPLEX/1.0;json',
-  'SIMPLEX/1.0;json\u0000', '+OK', '{"type":"req","method":"runtime.execute","id":1,"payload":{"code":"1"}}', '{"jsonrpc":"1.0","method":"runtime.execute","id":1}',
-  '{"jsonrpc":2,"method":"runtime.execute","id":1}', '[]', '[1]', 'null', '{}', '"SIMPLEX/1.0;json"', '{"jsonrpc":"2.0"', 'SIMPLEX',
+  'hello',
+  '',
+  ' ',
+  'SIMPLEX/1.0;msgpack',
+  'SIMPLEX/2.0;json',
+  'simplex/1.0;json',
+  'SIMPLEX/1.0;json\n',
+  ' SIMPLEX/1.0;json',
+  '\ufeffSIMPLEX/1.0;json',
+  'SIMPLEX/1.0;json\u0000',
+  '+OK',
+  '{"type":"req","method":"runtime.execute","id":1,"payload":{"code":"1"}}',
+  '{"jsonrpc":"1.0","method":"runtime.execute","id":1}',
+  '{"jsonrpc":2,"method":"runtime.execute","id":1}',
+  '[]',
+  '[1]',
+  'null',
+  '{}',
+  '"SIMPLEX/1.0;json"',
+  '{"jsonrpc":"2.0"',
+  'SIMPLEX',
 ];
 
 /** Not JSON at all, or almost. */
 const BROKEN_JSON = [
-  'not json', '{', '}', '[', ']', '{"a":', "{'a':1}", '{a:1}', 'NaN', 'Infinity', '-Infinity', 'undefined', '// c\n{}', '{}//', '/* */{}', '{"a":1,}',
-  '[1,]', '[,1]', '"\\x41"', '"\\u12"', '"\\ud800', '"unterminated', '"a\tb"', '"a\nb"', '01', '-', '1.', '.5', '+1', '0x10', 'tru', 'nul', '{"a" 1}',
-  '{"a":1}{"b":2}', '[]]', '{"a":1}}', '\u0000', '{"\u0000":1', 'SIMPLEX/1.0;json',
+  'not json',
+  '{',
+  '}',
+  '[',
+  ']',
+  '{"a":',
+  "{'a':1}",
+  '{a:1}',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  'undefined',
+  '// c\n{}',
+  '{}//',
+  '/* */{}',
+  '{"a":1,}',
+  '[1,]',
+  '[,1]',
+  '"\\x41"',
+  '"\\u12"',
+  '"\\ud800',
+  '"unterminated',
+  '"a\tb"',
+  '"a\nb"',
+  '01',
+  '-',
+  '1.',
+  '.5',
+  '+1',
+  '0x10',
+  'tru',
+  'nul',
+  '{"a" 1}',
+  '{"a":1}{"b":2}',
+  '[]]',
+  '{"a":1}}',
+  '\u0000',
+  '{"\u0000":1',
+  'SIMPLEX/1.0;json',
 ];
 
 /** Byte sequences that are not UTF-8: a text frame holding one is closed with 1007. */
-const NOT_UTF8 = [[0xff], [0xfe, 0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf4, 0x90, 0x80, 0x80], [0x80], [0xf8, 0x88, 0x80, 0x80, 0x80]];
+const NOT_UTF8 = [
+  [0xff],
+  [0xfe, 0xff],
+  [0xc0, 0x80],
+  [0xed, 0xa0, 0x80],
+  [0xe2, 0x82],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0x80],
+  [0xf8, 0x88, 0x80, 0x80, 0x80],
+];
 
 /** Generates the frames of one connection; ids it hands out are unique on that connection. */
 export class FrameGenerator {
@@ -113,7 +244,8 @@ export class FrameGenerator {
 
   /** A first frame that makes the connection speak JSON-RPC: a request or a batch. */
   jsonRpcFirst(): Frame {
-    if (this.rng.chance(0.15)) return { data: `[${this.jsonRpcRequest(true).text}]`, binary: false, label: 'JSON-RPC batch as the first frame' };
+    if (this.rng.chance(0.15))
+      return { data: `[${this.jsonRpcRequest(true).text}]`, binary: false, label: 'JSON-RPC batch as the first frame' };
     const request = this.jsonRpcRequest(true);
     return { data: request.text, binary: false, value: request.value, label: `JSON-RPC first frame: ${request.label}` };
   }
@@ -131,13 +263,23 @@ export class FrameGenerator {
       const text = this.rng.chance(0.5)
         ? `{"type":"req","method":"runtime.execute","id":${this.id().text},"payload":{"code":${JSON.stringify('1'.padEnd(size, ' '))}}}`
         : 'x'.repeat(size);
-      return { frame: { data: text, binary: this.rng.chance(0.2), label: `a frame of ${Buffer.byteLength(text)} bytes, over MAX_FRAME` }, code: 1009 };
+      return {
+        frame: { data: text, binary: this.rng.chance(0.2), label: `a frame of ${Buffer.byteLength(text)} bytes, over MAX_FRAME` },
+        code: 1009,
+      };
     }
     const bad = Buffer.from(this.rng.pick(NOT_UTF8));
     const data = this.rng.chance(0.5)
-      ? Buffer.concat([Buffer.from(`{"type":"req","method":"runtime.execute","id":${this.id().text},"payload":{"code":"'`), bad, Buffer.from(`'"}}`)])
+      ? Buffer.concat([
+          Buffer.from(`{"type":"req","method":"runtime.execute","id":${this.id().text},"payload":{"code":"'`),
+          bad,
+          Buffer.from(`'"}}`),
+        ])
       : Buffer.concat([Buffer.from(this.randomText(this.rng.int(0, 10))), bad]);
-    return { frame: { data, binary: false, label: `a text frame with bytes that are not UTF-8: ${data.toString('hex').slice(0, 200)}` }, code: 1007 };
+    return {
+      frame: { data, binary: false, label: `a text frame with bytes that are not UTF-8: ${data.toString('hex').slice(0, 200)}` },
+      code: 1007,
+    };
   }
 
   private anyFrame(dialect: 'duplex' | 'jsonrpc'): Frame {
@@ -145,7 +287,12 @@ export class FrameGenerator {
     if (roll < 0.5) {
       const request = dialect === 'duplex' ? this.duplexRequest() : this.jsonRpcRequest();
       const binary = this.rng.chance(0.05);
-      return { data: binary ? Buffer.from(request.text) : request.text, binary, value: request.value, label: `${binary ? 'binary ' : ''}${request.label}` };
+      return {
+        data: binary ? Buffer.from(request.text) : request.text,
+        binary,
+        value: request.value,
+        label: `${binary ? 'binary ' : ''}${request.label}`,
+      };
     }
     if (roll < 0.58) return this.deepFrame(dialect);
     if (roll < 0.63) return this.large(dialect);
@@ -160,7 +307,12 @@ export class FrameGenerator {
       return { data: bytes, binary: true, label: `binary frame of random bytes ${bytes.toString('hex')}` };
     }
     const request = dialect === 'duplex' ? this.duplexRequest() : this.jsonRpcRequest();
-    return { data: this.whitespace() + request.text + this.whitespace(), binary: false, value: request.value, label: `padded ${request.label}` };
+    return {
+      data: this.whitespace() + request.text + this.whitespace(),
+      binary: false,
+      value: request.value,
+      label: `padded ${request.label}`,
+    };
   }
 
   // --- requests -------------------------------------------------------------
@@ -171,7 +323,10 @@ export class FrameGenerator {
     const entries: [string, string][] = [];
     if (this.rng.chance(0.9)) {
       valid.type = this.rng.chance(0.88);
-      entries.push(['type', valid.type ? '"req"' : this.rng.pick(['"rep"', '"REQ"', '""', 'null', '1', '["req"]', '{"t":"req"}', '"nope"', this.value(2)])]);
+      entries.push([
+        'type',
+        valid.type ? '"req"' : this.rng.pick(['"rep"', '"REQ"', '""', 'null', '1', '["req"]', '{"t":"req"}', '"nope"', this.value(2)]),
+      ]);
     } else valid.type = false;
     if (this.rng.chance(0.93)) {
       valid.method = this.rng.chance(0.88);
@@ -225,7 +380,22 @@ export class FrameGenerator {
   }
 
   private method(): string {
-    return this.rng.pick(['"runtime.nope"', '""', '"runtime.execute "', '"RUNTIME.EXECUTE"', '"__proto__"', '"constructor"', '"toString"', '"hasOwnProperty"', 'null', '1', '[]', '{}', '["runtime.execute"]', this.string()]);
+    return this.rng.pick([
+      '"runtime.nope"',
+      '""',
+      '"runtime.execute "',
+      '"RUNTIME.EXECUTE"',
+      '"__proto__"',
+      '"constructor"',
+      '"toString"',
+      '"hasOwnProperty"',
+      'null',
+      '1',
+      '[]',
+      '{}',
+      '["runtime.execute"]',
+      this.string(),
+    ]);
   }
 
   /** An id token, unique on this connection among the usable ones. */
@@ -262,32 +432,68 @@ export class FrameGenerator {
     const code = (c: string) => JSON.stringify(c);
     const known: (() => Built)[] = [
       () => ({ text: `{"code":${code(`${n} * 3`)}}`, value: n * 3, label: 'arithmetic' }),
-      () => ({ text: `{"code":${code(`function h(cb) { setTimeout(() => cb(${n}), ${this.rng.int(0, 20)}); }`)},"call":"h"}`, value: n, label: 'a timer calling back' }),
+      () => ({
+        text: `{"code":${code(`function h(cb) { setTimeout(() => cb(${n}), ${this.rng.int(0, 20)}); }`)},"call":"h"}`,
+        value: n,
+        label: 'a timer calling back',
+      }),
       () => {
         const s = this.string();
-        return { text: `{"code":${code(`async function h() { await null; return ${JSON.stringify(JSON.parse(s))}; }`)},"call":"h"}`, value: JSON.parse(s), label: `an async function returning ${s.slice(0, 40)}` };
+        return {
+          text: `{"code":${code(`async function h() { await null; return ${JSON.stringify(JSON.parse(s))}; }`)},"call":"h"}`,
+          value: JSON.parse(s),
+          label: `an async function returning ${s.slice(0, 40)}`,
+        };
       },
       () => {
         const v = this.value(1);
         // A number token past a double's range parses to ±Infinity, which has no JSON form to arrive in.
         const g: unknown = JSON.parse(v);
-        return { text: `{"code":"typeof g","globals":{"g":${v}}}`, value: hasNonFinite(g) ? undefined : typeof g, label: 'typeof a random global' };
+        return {
+          text: `{"code":"typeof g","globals":{"g":${v}}}`,
+          value: hasNonFinite(g) ? undefined : typeof g,
+          label: 'typeof a random global',
+        };
       },
       () => {
         const v = this.value(1);
-        return { text: `{"code":"JSON.stringify(g)","globals":{"g":${v}}}`, value: JSON.stringify(JSON.parse(v)), label: 'a random global echoed' };
+        return {
+          text: `{"code":"JSON.stringify(g)","globals":{"g":${v}}}`,
+          value: JSON.stringify(JSON.parse(v)),
+          label: 'a random global echoed',
+        };
       },
       () => {
         // Frame, payload and globals are three levels: stay below MAX_DEPTH in all.
         const depth = this.rng.int(1, this.limits.maxDepth - 5);
         const nest = this.rng.pick([nestedArrays(depth, '0'), nestedObjects(depth), nestedMixed(depth)]);
-        return { text: `{"code":${code(DEPTH_OF_G)},"globals":{"g":${nest}}}`, value: depth, label: `globals ${depth} levels deep (under MAX_DEPTH)` };
+        return {
+          text: `{"code":${code(DEPTH_OF_G)},"globals":{"g":${nest}}}`,
+          value: depth,
+          label: `globals ${depth} levels deep (under MAX_DEPTH)`,
+        };
       },
-      () => ({ text: `{"code":${code(`console.log(${JSON.stringify(this.rng.pick(EDGE_STRINGS))}); ${n}`)},"timeout":${this.rng.int(50, 300)}}`, value: n, label: 'console.log of an edge string' }),
+      () => ({
+        text: `{"code":${code(`console.log(${JSON.stringify(this.rng.pick(EDGE_STRINGS))}); ${n}`)},"timeout":${this.rng.int(50, 300)}}`,
+        value: n,
+        label: 'console.log of an edge string',
+      }),
       () => ({ text: `{"code":${code('function h(cb) { cb(1); cb(2); }')},"call":"h"}`, value: 1, label: 'cb called twice' }),
-      () => ({ text: `{"code":"${n}","globals":null,"call":"","caller":"","timeout":null}`, value: n, label: 'the nulls old Go clients send' }),
-      () => ({ text: `{"code":${code(`const wait: number = ${this.rng.int(0, 20)}; await new Promise((r) => setTimeout(r, wait)); export default ${n};`)},"module":true,"typescript":true}`, value: n, label: 'a TypeScript module' }),
-      () => ({ text: `{"code":${code(`console.log(${JSON.stringify(this.rng.pick(EDGE_STRINGS))}); ${n}`)},"stream":true,"usage":true}`, value: n, label: 'streamed console and usage' }),
+      () => ({
+        text: `{"code":"${n}","globals":null,"call":"","caller":"","timeout":null}`,
+        value: n,
+        label: 'the nulls old Go clients send',
+      }),
+      () => ({
+        text: `{"code":${code(`const wait: number = ${this.rng.int(0, 20)}; await new Promise((r) => setTimeout(r, wait)); export default ${n};`)},"module":true,"typescript":true}`,
+        value: n,
+        label: 'a TypeScript module',
+      }),
+      () => ({
+        text: `{"code":${code(`console.log(${JSON.stringify(this.rng.pick(EDGE_STRINGS))}); ${n}`)},"stream":true,"usage":true}`,
+        value: n,
+        label: 'streamed console and usage',
+      }),
     ];
     const valid: (() => Built)[] = [
       () => ({ text: `{"code":${code(`throw new Error(${JSON.stringify(this.rng.pick(EDGE_STRINGS))})`)}}`, label: 'a throw' }),
@@ -296,23 +502,47 @@ export class FrameGenerator {
       () => ({ text: `{"code":${code(`Promise.reject(${this.value(2)})`)}}`, label: 'a rejection' }),
       () => ({ text: `{"code":${code(`"x".repeat(${this.rng.int(0, 100000)})`)}}`, label: 'a long string result' }),
       () => ({ text: `{"code":${code(`JSON.parse(${JSON.stringify(nestedArrays(this.rng.int(100, 10000)))})`)}}`, label: 'a deep result' }),
-      () => ({ text: `{"code":${code(this.rng.pick(['globalThis', 'this', 'Symbol("s")', 'undefined', '1n', 'new Date(0)', '[1,,3]', '({ toJSON() { return 1 } })', 'new Map([[1, 2]])', '-0', 'NaN', 'Infinity', '"\\ud800"', 'eval("1+1")']))}}`, label: 'an odd result' }),
-      () => ({ text: `{"code":${code(`for (let i = 0; i < ${this.rng.int(1, 2000)}; i++) console.log(i, "😀".repeat(${this.rng.int(0, 50)})); 1`)}}`, label: 'console lines' }),
+      () => ({
+        text: `{"code":${code(this.rng.pick(['globalThis', 'this', 'Symbol("s")', 'undefined', '1n', 'new Date(0)', '[1,,3]', '({ toJSON() { return 1 } })', 'new Map([[1, 2]])', '-0', 'NaN', 'Infinity', '"\\ud800"', 'eval("1+1")']))}}`,
+        label: 'an odd result',
+      }),
+      () => ({
+        text: `{"code":${code(`for (let i = 0; i < ${this.rng.int(1, 2000)}; i++) console.log(i, "😀".repeat(${this.rng.int(0, 50)})); 1`)}}`,
+        label: 'console lines',
+      }),
       () => ({ text: `{"code":"1","call":${this.string()}}`, label: 'a call to something else' }),
       () => ({ text: `{"code":"function h(cb) { cb(2); }","call":"h","caller":${this.string()}}`, label: 'a random caller' }),
       () => ({ text: `{"code":"1","globals":{${this.objectMembers(4)}}}`, label: 'random globals' }),
-      () => ({ text: `{"code":"Object.keys(globalThis).length","globals":{"__proto__":{"x":1},"constructor":1,"console":2,"setTimeout":3}}`, label: 'globals shadowing builtins' }),
+      () => ({
+        text: `{"code":"Object.keys(globalThis).length","globals":{"__proto__":{"x":1},"constructor":1,"console":2,"setTimeout":3}}`,
+        label: 'globals shadowing builtins',
+      }),
       () => ({ text: `{"code":"setTimeout(() => {}, 10); 1","timeout":${this.rng.pick(['0.5', '1', '200'])}}`, label: 'a short timeout' }),
     ];
     const invalid: (() => Built)[] = [
-      () => ({ text: `{"code":${this.rng.pick(['"function ("', '"}"', '"let let = 1"', '"\\"unterminated"', '"return 1"', '"await 1"', '"import x from \\"y\\""'])}}`, label: 'a syntax error' }),
+      () => ({
+        text: `{"code":${this.rng.pick(['"function ("', '"}"', '"let let = 1"', '"\\"unterminated"', '"return 1"', '"await 1"', '"import x from \\"y\\""'])}}`,
+        label: 'a syntax error',
+      }),
       () => ({ text: `{"code":${this.string()}}`, label: 'random code' }),
       () => ({ text: `{"code":${this.rng.pick(['1', 'null', 'true', '[]', '{}', '["1"]'])}}`, label: 'code that is not a string' }),
-      () => ({ text: `{"code":"1","globals":${this.rng.pick(['"g"', '1', '[]', '[1]', 'true'])}}`, label: 'globals that are not an object' }),
-      () => ({ text: `{"code":"1","timeout":${this.rng.pick(['-1', '0', '"100"', '1e400', '2000', '[]', 'true'])}}`, label: 'an invalid timeout' }),
+      () => ({
+        text: `{"code":"1","globals":${this.rng.pick(['"g"', '1', '[]', '[1]', 'true'])}}`,
+        label: 'globals that are not an object',
+      }),
+      () => ({
+        text: `{"code":"1","timeout":${this.rng.pick(['-1', '0', '"100"', '1e400', '2000', '[]', 'true'])}}`,
+        label: 'an invalid timeout',
+      }),
       () => ({ text: `{"code":"1","call":${this.rng.pick(['1', '[]', '{}', 'true'])}}`, label: 'a call that is not a string' }),
-      () => ({ text: `{"code":"1","${this.rng.pick(['module', 'typescript', 'stream', 'usage'])}":${this.rng.pick(['1', '"yes"', '[]', '{}'])}}`, label: 'a flag that is not a boolean' }),
-      () => ({ text: `{"code":${code(`import x from ${JSON.stringify(this.rng.pick(['fs', 'lodash/fp', './x', '/etc/passwd', 'node:child_process']))}; x`)},"module":true}`, label: 'a refused import' }),
+      () => ({
+        text: `{"code":"1","${this.rng.pick(['module', 'typescript', 'stream', 'usage'])}":${this.rng.pick(['1', '"yes"', '[]', '{}'])}}`,
+        label: 'a flag that is not a boolean',
+      }),
+      () => ({
+        text: `{"code":${code(`import x from ${JSON.stringify(this.rng.pick(['fs', 'lodash/fp', './x', '/etc/passwd', 'node:child_process']))}; x`)},"module":true}`,
+        label: 'a refused import',
+      }),
       () => ({ text: '{}', label: 'no code' }),
       () => ({ text: `{"code":"1","timeout":100,"extra":${this.value(2)}}`, label: 'an unknown field' }),
     ];
@@ -325,15 +555,27 @@ export class FrameGenerator {
   /** A frame nested far past MAX_DEPTH, or just past it, somewhere. */
   private deepFrame(dialect: 'duplex' | 'jsonrpc'): Frame {
     const depth = this.rng.chance(0.7) ? this.rng.int(5000, 10000) : this.limits.maxDepth + this.rng.int(2, 20);
-    const nest = this.rng.pick([() => nestedArrays(depth, this.rng.pick(['', '1', '"x"'])), () => nestedObjects(depth), () => nestedMixed(depth)])();
+    const nest = this.rng.pick([
+      () => nestedArrays(depth, this.rng.pick(['', '1', '"x"'])),
+      () => nestedObjects(depth),
+      () => nestedMixed(depth),
+    ])();
     const where = this.rng.pick(['globals', 'ext', 'payload', 'id', 'top-level', 'more'] as const);
     if (where === 'top-level') return { data: nest, binary: false, label: `${depth} levels at the top level` };
     const id = this.id(dialect === 'jsonrpc');
     const script = `{"code":"function f(cb) { cb(1); }","call":"f","globals":${where === 'globals' ? `{"deep":${nest}}` : '{}'}}`;
     const entries: [string, string][] =
       dialect === 'duplex'
-        ? [['type', '"req"'], ['method', '"runtime.execute"'], ['payload', where === 'payload' ? nest : script]]
-        : [['jsonrpc', '"2.0"'], ['method', '"runtime.execute"'], ['params', where === 'payload' ? nest : script]];
+        ? [
+            ['type', '"req"'],
+            ['method', '"runtime.execute"'],
+            ['payload', where === 'payload' ? nest : script],
+          ]
+        : [
+            ['jsonrpc', '"2.0"'],
+            ['method', '"runtime.execute"'],
+            ['params', where === 'payload' ? nest : script],
+          ];
     if (where === 'ext') entries.push(['ext', nest]);
     if (where === 'more') entries.push(['more', nest]);
     const idText = where === 'id' ? nest : id.text;
@@ -359,10 +601,25 @@ export class FrameGenerator {
     const id = this.id(dialect === 'jsonrpc');
     const entries: [string, string][] =
       dialect === 'duplex'
-        ? [['type', '"req"'], ['method', '"runtime.execute"'], ['id', id.text], ['payload', script.text]]
-        : [['jsonrpc', '"2.0"'], ['method', '"runtime.execute"'], ['id', id.text], ['params', script.text]];
+        ? [
+            ['type', '"req"'],
+            ['method', '"runtime.execute"'],
+            ['id', id.text],
+            ['payload', script.text],
+          ]
+        : [
+            ['jsonrpc', '"2.0"'],
+            ['method', '"runtime.execute"'],
+            ['id', id.text],
+            ['params', script.text],
+          ];
     if (kind === 'ext') entries.push(['ext', JSON.stringify(big)]);
-    return { data: this.object(entries), binary: false, value: id.usable ? script.value : undefined, label: `a large string (${kind}, ${Buffer.byteLength(big)} bytes of ${JSON.stringify(unit)})` };
+    return {
+      data: this.object(entries),
+      binary: false,
+      value: id.usable ? script.value : undefined,
+      label: `a large string (${kind}, ${Buffer.byteLength(big)} bytes of ${JSON.stringify(unit)})`,
+    };
   }
 
   /** Every JSON type at the top level, batches among them. */
@@ -424,7 +681,11 @@ export class FrameGenerator {
   }
 
   private number(): string {
-    return this.rng.pick([() => this.rng.pick(EDGE_NUMBERS), () => String(this.rng.int(-1e9, 1e9)), () => String(this.rng.next() * 1e6 - 5e5)])();
+    return this.rng.pick([
+      () => this.rng.pick(EDGE_NUMBERS),
+      () => String(this.rng.int(-1e9, 1e9)),
+      () => String(this.rng.next() * 1e6 - 5e5),
+    ])();
   }
 
   /** A JSON string token: edge strings, random text, raw or escaped unicode. */
@@ -432,7 +693,8 @@ export class FrameGenerator {
     return this.rng.pick([
       () => JSON.stringify(this.rng.pick(EDGE_STRINGS)),
       () => JSON.stringify(this.randomText(this.rng.int(0, 30))),
-      () => `"${this.rng.pick(['\\ud800', '\\udfff', '\\ud83d\\ude00', '\\u0000', '\\ufeff', '\\u2028\\u2029', '\\/', '\\b\\f'])}${this.rng.int(0, 99)}"`,
+      () =>
+        `"${this.rng.pick(['\\ud800', '\\udfff', '\\ud83d\\ude00', '\\u0000', '\\ufeff', '\\u2028\\u2029', '\\/', '\\b\\f'])}${this.rng.int(0, 99)}"`,
       () => JSON.stringify(String.fromCodePoint(...Array.from({ length: this.rng.int(1, 10) }, () => this.rng.int(0, 0x10ffff)))),
     ])();
   }
@@ -449,7 +711,8 @@ export class FrameGenerator {
 
   /** An object from [key, JSON value text] entries, keys sometimes written with escapes. */
   private object(entries: [string, string][]): string {
-    const key = (k: string) => (this.rng.chance(0.03) ? `"${[...k].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')}"` : JSON.stringify(k));
+    const key = (k: string) =>
+      this.rng.chance(0.03) ? `"${[...k].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')}"` : JSON.stringify(k);
     return `{${entries.map(([k, v]) => `${key(k)}:${v}`).join(',')}}`;
   }
 }
@@ -467,7 +730,8 @@ interface Built {
 }
 
 /** Counts how deep the global `g` is, following the first member of each level. */
-const DEPTH_OF_G = 'let d = 0; for (let x = g; typeof x === "object" && x !== null; x = Array.isArray(x) ? x[0] : Object.values(x)[0]) d++; d';
+const DEPTH_OF_G =
+  'let d = 0; for (let x = g; typeof x === "object" && x !== null; x = Array.isArray(x) ? x[0] : Object.values(x)[0]) d++; d';
 
 function hasNonFinite(value: unknown): boolean {
   if (typeof value === 'number') return !Number.isFinite(value);

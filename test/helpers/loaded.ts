@@ -1,7 +1,7 @@
 // Which module files a Node process loaded: a preload hook writes require.cache's
 // keys to stderr as it exits. How the tests check that a process (the sandbox,
 // `javascriptd health`) does not load what it does not use.
-import { spawnSync, type SpawnSyncOptions, type SpawnSyncReturns } from 'node:child_process';
+import { type SpawnSyncOptions, type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

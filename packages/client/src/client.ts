@@ -142,7 +142,9 @@ export class Client extends EventEmitter {
     if (this.closing) return Promise.reject(new ConnectionError('closed', 'the client is closed'));
     if (typeof script?.code !== 'string') return Promise.reject(new TypeError('script.code must be a string'));
     // Listened to one by one: AbortSignal.any is Node >=20.3.
-    const signals = [options.signal, options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs)].filter((s) => s !== undefined);
+    const signals = [options.signal, options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs)].filter(
+      (s) => s !== undefined,
+    );
     const aborted = signals.find((s) => s.aborted);
     if (aborted !== undefined) return Promise.reject(aborted.reason);
     const id = ++this.lastId;
@@ -153,7 +155,8 @@ export class Client extends EventEmitter {
       const abort = (event: Event) =>
         this.settle(id, (call) => {
           // Sent: the daemon stops it. Its answer (1007) finds no call waiting and is dropped.
-          if (call.sent && this.connected) this.ws?.send(JSON.stringify({ type: 'req', method: 'runtime.cancel', id: ++this.lastId, payload: { id } }));
+          if (call.sent && this.connected)
+            this.ws?.send(JSON.stringify({ type: 'req', method: 'runtime.cancel', id: ++this.lastId, payload: { id } }));
           reject((event.target as AbortSignal).reason);
         });
       for (const signal of signals) signal.addEventListener('abort', abort, { once: true });
@@ -219,7 +222,13 @@ export class Client extends EventEmitter {
     }
     this.settle(reply.id, (call) => {
       if (error !== undefined) call.reject(new ExecutionError(error.code, error.message, error.data));
-      else call.resolve({ value: payload?.value, console: payload?.console ?? [], time: payload?.time ?? 0, ...(payload?.usage === undefined ? {} : { usage: payload.usage }) });
+      else
+        call.resolve({
+          value: payload?.value,
+          console: payload?.console ?? [],
+          time: payload?.time ?? 0,
+          ...(payload?.usage === undefined ? {} : { usage: payload.usage }),
+        });
     });
   }
 
@@ -230,11 +239,20 @@ export class Client extends EventEmitter {
     const ws = new WebSocket(this.url, { headers, ca: this.options.ca, handshakeTimeout: timeoutMs, perMessageDeflate: false });
     let timer: NodeJS.Timeout | undefined;
     const handshake = new Promise<void>((resolve, reject) => {
-      timer = setTimeout(() => reject(new ConnectionError('connect-failed', `no Duplex handshake from ${this.url} within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new ConnectionError('connect-failed', `no Duplex handshake from ${this.url} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       ws.once('unexpected-response', (_request, response) => {
         response.resume();
         const status = response.statusCode ?? 0;
-        reject(new ConnectionError('refused', `${this.url} refused the connection: HTTP ${status}${status === 401 ? ' (wrong or missing secret)' : ''}`, status));
+        reject(
+          new ConnectionError(
+            'refused',
+            `${this.url} refused the connection: HTTP ${status}${status === 401 ? ' (wrong or missing secret)' : ''}`,
+            status,
+          ),
+        );
       });
       ws.once('error', (error) => reject(new ConnectionError('connect-failed', `cannot connect to ${this.url}: ${error.message}`)));
       ws.once('close', () => reject(new ConnectionError('connect-failed', `${this.url} closed the connection during the handshake`)));
@@ -266,7 +284,10 @@ export class Client extends EventEmitter {
   private dropped(ws: WebSocket): void {
     if (this.ws !== ws) return;
     this.ws = undefined;
-    const lost = new ConnectionError('connection-lost', `the connection to ${this.url} was lost before the reply; the script may or may not have run`);
+    const lost = new ConnectionError(
+      'connection-lost',
+      `the connection to ${this.url} was lost before the reply; the script may or may not have run`,
+    );
     for (const [id, call] of this.calls) {
       if (!call.sent) continue;
       if (this.options.resendUnanswered && !this.closing) call.sent = false;

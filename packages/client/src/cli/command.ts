@@ -42,12 +42,24 @@ export function help(command: Command, program = 'javascriptd'): string {
     const flag = `${option.short === undefined ? '    ' : `-${option.short}, `}--${name}${option.value === undefined ? '' : ` <${option.value}>`}`;
     return `  ${flag.padEnd(28)} ${option.description}${option.multiple ? ' (repeatable)' : ''}`;
   });
-  return [`Usage: ${program} ${command.name}${command.args === '' ? '' : ` ${command.args}`} [options]`, '', command.summary, '', 'Options:', ...options, ...(command.details?.() ?? []), ''].join('\n');
+  return [
+    `Usage: ${program} ${command.name}${command.args === '' ? '' : ` ${command.args}`} [options]`,
+    '',
+    command.summary,
+    '',
+    'Options:',
+    ...options,
+    ...(command.details?.() ?? []),
+    '',
+  ].join('\n');
 }
 
 export function parse(command: Command, argv: string[], program = 'javascriptd'): { values: Values; positionals: string[] } {
   const options = Object.fromEntries(
-    Object.entries({ ...command.options, help: HELP }).map(([name, { type, short, multiple }]) => [name, { type, ...(short === undefined ? {} : { short }), ...(multiple ? { multiple } : {}) }]),
+    Object.entries({ ...command.options, help: HELP }).map(([name, { type, short, multiple }]) => [
+      name,
+      { type, ...(short === undefined ? {} : { short }), ...(multiple ? { multiple } : {}) },
+    ]),
   );
   let parsed: ReturnType<typeof parseArgs>;
   try {

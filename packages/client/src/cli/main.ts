@@ -18,13 +18,15 @@ function overview(): string {
   ].join('\n');
 }
 
-
 async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first === '--help' || first === '-h') return say(overview());
   if (first === '--version' || first === '-v') return say(`${versionAt(join(__dirname, '..', '..'))}\n`);
   if (first === undefined) throw new UsageError(`${PROGRAM} needs a command: run <file>`);
-  if (first !== run.name) throw new UsageError(`unknown command: ${first}${first.startsWith('-') ? '' : ` (${PROGRAM} runs scripts only; the daemon is the javascriptd command)`}`);
+  if (first !== run.name)
+    throw new UsageError(
+      `unknown command: ${first}${first.startsWith('-') ? '' : ` (${PROGRAM} runs scripts only; the daemon is the javascriptd command)`}`,
+    );
   try {
     const { values, positionals } = parse(run, rest, PROGRAM);
     if (values.help === true) return say(help(run, PROGRAM));

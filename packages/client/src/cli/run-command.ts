@@ -56,7 +56,8 @@ function globalsOf(values: Values): Record<string, unknown> | undefined {
   const globals: Record<string, unknown> = {};
   if (typeof values.globals === 'string') {
     const parsed = readJson(values.globals, '--globals');
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`--globals ${values.globals} must hold a JSON object`);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new UsageError(`--globals ${values.globals} must hold a JSON object`);
     Object.assign(globals, parsed);
   }
   if (typeof values.event === 'string') globals.event = readJson(values.event, '--event');
@@ -99,7 +100,8 @@ function scriptOf(values: Values, file: string): Script {
   if (values.usage === true) script.usage = true;
   if (typeof values.timeout === 'string') {
     const timeout = Number(values.timeout);
-    if (!Number.isInteger(timeout) || timeout <= 0) throw new UsageError(`--timeout must be a positive whole number of ms, not ${values.timeout}`);
+    if (!Number.isInteger(timeout) || timeout <= 0)
+      throw new UsageError(`--timeout must be a positive whole number of ms, not ${values.timeout}`);
     script.timeout = timeout;
   }
   return script;
@@ -134,7 +136,9 @@ function printResult(result: ExecutionResult, json: boolean, printed: number): v
 
 function printError(error: ExecutionError, json: boolean, program: string, printed: number): void {
   if (json) {
-    print(JSON.stringify({ error: { code: error.code, message: error.message, ...(error.data === undefined ? {} : { data: error.data }) } }));
+    print(
+      JSON.stringify({ error: { code: error.code, message: error.message, ...(error.data === undefined ? {} : { data: error.data }) } }),
+    );
     return;
   }
   for (const line of error.console.slice(printed)) print(line);
@@ -145,7 +149,9 @@ function printError(error: ExecutionError, json: boolean, program: string, print
 
 function printUsage(usage: Usage): void {
   const fetches = `${usage.fetchRequests} fetch${usage.fetchRequests === 1 ? '' : 'es'} (${usage.fetchBytesOut} B out, ${usage.fetchBytesIn} B in)`;
-  process.stderr.write(`usage: cpu ${usage.cpuMs} ms, wall ${usage.wallMs} ms, heap ${usage.heapBytes} B, ${fetches}, console ${usage.consoleBytes} B\n`);
+  process.stderr.write(
+    `usage: cpu ${usage.cpuMs} ms, wall ${usage.wallMs} ms, heap ${usage.heapBytes} B, ${fetches}, console ${usage.consoleBytes} B\n`,
+  );
 }
 
 function isUsage(value: unknown): value is Usage {
@@ -166,10 +172,18 @@ export const run: Command = {
     caller: { type: 'string', value: 'file', description: 'source of a caller function (callee, cb) => …' },
     globals: { type: 'string', value: 'file.json', description: "a JSON object whose keys become the script's globals" },
     event: { type: 'string', value: 'file.json', description: 'a JSON file that becomes the global `event` (e.g. $GITHUB_EVENT_PATH)' },
-    global: { type: 'string', multiple: true, value: 'key=value', description: 'one global; the value is read as JSON if it is JSON, else as text' },
+    global: {
+      type: 'string',
+      multiple: true,
+      value: 'key=value',
+      description: 'one global; the value is read as JSON if it is JSON, else as text',
+    },
     url: { type: 'string', value: 'ws://…', description: 'the daemon to run it on' },
     timeout: { type: 'string', value: 'ms', description: "the script's time limit (default: the daemon's TIMEOUT)" },
-    module: { type: 'boolean', description: 'the script is an ES module (imports, top-level await; --call names an export); default for .mjs and .mts' },
+    module: {
+      type: 'boolean',
+      description: 'the script is an ES module (imports, top-level await; --call names an export); default for .mjs and .mts',
+    },
     typescript: { type: 'boolean', description: 'the script is TypeScript (types stripped, not checked); default for .ts, .cts and .mts' },
     usage: { type: 'boolean', description: 'print what the run cost (CPU, wall time, heap, fetches, console) on stderr' },
     json: { type: 'boolean', description: 'print the whole reply as one JSON document (console lines then come with it, not as printed)' },
