@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { TestClient } from './helpers/client.js';
-import { CLI, freePort, type RunningDaemon, runCli, startDaemon, useDaemon } from './helpers/daemon.js';
+import { assertListsProblems, CLI, freePort, type RunningDaemon, runCli, startDaemon, useDaemon } from './helpers/daemon.js';
 import { startHttpServer, type TestServer } from './helpers/http-server.js';
 
 function sandboxPids(daemon: RunningDaemon): number[] {
@@ -26,14 +26,12 @@ describe('lifecycle', () => {
       const run = runCli(['serve'], { PORT: 'eighty', MEMORY_LIMIT: '1', TLS_CERT: '/x.pem', LOG_LEVEL: 'loud' });
       assert.equal(run.status, 2);
       assert.match(run.stderr, /invalid settings:/);
-      for (const problem of [
+      assertListsProblems(run.stderr, [
         'PORT must be integer',
         'MEMORY_LIMIT must be >= 8',
         'TLS_CERT needs TLS_KEY',
         'LOG_LEVEL must be equal to one of the allowed values',
-      ]) {
-        assert.ok(run.stderr.includes(problem), `missing "${problem}" in:\n${run.stderr}`);
-      }
+      ]);
     });
 
     it('prints --help generated from the settings table', () => {

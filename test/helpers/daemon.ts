@@ -1,4 +1,5 @@
 // Starts the real daemon (dist/src/cli.js) as a child process on a free loopback port.
+import assert from 'node:assert/strict';
 import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
@@ -77,6 +78,11 @@ export async function startDaemon(env: Record<string, string> = {}): Promise<Run
       return code;
     },
   };
+}
+
+/** Asserts that a refused start's stderr names every one of `problems` (it lists them all at once). */
+export function assertListsProblems(stderr: string, problems: string[]): void {
+  for (const problem of problems) assert.ok(stderr.includes(problem), `missing "${problem}" in:\n${stderr}`);
 }
 
 /** pino's level number for `error` (`fatal` is 60). */
