@@ -12,6 +12,10 @@
 // new isolate (up to MAX_TRIES runs in all), unless they had already asked for
 // a fetch (it may have had an effect): those get 1008 Interrupted.
 //
+// A cancelled execution is answered at once (1007, its console so far); a call
+// of its still running after CANCEL_GRACE_MS costs the isolate, as above. An
+// ES module is compiled and started through an entry module (module-entry.ts).
+//
 // Calls are synchronous (no thread hop) when the isolate is idle, asynchronous
 // when another execution's call is running in it: waiting for the isolate in a
 // synchronous call would stop this process from taking anything in meanwhile.
