@@ -1,9 +1,9 @@
-// Unit tests of the runtime.execute argument parser (src/runtime/script.ts
-// scriptParser). They start nothing: no daemon, no sandbox.
+// Unit tests of the runtime.execute and runtime.cancel argument parsers
+// (src/runtime/script.ts). They start nothing: no daemon, no sandbox.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { ErrorCode, RpcError } from '../src/errors.js';
-import { scriptParser } from '../src/runtime/script.js';
+import { parseCancel, scriptParser } from '../src/runtime/script.js';
 
 const parse = scriptParser(3000, 30000);
 
@@ -102,5 +102,22 @@ describe('unit: script parser', () => {
       '/stream type',
       '/usage type',
     ]);
+  });
+});
+
+describe('unit: cancel parser', () => {
+  it('reads the id from {id} or [id]', () => {
+    assert.equal(parseCancel({ id: 7 }), 7);
+    assert.equal(parseCancel(['r1']), 'r1');
+  });
+
+  it('refuses params without a string or number id with -32602', () => {
+    for (const params of [{ which: 1 }, { id: null }, { id: [1] }, [], [1, 2], 'x', null]) {
+      assert.throws(
+        () => parseCancel(params),
+        (error: unknown) => error instanceof RpcError && error.code === ErrorCode.InvalidParams,
+        JSON.stringify(params),
+      );
+    }
   });
 });

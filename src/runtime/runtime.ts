@@ -8,7 +8,7 @@ import type { Metrics } from '../metrics.js';
 import type { ExecutionResult } from '../sandbox/sandbox.js';
 import { clip } from '../text.js';
 import type { Scheduler } from './scheduler.js';
-import type { ParseScript } from './script.js';
+import { type ParseScript, parseCancel } from './script.js';
 import type { SourceTransform } from './source-transform.js';
 
 const EXECUTE = 'runtime.execute';
@@ -60,14 +60,7 @@ export class Runtime {
 
   /** runtime.cancel: `{id}` (or `[id]`) names a request of the same connection. Finding none is not an error: it may have just finished. */
   private cancel(client: string, params: unknown): string {
-    const id = Array.isArray(params)
-      ? params[0]
-      : typeof params === 'object' && params !== null
-        ? (params as { id?: unknown }).id
-        : undefined;
-    if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id))) {
-      throw errors.invalidParams([{ message: 'runtime.cancel takes {"id": the id of a request of this connection}' }]);
-    }
+    const id = parseCancel(params);
     const controllers = this.cancellable.get(cancelKey(client, id));
     if (controllers === undefined)
       return `{"cancelled":false,"reason":${JSON.stringify(`no execution with id ${clip(JSON.stringify(id))} is queued or running on this connection`)}}`;

@@ -1,4 +1,5 @@
-// The `script` argument of runtime.execute: its ajv schema and its normalised form.
+// The params of runtime.execute (the script) and of runtime.cancel: their ajv
+// schemas and normalised forms.
 import { createHash } from 'node:crypto';
 import Ajv from 'ajv';
 import type { ScriptParams } from 'javascriptd-client';
@@ -57,4 +58,18 @@ export function scriptParser(defaultTimeoutMs: number, maxTimeoutMs: number): Pa
     };
     return { request, usage: script.usage === true };
   };
+}
+
+/** runtime.cancel's params: `{id}`, or `[id]` positionally, the id of a request of the same connection. */
+const validateCancel = new Ajv({ allErrors: true }).compile<{ id: string | number }>({
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: ['string', 'number'] } },
+});
+
+/** The request id runtime.cancel names; -32602 listing what is wrong otherwise. */
+export function parseCancel(params: unknown): string | number {
+  const target = Array.isArray(params) && params.length === 1 ? { id: params[0] } : params;
+  if (!validateCancel(target)) throw errors.invalidParams(validateCancel.errors ?? []);
+  return target.id;
 }
