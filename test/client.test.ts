@@ -2,6 +2,7 @@
 // against the real daemon over a real WebSocket.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -124,17 +125,17 @@ describe('javascriptd-client', function () {
   it('stops the execution in the daemon when its AbortSignal aborts (runtime.cancel): a busy loop ends long before its time limit', async () => {
     const controller = new AbortController();
     const before = daemon.logs().length;
-    const spinning = rt.execute(
-      { code: 'function f(cb) { console.log("spinning"); for (;;) {} }', call: 'f', timeout: 5000 },
-      { signal: controller.signal, onConsole: () => controller.abort() },
-    );
+    const code = 'function f(cb) { console.log("spinning"); for (;;) {} }';
+    // Its own log line, by its code's hash: the executions the test before abandoned may log meanwhile.
+    const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
+    const spinning = rt.execute({ code, call: 'f', timeout: 5000 }, { signal: controller.signal, onConsole: () => controller.abort() });
     const aborted = await rejection(spinning);
     assert.ok(aborted instanceof DOMException && aborted.name === 'AbortError', String(aborted));
     const logged = () =>
       daemon
         .logs()
         .slice(before)
-        .find((line) => line.msg === 'execution');
+        .find((line) => line.msg === 'execution' && line.hash === hash);
     for (let i = 0; i < 50 && logged() === undefined; i++) await delay(20);
     assert.equal(logged()?.code, ErrorCode.Cancelled);
   });
