@@ -61,7 +61,7 @@ export function scriptParser(defaultTimeoutMs: number, maxTimeoutMs: number): Pa
 }
 
 /** runtime.cancel's params: `{id}`, or `[id]` positionally, the id of a request of the same connection. */
-const validateCancel = new Ajv({ allErrors: true }).compile<{ id: string | number }>({
+const validateCancel = new Ajv({ allErrors: true, allowUnionTypes: true }).compile<{ id: string | number }>({
   type: 'object',
   required: ['id'],
   properties: { id: { type: ['string', 'number'] } },
