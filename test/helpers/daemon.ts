@@ -1,6 +1,7 @@
 // Starts the real daemon (dist/src/cli.js) as a child process on a free loopback port.
 import assert from 'node:assert/strict';
 import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -91,6 +92,12 @@ export const LOG_LEVEL_ERROR = 50;
 /** The daemon's log lines at error or fatal: where a failure inside the daemon shows. */
 export function errorLogs(daemon: RunningDaemon): LogLine[] {
   return daemon.logs().filter((line) => (line.level ?? 0) >= LOG_LEVEL_ERROR);
+}
+
+/** The daemon's 'execution' log lines for the script `code`, found by its code's hash (the daemon logs 16 hex digits of its SHA-256). */
+export function executionLines(daemon: RunningDaemon, code: string): LogLine[] {
+  const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
+  return daemon.logs().filter((line) => line.msg === 'execution' && line.hash === hash);
 }
 
 /** The daemon's http:// base URL, for /healthz and /metrics. */
