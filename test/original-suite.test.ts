@@ -3,7 +3,7 @@
 // comparison: each reply, as its Duplex client hands it over ({error, result},
 // time removed), deep-equals what the original daemon answered. Written from
 // that suite's behaviour, not copied from it.
-import assert from 'node:assert';
+import assert from 'node:assert/strict';
 import { TestClient } from './helpers/client.js';
 import { useDaemon } from './helpers/daemon.js';
 
