@@ -5,12 +5,13 @@
 // and from `javascriptd run`; and requests without the new fields answered
 // exactly as before.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Client, connect, ExecutionError } from 'javascriptd-client';
-import { type Reply, TestClient } from './helpers/client.js';
+import { type Reply, TestClient, within } from './helpers/client.js';
 import { CLI, errorLogs, useDaemon } from './helpers/daemon.js';
 
 const MODULE_PATH = join(__dirname, '..', '..', 'node_modules');
@@ -181,9 +182,19 @@ describe('ES module and TypeScript scripts', function () {
       assert.deepEqual(error.data, { name: 'SyntaxError', stack: 'SyntaxError: Unexpected ";" [script.ts:3:12]', console: [] });
     });
 
-    it('is cached by hash: the same script again gives the same answer', async () => {
-      const code = 'const greeting: string = "hi";\ngreeting';
-      for (let i = 0; i < 3; i++) assert.equal(value(await client.execute({ code, typescript: true })), 'hi');
+    it('is cached by hash: the same script again is answered without esbuild', async () => {
+      const code = `const greeting: string = "hi ${randomUUID()}";\ngreeting.slice(0, 2)`;
+      assert.equal(value(await client.execute({ code, typescript: true })), 'hi');
+      // esbuild runs as a child process of the daemon: stopped, it could make nothing.
+      const [esbuild] = childrenNamed(daemon.process.pid as number, 'esbuild');
+      assert.ok(esbuild !== undefined, "esbuild's process, started by the first script");
+      process.kill(esbuild, 'SIGSTOP');
+      try {
+        for (let i = 0; i < 3; i++)
+          assert.equal(value(await within(client.execute({ code, typescript: true }), 5000, 'the cached script')), 'hi');
+      } finally {
+        process.kill(esbuild, 'SIGCONT');
+      }
     });
   });
 
@@ -281,3 +292,24 @@ describe('ES module and TypeScript scripts', function () {
     });
   });
 });
+
+/** The child processes of `pid` whose command line names `name`. */
+function childrenNamed(pid: number, name: string): number[] {
+  let children: number[];
+  try {
+    children = execFileSync('pgrep', ['-P', String(pid)])
+      .toString()
+      .trim()
+      .split('\n')
+      .map(Number);
+  } catch {
+    return []; // pgrep exits 1 when there is none
+  }
+  return children.filter((child) => {
+    try {
+      return readFileSync(`/proc/${child}/cmdline`, 'utf8').includes(name);
+    } catch {
+      return false; // gone meanwhile
+    }
+  });
+}

@@ -234,7 +234,9 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
   describe('8. one execution reaching the next, each sandbox to itself', () => {
     phase('one execution reaching the next');
 
-    it('a FinalizationRegistry callback looping 3 s, queued by execution A, does not hold up the next executions: each answered within 500 ms', async function () {
+    // Whether V8 queues the callback at all is V8's choice: under isolated-vm 7 none was seen to run, even in A's own
+    // later calls after 160 MB of garbage. This guards the day one does: its 3 s loop must never reach another execution.
+    it('a FinalizationRegistry callback looping 3 s, queued by execution A, does not hold up the next executions: each answered before it could end', async function () {
       if (!selected(8)) this.skip();
       const [a, b] = await Promise.all([connect(daemon.url), connect(daemon.url)]);
       // Registered objects die at once; the garbage after them makes V8 collect them and queue the callback.
@@ -257,7 +259,7 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
         );
         for (const { value: reply, ms } of next) {
           assert.equal(reply.payload?.value, 1, `round ${round}: expected 1, got ${brief(reply.error)}`);
-          assert.ok(ms <= 500, `round ${round}: answered after ${Math.round(ms)} ms`);
+          assert.ok(ms < 3000, `round ${round}: answered after ${Math.round(ms)} ms, as if behind the callback's loop`);
         }
       }
       await Promise.all([a.close(), b.close()]);

@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { TestClient } from './helpers/client.js';
 import { assertListsProblems, CLI, freePort, type RunningDaemon, runCli, startDaemon, useDaemon } from './helpers/daemon.js';
 import { startHttpServer, type TestServer } from './helpers/http-server.js';
+import { until } from './helpers/poll.js';
 
 function sandboxPids(daemon: RunningDaemon): number[] {
   try {
@@ -18,6 +19,20 @@ function sandboxPids(daemon: RunningDaemon): number[] {
   } catch {
     return []; // pgrep exits 1 when there is none, as for a moment while a sandbox process is replaced
   }
+}
+
+/** The one sandbox process of a POOL_SIZE=1 daemon, once it runs. */
+async function onlySandbox(daemon: RunningDaemon): Promise<number> {
+  await until(() => sandboxPids(daemon).length === 1, 'one sandbox process');
+  return sandboxPids(daemon)[0];
+}
+
+/** Waits until the sandbox process `pid` is gone and another has taken its place. */
+function replaced(daemon: RunningDaemon, pid: number): Promise<void> {
+  return until(() => {
+    const now = sandboxPids(daemon);
+    return now.length === 1 && now[0] !== pid;
+  }, `a new sandbox process in place of ${pid}`);
 }
 
 describe('lifecycle', () => {
@@ -162,42 +177,47 @@ describe('lifecycle', () => {
     });
 
     it('kills a sandbox process that goes over it during an execution: that execution gets 1003, the next succeeds', async () => {
-      const [pid] = sandboxPids(daemon);
+      const pid = await onlySandbox(daemon);
       const reply = await client.execute({ code: hold(100, 1000) });
       assert.deepEqual(reply.error, { code: 1003, message: 'Memory limit exceeded', data: { limit: 160, console: [] } });
       assert.equal((await client.execute({ code: '"next"' })).payload?.value, 'next');
-      assert.notDeepEqual(sandboxPids(daemon), [pid]);
+      await replaced(daemon, pid);
     });
 
     it('replaces a sandbox process that holds most of it once its execution has answered', async () => {
-      const [pid] = sandboxPids(daemon);
-      assert.equal((await client.execute({ code: hold(60, 0) })).payload?.value, 60);
-      // Its memory is read at most every 50 ms: an execution ending after that sees it.
-      await delay(100);
+      const pid = await onlySandbox(daemon);
+      // Held for a while: its memory is read at most every 50 ms while it runs, and that reading decides at its end.
+      assert.equal((await client.execute({ code: hold(60, 500) })).payload?.value, 60);
+      await until(
+        () => daemon.logs().some((line) => line.msg === 'sandbox holds most of its memory budget; replacing it'),
+        'the sandbox being replaced',
+      );
       assert.equal((await client.execute({ code: '"next"' })).payload?.value, 'next');
       assert.equal((await client.execute({ code: '"after"' })).payload?.value, 'after');
-      assert.notDeepEqual(sandboxPids(daemon), [pid]);
-      assert.ok(daemon.logs().some((line) => line.msg === 'sandbox holds most of its memory budget; replacing it'));
+      await replaced(daemon, pid);
     });
 
     it('starts no new execution in a sandbox process that holds most of it: a light call waits for the holder to end, then runs on a fresh one', async () => {
-      const [pid] = sandboxPids(daemon);
+      const pid = await onlySandbox(daemon);
       const order: string[] = [];
       const holder = client
         .execute({
-          code: `const a = []; for (let i = 0; i < 60; i++) a.push(new Float64Array(131072).fill(i)); new Promise((resolve) => setTimeout(() => resolve(a.length), 800))`,
+          code: `const a = []; for (let i = 0; i < 60; i++) a.push(new Float64Array(131072).fill(i)); console.log("holding"); new Promise((resolve) => setTimeout(() => resolve(a.length), 800))`,
+          stream: true,
         })
         .then((reply) => {
           order.push('holder');
           return reply;
         });
-      await delay(300);
+      await until(() => client.streamed.some(({ lines }) => lines.includes('holding')), 'the holder holding its memory');
+      // The daemon reads a sandbox's memory at most every 50 ms (MEMORY_POLL_MS): one reading after the allocation is certain past twice that.
+      await delay(100);
       const light = await client.execute({ code: '"light"' });
       order.push('light');
       assert.equal((await holder).payload?.value, 60);
       assert.equal(light.payload?.value, 'light');
       assert.deepEqual(order, ['holder', 'light'], 'the light call waited while the sandbox held most of its budget');
-      assert.notDeepEqual(sandboxPids(daemon), [pid]);
+      await replaced(daemon, pid);
     });
   });
 
@@ -210,7 +230,7 @@ describe('lifecycle', () => {
         // Several rounds: whether the daemon has seen the exit before it sends is a race
         // (a send to the dead process fails with EPIPE, which once took the daemon down).
         for (let round = 0; round < 8; round++) {
-          const [pid] = sandboxPids(daemon);
+          const pid = await onlySandbox(daemon);
           process.kill(pid, 'SIGKILL');
           const replies = await Promise.all([client.execute({ code: '"during restart"' }), client.execute({ code: '"after it"' })]);
           assert.deepEqual(
@@ -230,13 +250,15 @@ describe('lifecycle', () => {
     it('on SIGTERM stops accepting, lets in-flight executions finish, then exits 0', async () => {
       const daemon = await startDaemon();
       const client = await TestClient.connect(daemon.url);
-      const inFlight = client.execute({ code: 'function h(cb) { setTimeout(() => cb("finished"), 700); }', call: 'h' });
-      await delay(100);
+      const inFlight = client.execute({
+        code: 'function h(cb) { console.log("started"); setTimeout(() => cb("finished"), 700); }',
+        call: 'h',
+        stream: true,
+      });
+      await until(() => client.streamed.length > 0, 'the execution running');
       const exit = daemon.stop('SIGTERM');
-      await delay(100);
-
-      const health = await fetch(new URL('/healthz', daemon.url.replace('ws://', 'http://')));
-      assert.equal(health.status, 503);
+      const health = () => fetch(new URL('/healthz', daemon.url.replace('ws://', 'http://'))).then((res) => res.status);
+      await until(async () => (await health()) === 503, 'GET /healthz failing while the daemon drains');
       const refused = await new Promise<number>((resolve) => {
         const ws = new WebSocket(daemon.url);
         ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
@@ -254,7 +276,8 @@ describe('lifecycle', () => {
     });
 
     it('exits 0 on SIGINT too, and leaves no sandbox process behind', async () => {
-      const daemon = await startDaemon();
+      const daemon = await startDaemon({ POOL_SIZE: '2' });
+      await until(() => sandboxPids(daemon).length === 2, 'two sandbox processes');
       const pids = sandboxPids(daemon);
       assert.equal(await daemon.stop('SIGINT'), 0);
       for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/);

@@ -100,6 +100,7 @@ describe('security', () => {
         call: 'h',
       });
       assert.equal(reply.error?.code, 1000);
+      assert.deepEqual(reply.error?.data?.console, ['undefined undefined'], 'neither process nor the secret is a global');
       assert.doesNotMatch(JSON.stringify(reply), new RegExp(SECRET));
       await client.close();
       await upgradeStatus(daemon.url, { 'x-runtime-secret': 'wrong' });

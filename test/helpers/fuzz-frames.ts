@@ -3,6 +3,7 @@
 // JSON.stringify, so that they can hold what JSON.stringify never writes: deep
 // nesting, duplicate and escaped keys, numbers that parse to Infinity or -0,
 // lone surrogate escapes, truncations.
+import { ErrorCode } from '../../src/errors.js';
 import { nestedArrays, nestedMixed, nestedObjects } from './json-text.js';
 
 /** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
@@ -53,6 +54,8 @@ export interface Frame {
   binary: boolean;
   /** For a runtime.execute request whose answer is known: the value a success must carry. */
   value?: unknown;
+  /** For a runtime.execute request whose error is known: the code its reply must carry. */
+  code?: number;
   /** What the frame is, for failure messages. */
   label: string;
 }
@@ -247,7 +250,7 @@ export class FrameGenerator {
     if (this.rng.chance(0.15))
       return { data: `[${this.jsonRpcRequest(true).text}]`, binary: false, label: 'JSON-RPC batch as the first frame' };
     const request = this.jsonRpcRequest(true);
-    return { data: request.text, binary: false, value: request.value, label: `JSON-RPC first frame: ${request.label}` };
+    return { data: request.text, binary: false, value: request.value, code: request.code, label: `JSON-RPC first frame: ${request.label}` };
   }
 
   /** A first frame that is neither the handshake nor JSON-RPC. */
@@ -291,6 +294,7 @@ export class FrameGenerator {
         data: binary ? Buffer.from(request.text) : request.text,
         binary,
         value: request.value,
+        code: request.code,
         label: `${binary ? 'binary ' : ''}${request.label}`,
       };
     }
@@ -311,6 +315,7 @@ export class FrameGenerator {
       data: this.whitespace() + request.text + this.whitespace(),
       binary: false,
       value: request.value,
+      code: request.code,
       label: `padded ${request.label}`,
     };
   }
@@ -342,7 +347,12 @@ export class FrameGenerator {
     if (this.rng.chance(0.2)) entries.push(['ext', this.value(0)]);
     this.decorate(entries);
     const known = valid.type && valid.method && valid.id && script.value !== undefined && hasOnce(entries, 'payload');
-    return { text: this.object(entries), value: known ? script.value : undefined, label: `Duplex request, ${script.label}` };
+    return {
+      text: this.object(entries),
+      value: known ? script.value : undefined,
+      code: known ? script.code : undefined,
+      label: `Duplex request, ${script.label}`,
+    };
   }
 
   private jsonRpcRequest(first = false): Built {
@@ -367,7 +377,12 @@ export class FrameGenerator {
     } else valid = false;
     this.decorate(entries, first);
     const known = valid && script.value !== undefined && hasOnce(entries, 'params');
-    return { text: this.object(entries), value: known ? script.value : undefined, label: `JSON-RPC request, ${script.label}` };
+    return {
+      text: this.object(entries),
+      value: known ? script.value : undefined,
+      code: known ? script.code : undefined,
+      label: `JSON-RPC request, ${script.label}`,
+    };
   }
 
   /** Extra keys, a duplicated key (JSON.parse keeps the last), shuffled order. Never a second id: replies are told apart by id. */
@@ -496,10 +511,14 @@ export class FrameGenerator {
       }),
     ];
     const valid: (() => Built)[] = [
-      () => ({ text: `{"code":${code(`throw new Error(${JSON.stringify(this.rng.pick(EDGE_STRINGS))})`)}}`, label: 'a throw' }),
-      () => ({ text: `{"code":"null.x"}`, label: 'a TypeError' }),
-      () => ({ text: `{"code":"for (;;) {}","timeout":${this.rng.int(1, 60)}}`, label: 'a busy loop' }),
-      () => ({ text: `{"code":${code(`Promise.reject(${this.value(2)})`)}}`, label: 'a rejection' }),
+      () => ({
+        text: `{"code":${code(`throw new Error(${JSON.stringify(this.rng.pick(EDGE_STRINGS))})`)}}`,
+        code: ErrorCode.Exception,
+        label: 'a throw',
+      }),
+      () => ({ text: `{"code":"null.x"}`, code: ErrorCode.Exception, label: 'a TypeError' }),
+      () => ({ text: `{"code":"for (;;) {}","timeout":${this.rng.int(1, 60)}}`, code: ErrorCode.Timeout, label: 'a busy loop' }),
+      () => ({ text: `{"code":${code(`Promise.reject(${this.value(2)})`)}}`, code: ErrorCode.Exception, label: 'a rejection' }),
       () => ({ text: `{"code":${code(`"x".repeat(${this.rng.int(0, 100000)})`)}}`, label: 'a long string result' }),
       () => ({ text: `{"code":${code(`JSON.parse(${JSON.stringify(nestedArrays(this.rng.int(100, 10000)))})`)}}`, label: 'a deep result' }),
       () => ({
@@ -522,28 +541,41 @@ export class FrameGenerator {
     const invalid: (() => Built)[] = [
       () => ({
         text: `{"code":${this.rng.pick(['"function ("', '"}"', '"let let = 1"', '"\\"unterminated"', '"return 1"', '"await 1"', '"import x from \\"y\\""'])}}`,
+        code: ErrorCode.Exception,
         label: 'a syntax error',
       }),
       () => ({ text: `{"code":${this.string()}}`, label: 'random code' }),
-      () => ({ text: `{"code":${this.rng.pick(['1', 'null', 'true', '[]', '{}', '["1"]'])}}`, label: 'code that is not a string' }),
+      () => ({
+        text: `{"code":${this.rng.pick(['1', 'null', 'true', '[]', '{}', '["1"]'])}}`,
+        code: ErrorCode.InvalidParams,
+        label: 'code that is not a string',
+      }),
       () => ({
         text: `{"code":"1","globals":${this.rng.pick(['"g"', '1', '[]', '[1]', 'true'])}}`,
+        code: ErrorCode.InvalidParams,
         label: 'globals that are not an object',
       }),
       () => ({
         text: `{"code":"1","timeout":${this.rng.pick(['-1', '0', '"100"', '1e400', '2000', '[]', 'true'])}}`,
+        code: ErrorCode.InvalidParams,
         label: 'an invalid timeout',
       }),
-      () => ({ text: `{"code":"1","call":${this.rng.pick(['1', '[]', '{}', 'true'])}}`, label: 'a call that is not a string' }),
+      () => ({
+        text: `{"code":"1","call":${this.rng.pick(['1', '[]', '{}', 'true'])}}`,
+        code: ErrorCode.InvalidParams,
+        label: 'a call that is not a string',
+      }),
       () => ({
         text: `{"code":"1","${this.rng.pick(['module', 'typescript', 'stream', 'usage'])}":${this.rng.pick(['1', '"yes"', '[]', '{}'])}}`,
+        code: ErrorCode.InvalidParams,
         label: 'a flag that is not a boolean',
       }),
       () => ({
         text: `{"code":${code(`import x from ${JSON.stringify(this.rng.pick(['fs', 'lodash/fp', './x', '/etc/passwd', 'node:child_process']))}; x`)},"module":true}`,
+        code: ErrorCode.Exception,
         label: 'a refused import',
       }),
-      () => ({ text: '{}', label: 'no code' }),
+      () => ({ text: '{}', code: ErrorCode.InvalidParams, label: 'no code' }),
       () => ({ text: `{"code":"1","timeout":100,"extra":${this.value(2)}}`, label: 'an unknown field' }),
     ];
     const roll = this.rng.next();
@@ -726,6 +758,7 @@ function hasOnce(entries: [string, string][], key: string): boolean {
 interface Built {
   text: string;
   value?: unknown;
+  code?: number;
   label: string;
 }
 
