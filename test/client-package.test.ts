@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { satisfies } from '../src/cli/supported-node.js';
 import { useDaemon } from './helpers/daemon.js';
+import { describeWithEngine } from './helpers/engines.js';
 
 const ROOT = join(__dirname, '..', '..');
 const CLIENT = join(ROOT, 'packages', 'client');
@@ -27,8 +28,23 @@ function output(command: string, args: string[]): string | undefined {
   return result.status === 0 ? result.stdout.trim() : undefined;
 }
 
-/** The machine's Node 20 (PATH, then /usr/bin and /usr/local/bin; never a node_modules/.bin shim) and the npm beside it. */
+/** Names a Node 20 binary to use (e.g. npm's node@20 package, which .ci/run installs where the system has another Node). */
+const NODE20_VARIABLE = 'JAVASCRIPTD_NODE20';
+
+/**
+ * The Node 20 named by JAVASCRIPTD_NODE20, with the npm that runs the tests; else the
+ * machine's (PATH, then /usr/bin and /usr/local/bin; never a node_modules/.bin shim)
+ * with the npm beside it.
+ */
 function findNode20(): Node20 | undefined {
+  const named = process.env[NODE20_VARIABLE];
+  if (named !== undefined && named !== '') {
+    const version = output(named, ['--version']);
+    const npmVersion = output(named, [fallbackNpm, '--version']);
+    if (version?.startsWith('v20.') !== true || npmVersion === undefined)
+      throw new Error(`${NODE20_VARIABLE}=${named} is not a Node 20 that runs npm (${version ?? 'it does not run'})`);
+    return { node: named, version, npm: fallbackNpm, npmVersion };
+  }
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/local/bin'].filter(
     (dir) => dir !== '' && !dir.includes('node_modules'),
   );
@@ -48,9 +64,15 @@ function findNode20(): Node20 | undefined {
   return undefined;
 }
 
-const node20 = findNode20();
-// Where no Node 20 is installed: this project's Node and the npm that runs the tests, and the titles say so.
+// The npm that runs the tests: with the Node JAVASCRIPTD_NODE20 names, or this project's where no Node 20 is installed.
 const fallbackNpm = process.env.npm_execpath ?? join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js');
+const node20 = findNode20();
+/** Why the tests that need a Node 20 cannot run here, or undefined. */
+const node20Missing = () =>
+  node20 === undefined
+    ? `no Node 20 on PATH, /usr/bin or /usr/local/bin: install one, or set ${NODE20_VARIABLE} to a node binary (npm install node@20 has one)`
+    : undefined;
+// Where no Node 20 is installed, the package is still packed and installed: with this project's Node, and the titles say so.
 const NODE = node20?.node ?? process.execPath;
 const NPM = node20?.npm ?? fallbackNpm;
 const WHICH =
@@ -269,15 +291,14 @@ describe(`javascriptd-client, packed and installed with ${WHICH}`, function () {
   });
 });
 
-describe(`the daemon, started with ${node20 === undefined ? 'a Node it does not support (none installed: pending)' : `Node ${node20.version} (${node20.node})`}`, () => {
+describeWithEngine(`the daemon, started with Node 20, which it does not support`, node20Missing, () => {
   for (const args of [
     ['bin/javascriptd', 'serve'],
     ['dist/src/cli.js', 'serve'],
     ['dist/src/cli.js', '--version'],
     ['bin/javascriptd', 'run', 'x.js'],
   ]) {
-    it(`\`node ${args.join(' ')}\` says which Node it needs in one line and exits 2`, function () {
-      if (node20 === undefined) this.skip();
+    it(`\`node ${args.join(' ')}\` says which Node it needs in one line and exits 2`, () => {
       const result = spawnNode(args, ROOT);
       const engines = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
       const hint = args.includes('run') ? '; to run scripts from this Node, use javascriptd-client (npx javascriptd-client run …)' : '';
@@ -286,7 +307,9 @@ describe(`the daemon, started with ${node20 === undefined ? 'a Node it does not 
       assert.equal(result.status, 2);
     });
   }
+});
 
+describe("the daemon's check of its Node version", () => {
   it('reads engines as npm does', () => {
     const cases: [string, string, boolean | undefined][] = [
       ['v24.21.0', '>=24 <25', true],
