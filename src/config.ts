@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
+import { ANY, parseHostName, parseOrigin } from './transport/origin.js';
 
 /** What one key (one secret) may do, and its limits. */
 export interface KeyPolicy {
@@ -52,6 +53,10 @@ export interface Config {
   noLogs: boolean;
   allowNoSecret: boolean;
   metricsToken: string | undefined;
+  /** Origins (as browsers send them) whose pages may open a WebSocket, or `*`; the daemon's own is always allowed. */
+  allowedOrigins: string[];
+  /** Host names (beside loopback ones) requests may be for, or `*`. */
+  allowedHosts: string[];
   /** Serve the playground page at /playground. */
   playground: boolean;
   /** Where allowlisted modules are resolved; undefined: the global node_modules. */
@@ -177,6 +182,22 @@ export const SETTINGS: readonly Setting[] = [
     field: 'metricsToken',
     schema: text,
     help: 'if set, GET /metrics needs "Authorization: Bearer TOKEN"; if not, /metrics is off (403) while any key has a secret',
+  },
+  {
+    env: 'ALLOWED_ORIGINS',
+    scope: 'server',
+    field: 'allowedOrigins',
+    list: true,
+    schema: text,
+    help: "origins (scheme://host[:port]) of web pages that may open a WebSocket besides the daemon's own, comma-separated, or * for any; a page on any other gets 403, secret or not",
+  },
+  {
+    env: 'ALLOWED_HOSTS',
+    scope: 'server',
+    field: 'allowedHosts',
+    list: true,
+    schema: text,
+    help: "host names a request's Host may give besides loopback ones (localhost, *.localhost, 127.0.0.0/8, [::1]), comma-separated, or * for any; checked while listening on loopback, or anywhere once set: others get 403",
   },
   {
     env: 'PLAYGROUND',
@@ -459,6 +480,32 @@ function checkPolicy(name: string, policy: KeyPolicy, problems: string[]): void 
   if (policy.timeoutMs > policy.maxTimeoutMs) problems.push(`${where}TIMEOUT must not exceed MAX_TIMEOUT`);
 }
 
+/** Each entry in the form requests are compared in; a problem, echoing it, for each that is not an origin or host name. */
+function checkBrowserLists(server: Record<string, unknown>, problems: string[]): void {
+  const lists = [
+    {
+      field: 'allowedOrigins',
+      env: 'ALLOWED_ORIGINS',
+      parse: parseOrigin,
+      form: 'an origin, scheme://host[:port] without a path (e.g. https://app.example)',
+    },
+    {
+      field: 'allowedHosts',
+      env: 'ALLOWED_HOSTS',
+      parse: parseHostName,
+      form: 'a host name or IP address without scheme or port (e.g. javascriptd.internal)',
+    },
+  ];
+  for (const { field, env, parse, form } of lists) {
+    const entries = (server[field] as string[] | undefined) ?? [];
+    server[field] = entries.map((entry) => {
+      const parsed = entry === ANY ? ANY : parse(entry);
+      if (parsed === undefined) problems.push(`${env}: ${JSON.stringify(entry)} is not ${form}, nor ${ANY} for any`);
+      return parsed ?? entry;
+    });
+  }
+}
+
 /** A connection is closed once its unsent replies pass 4 x MAX_UNSENT: one reply must fit well below that. */
 function checkUnsent(server: Record<string, unknown>, keys: readonly KeyPolicy[], problems: string[]): void {
   const { maxUnsentBytes, maxFrameBytes } = server as { maxUnsentBytes?: number; maxFrameBytes?: number };
@@ -478,6 +525,7 @@ export function readConfig(env: NodeJS.ProcessEnv): { config: Config; problems: 
   const { server: validateServer, policy: validatePolicy } = validators();
   const server = fromEnv(env, SERVER);
   if (!validateServer(server)) problems.push(...(validateServer.errors ?? []).map((e) => describe('', e)));
+  checkBrowserLists(server, problems);
   const defaults = fromEnv(env, POLICY);
   if (!validatePolicy(defaults)) problems.push(...(validatePolicy.errors ?? []).map((e) => describe('', e)));
   defaults.poolSize ??= availableParallelism();

@@ -22,6 +22,7 @@ import type { RecycleReason, Sandbox } from './sandbox/sandbox.js';
 import { SandboxPool } from './sandbox/sandbox-pool.js';
 import type { BundledModule } from './shared/module-files.js';
 import { preludeSource } from './shared/prelude-source.js';
+import { isLoopbackAddress } from './transport/origin.js';
 import { listen, type Transport } from './transport/server.js';
 
 export class Daemon {
@@ -145,7 +146,7 @@ export class Daemon {
   private announce(): void {
     const { config, log } = this;
     if (config.keys.some((key) => key.secret === undefined)) {
-      if (isLoopback(this.transport.address.address))
+      if (isLoopbackAddress(this.transport.address.address))
         log.warn('no SECRET is set: listening on loopback only (set HOST to listen elsewhere)');
       else log.warn('no SECRET is set: anyone who can reach this address can run code');
     }
@@ -329,8 +330,4 @@ async function connectDocker(): Promise<Docker> {
     ]);
   });
   return docker;
-}
-
-function isLoopback(address: string): boolean {
-  return address.startsWith('127.') || address === '::1' || address === '::ffff:127.0.0.1';
 }

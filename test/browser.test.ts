@@ -1,6 +1,7 @@
 // A browser cannot set headers: it presents the secret as a WebSocket
 // subprotocol. A page served on loopback, in headless Chromium, opens the
-// socket and calls runtime.execute, with the right secret and a wrong one.
+// socket and calls runtime.execute, with the right secret and a wrong one. The
+// page is on another origin than the daemon's, which ALLOWED_ORIGINS lists.
 import assert from 'node:assert/strict';
 import { browserMissing, launchBrowser, type RunningBrowser } from './helpers/browser.js';
 import { useDaemon } from './helpers/daemon.js';
@@ -30,9 +31,11 @@ describeWithEngine('a browser', browserMissing, function () {
   let site: TestServer;
   let chromium: RunningBrowser;
 
-  const daemon = useDaemon({ SECRET, HOST: '127.0.0.1' });
   before(async () => {
     site = await startHttpServer({ '/': (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE) });
+  });
+  const daemon = useDaemon(() => ({ SECRET, HOST: '127.0.0.1', ALLOWED_ORIGINS: site.origin }));
+  before(async () => {
     chromium = await launchBrowser();
   });
   after(async () => {

@@ -1,5 +1,5 @@
-// A corpus of hostile scripts and frames against a daemon with the default
-// settings, while the resident memory of the daemon and its sandbox processes is
+// A corpus of hostile scripts, frames and web pages' requests against a daemon
+// with the default settings, while the resident memory of the daemon and its sandbox processes is
 // read every 25 ms. Each case must get the coded reply listed, the daemon must
 // stay under 1 GiB RSS (with its sandboxes) throughout, and be alive and serving
 // at the end. Cases that do not need the sandboxes to themselves run
@@ -10,6 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { type Reply, type SizedReply, TestClient, within } from './helpers/client.js';
 import { assertServing, metricSample, metricsText, type RunningDaemon, startDaemon } from './helpers/daemon.js';
 import { nestedArrays } from './helpers/json-text.js';
+import { get, upgrade } from './helpers/raw-http.js';
 import { mib, RssSampler } from './helpers/rss.js';
 
 const KiB = 1024;
@@ -372,6 +373,24 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
         assert.match(String(reply.error.data?.detail), /MAX_DEPTH/);
       }
       await assertServing(daemon);
+    });
+  });
+
+  describe("10. what a web page in the operator's browser sends to the daemon, which has no secret", () => {
+    it('10. a cross-site WebSocket (Origin https://evil.example, Origin null) and a rebound Host (evil.example) on the WebSocket, /metrics and /healthz: 403 each', async function () {
+      if (!selected(10)) this.skip();
+      const host = `evil.example:${daemon.port}`;
+      const answers = await Promise.all([
+        upgrade(daemon.url, { origin: 'https://evil.example' }),
+        upgrade(daemon.url, { origin: 'null' }),
+        upgrade(daemon.url, { host, origin: `http://${host}` }),
+        get(daemon.url, '/metrics', { host }),
+        get(daemon.url, '/healthz', { host }),
+      ]);
+      assert.deepEqual(
+        answers.map((answer) => answer.status),
+        [403, 403, 403, 403, 403],
+      );
     });
   });
 

@@ -84,6 +84,33 @@ describe('unit: config', () => {
     assert.deepEqual(problems, ['MAX_UNSENT must be at least 2752512 (half of MAX_FRAME + RESULT_LIMIT + CONSOLE_LIMIT)']);
   });
 
+  it('reads ALLOWED_ORIGINS and ALLOWED_HOSTS in the form browsers send them; none by default', () => {
+    const empty = readConfig({}).config;
+    assert.deepEqual([empty.allowedOrigins, empty.allowedHosts], [[], []]);
+    const { config, problems } = readConfig({
+      ALLOWED_ORIGINS: 'HTTPS://App.Example:443, http://[::1]:3000, chrome-extension://abcdef, *',
+      ALLOWED_HOSTS: 'JavaScriptd.Internal., 10.0.0.5, ::1, [fe80::1], *',
+    });
+    assert.deepEqual(problems, []);
+    assert.deepEqual(config.allowedOrigins, ['https://app.example', 'http://[::1]:3000', 'chrome-extension://abcdef', '*']);
+    assert.deepEqual(config.allowedHosts, ['javascriptd.internal', '10.0.0.5', '[::1]', '[fe80::1]', '*']);
+  });
+
+  it('refuses an entry of ALLOWED_ORIGINS or ALLOWED_HOSTS that is not an origin or a host name, echoing it', () => {
+    const { problems } = readConfig({
+      ALLOWED_ORIGINS: 'https://app.example/,null,app.example,https://user@app.example,https://app.example:99999',
+      ALLOWED_HOSTS: 'http://javascriptd.internal,javascriptd.internal:8765,[::1]:8765,a/b',
+    });
+    const origin = (entry: string) =>
+      `ALLOWED_ORIGINS: "${entry}" is not an origin, scheme://host[:port] without a path (e.g. https://app.example), nor * for any`;
+    const host = (entry: string) =>
+      `ALLOWED_HOSTS: "${entry}" is not a host name or IP address without scheme or port (e.g. javascriptd.internal), nor * for any`;
+    assert.deepEqual(problems, [
+      ...['https://app.example/', 'null', 'app.example', 'https://user@app.example', 'https://app.example:99999'].map(origin),
+      ...['http://javascriptd.internal', 'javascriptd.internal:8765', '[::1]:8765', 'a/b'].map(host),
+    ]);
+  });
+
   it('refuses to run without a secret when ALLOW_NO_SECRET=false', () => {
     assert.match(readConfig({ ALLOW_NO_SECRET: 'false' }).problems.join('\n'), /^no SECRET is set/);
     assert.deepEqual(readConfig({ ALLOW_NO_SECRET: 'false', SECRET: 's' }).problems, []);

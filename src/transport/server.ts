@@ -1,6 +1,7 @@
 // The listening socket: HTTP (or HTTPS with TLS_CERT/TLS_KEY) for /healthz,
 // /metrics and, with PLAYGROUND=true, /playground; and WebSocket upgrades,
-// refused with 401 before any WebSocket exists when the secret does not match.
+// refused before any WebSocket exists: 403 for a Host or a page's Origin that
+// is not allowed (origin.ts), 401 when the secret does not match.
 // It bounds connections: at most MAX_CONNECTIONS, and each must become a
 // WebSocket within HEADER_TIMEOUT of connecting.
 import { readFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Config, KeyPolicy } from '../config.js';
 import type { Logger } from '../log.js';
+import { isLoopbackAddress, PageGuard } from './origin.js';
 import { playground } from './playground.js';
 import { chooseSubprotocol, keyResolver, matcher, presentedSecret, SECRET_HEADER } from './secret.js';
 
@@ -49,9 +51,27 @@ export async function listen(config: Config, handlers: TransportHandlers, log: L
   if (metricsOff) log.warn('GET /metrics is off (403) until METRICS_TOKEN is set');
   const metricsAllowed = config.metricsToken === undefined ? () => true : matcher(`Bearer ${config.metricsToken}`);
 
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  // Whether Host is checked depends on the address bound. Requests are read from
+  // the event loop's next poll, so none comes before the handlers below are on.
+  const guard = new PageGuard({ ...config, loopback: isLoopbackAddress(address.address) }, log);
+
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     // Only a WebSocket outlives HEADER_TIMEOUT: one reply, then the connection closes, so no client reuses one about to be cut.
     res.setHeader('connection', 'close');
+    const wrongHost = guard.refuseHost(req);
+    if (wrongHost !== undefined) {
+      res.writeHead(403, { 'content-type': 'text/plain' }).end(wrongHost);
+      return;
+    }
     if (req.url === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       const ok = handlers.accepting();
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
@@ -81,6 +101,9 @@ export async function listen(config: Config, handlers: TransportHandlers, log: L
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     if (!handlers.accepting()) return refuse(socket, 503, 'shutting down');
+    // Before the secret: a page on another origin is refused whether or not it holds one (README: Origin and Host).
+    const notAllowed = guard.refuseHost(req) ?? guard.refuseOrigin(req);
+    if (notAllowed !== undefined) return refuse(socket, 403, notAllowed);
     const presented = presentedSecret(req.headers);
     if (!presented.ok) return refuse(socket, 401, presented.reason);
     const key = resolveKey(presented.secret);
@@ -91,16 +114,6 @@ export async function listen(config: Config, handlers: TransportHandlers, log: L
       handlers.onConnection(ws, req, key);
     });
   });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   return {
     url: `${tls ? 'wss' : 'ws'}://${host}:${address.port}/`,

@@ -18,7 +18,8 @@ export interface RunningBrowser {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(): Promise<RunningBrowser> {
+/** `args`: more command-line flags, e.g. --host-resolver-rules to point a name at loopback. */
+export async function launchBrowser(args: string[] = []): Promise<RunningBrowser> {
   const profile = mkdtempSync(join(tmpdir(), 'javascriptd-chromium-'));
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM,
@@ -32,6 +33,7 @@ export async function launchBrowser(): Promise<RunningBrowser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...args,
     ],
   });
   return {
