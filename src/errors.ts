@@ -92,6 +92,15 @@ export function resultTooLarge(size: number, limit: number, console: string[]): 
   return new RpcError(ErrorCode.ResultTooLarge, 'Result too large', { size, limit, console });
 }
 
+/** A JSON-RPC batch member whose reply would take the batch's reply frame past MAX_FRAME (`limit`): `size` is its reply's. */
+export function batchReplyTooLarge(size: number, limit: number): RpcError {
+  return new RpcError(ErrorCode.ResultTooLarge, 'Result too large', {
+    size,
+    limit,
+    reason: 'the reply does not fit in the batch reply frame (MAX_FRAME)',
+  });
+}
+
 export function interrupted(reason: string, console: string[]): RpcError {
   return new RpcError(ErrorCode.Interrupted, 'Interrupted', { reason, console });
 }

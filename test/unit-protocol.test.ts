@@ -1,11 +1,12 @@
 // Unit tests of the two wire dialects (src/protocol/duplex.ts, jsonrpc.ts,
-// dialect.ts): every kind of frame parsed, every kind of reply made. They start
+// dialect.ts, batch-reply.ts): every kind of frame parsed, every kind of reply made. They start
 // nothing: no daemon, no socket.
 import assert from 'node:assert/strict';
 import { ErrorCode, invalidParams, RpcError } from '../src/errors.js';
+import { BatchReply } from '../src/protocol/batch-reply.js';
 import { type Incoming, isObject, isRequestId, type Message } from '../src/protocol/dialect.js';
 import { duplex } from '../src/protocol/duplex.js';
-import { batchReply, jsonRpc, looksLikeJsonRpc } from '../src/protocol/jsonrpc.js';
+import { jsonRpc, looksLikeJsonRpc } from '../src/protocol/jsonrpc.js';
 
 const DEPTH = 8;
 const deep = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
@@ -175,7 +176,7 @@ describe('unit: protocol', () => {
     it('parses a batch message by message, invalid ones in their place, and refuses an empty one', () => {
       const parsed = jsonRpc.parse('[{"jsonrpc":"2.0","id":1,"method":"a"},1,{"jsonrpc":"2.0","method":"b"}]', DEPTH);
       assert.equal(parsed.kind, 'batch');
-      const messages = (parsed as Extract<Incoming, { kind: 'batch' }>).messages;
+      const messages = (parsed as Extract<Incoming, { kind: 'batch' }>).members.map((m) => m.message);
       assert.deepEqual(
         messages.map((m) => m.kind),
         ['request', 'invalid', 'request'],
@@ -188,7 +189,7 @@ describe('unit: protocol', () => {
       });
     });
 
-    it('makes result, error, console and batch replies', () => {
+    it('makes result, error and console replies', () => {
       assert.deepEqual(JSON.parse(jsonRpc.result({ id: 'r' }, '[1,2]')), { jsonrpc: '2.0', id: 'r', result: [1, 2] });
       assert.equal(jsonRpc.result({ id: 1 }, '1.50'), '{"jsonrpc":"2.0","id":1,"result":1.50}');
       assert.deepEqual(JSON.parse(jsonRpc.error({ id: null }, invalidParams([{ message: 'bad' }]))), {
@@ -201,10 +202,60 @@ describe('unit: protocol', () => {
         method: 'runtime.console',
         params: { id: 2, console: ['line'] },
       });
-      assert.deepEqual(JSON.parse(batchReply([jsonRpc.result({ id: 1 }, '1'), jsonRpc.result({ id: 2 }, '2')])), [
+    });
+
+    it('weighs each batch member by the UTF-8 bytes of its own text, whitespace around it included', () => {
+      const members = ['{"jsonrpc":"2.0","id":1,"method":"a","params":"é€😀"}', ' 1 ', '\n{"jsonrpc":"2.0","method":"b"}', '[]'];
+      const parsed = jsonRpc.parse(`[${members.join(',')}]`, DEPTH) as Extract<Incoming, { kind: 'batch' }>;
+      assert.deepEqual(
+        parsed.members.map((m) => m.bytes),
+        members.map((m) => Buffer.byteLength(m)),
+      );
+    });
+
+    it('gathers a batch reply in member order, leaving out members that get none', () => {
+      const batch = new BatchReply(jsonRpc, [{ id: 1 }, undefined, { id: 2 }], 1000);
+      batch.add(2, jsonRpc.result({ id: 2 }, '2'));
+      assert.equal(batch.answered, true);
+      batch.add(0, jsonRpc.result({ id: 1 }, '1'));
+      assert.deepEqual(JSON.parse(batch.frame()), [
         { jsonrpc: '2.0', id: 1, result: 1 },
         { jsonrpc: '2.0', id: 2, result: 2 },
       ]);
+      assert.equal(new BatchReply(jsonRpc, [undefined], 1000).answered, false);
+    });
+
+    it('keeps a batch reply within its bound: a reply that does not fit becomes 1005, with room kept for the others', () => {
+      const limit = 2000;
+      const ids = Array.from({ length: 6 }, (_, i) => i);
+      const batch = new BatchReply(
+        jsonRpc,
+        ids.map((id) => ({ id })),
+        limit,
+      );
+      const big = jsonRpc.result({ id: 0 }, JSON.stringify('x'.repeat(400)));
+      const sizes = ids.map((id) => batch.add(id, jsonRpc.result({ id }, JSON.stringify('x'.repeat(400)))));
+      const frame = batch.frame();
+      assert.ok(Buffer.byteLength(frame) <= limit, `a frame of ${Buffer.byteLength(frame)} bytes`);
+      assert.equal(
+        sizes.reduce((sum, size) => sum + size, 1),
+        Buffer.byteLength(frame),
+      );
+      const replies = JSON.parse(frame) as { id: number; result?: string; error?: { code: number; data: Record<string, unknown> } }[];
+      assert.deepEqual(
+        replies.map((r) => r.id),
+        ids,
+      );
+      const kept = replies.filter((r) => r.result !== undefined);
+      assert.ok(kept.length >= 1, 'a reply that fits is kept');
+      assert.ok(kept.length < ids.length, 'the replies together do not fit');
+      for (const r of replies.filter((r) => r.error !== undefined)) {
+        assert.deepEqual(r.error, {
+          code: ErrorCode.ResultTooLarge,
+          message: 'Result too large',
+          data: { size: big.length, limit, reason: 'the reply does not fit in the batch reply frame (MAX_FRAME)' },
+        });
+      }
     });
   });
 });

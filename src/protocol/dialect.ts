@@ -18,8 +18,14 @@ export type Message =
   | { kind: 'invalid'; target: ReplyTarget | undefined; error: RpcError }
   | { kind: 'ignore' };
 
+/** One message of a batch, with the UTF-8 bytes of its own text in the frame (what it is charged against QUEUE_BYTES). */
+export interface BatchMember {
+  message: Message;
+  bytes: number;
+}
+
 /** A frame: one message, or (JSON-RPC) a batch of them, answered together in one array. */
-export type Incoming = Message | { kind: 'batch'; messages: Message[] };
+export type Incoming = Message | { kind: 'batch'; members: BatchMember[] };
 
 export interface Dialect {
   /** Turns a frame into a request; nothing nested deeper than `maxDepth` is accepted. */
@@ -29,6 +35,11 @@ export interface Dialect {
   error(target: ReplyTarget, error: RpcError): string;
   /** A frame carrying console lines of a request still running, ahead of its reply. */
   console(target: ReplyTarget, lines: string[]): string;
+}
+
+/** Where the reply to a message goes; undefined for one that gets none (a notification, a frame that cannot be answered). */
+export function replyTarget(message: Message): ReplyTarget | undefined {
+  return message.kind === 'ignore' ? undefined : message.target;
 }
 
 export function isRequestId(value: unknown): value is RequestId {

@@ -27,7 +27,12 @@ export const jsonRpc: Dialect = {
     }
     if (!Array.isArray(parsed.value)) return message(parsed.value);
     if (parsed.value.length === 0) return { kind: 'invalid', target: { id: null }, error: errors.invalidRequest('an empty batch') };
-    return { kind: 'batch', messages: parsed.value.map(message) };
+    // The scan that checked the depth found each member's text: its length is what the member weighs, not a share of the frame.
+    const spans = parsed.elements ?? [];
+    return {
+      kind: 'batch',
+      members: parsed.value.map((member, i) => ({ message: message(member), bytes: Buffer.byteLength(frame.slice(...spans[i])) })),
+    };
   },
 
   result(target: ReplyTarget, resultJson: string): string {
@@ -42,11 +47,6 @@ export const jsonRpc: Dialect = {
     return JSON.stringify({ jsonrpc: '2.0', method: 'runtime.console', params: { id: target.id, console: lines } });
   },
 };
-
-/** The frame answering a batch: its replies in one array. */
-export function batchReply(replies: string[]): string {
-  return `[${replies.join(',')}]`;
-}
 
 /** One request object, alone or in a batch. */
 function message(msg: unknown): Message {
