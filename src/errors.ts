@@ -101,6 +101,11 @@ export function batchReplyTooLarge(size: number, limit: number): RpcError {
   });
 }
 
+/** A JSON-RPC batch refused whole: a reply for each of its `members` could not fit in one frame of MAX_FRAME. */
+export function batchTooLarge(members: number): RpcError {
+  return invalidRequest(`a batch of ${members} members, too many for a reply to each to fit in one frame (MAX_FRAME)`);
+}
+
 export function interrupted(reason: string, console: string[]): RpcError {
   return new RpcError(ErrorCode.Interrupted, 'Interrupted', { reason, console });
 }

@@ -95,6 +95,23 @@ describe('JSON-RPC batches bounded like their requests', () => {
       }
       await client.close();
     });
+
+    it('refuses whole, with one -32600, a batch of more members than a frame of MAX_FRAME has room to answer (a request and 1,999 members of 2 bytes)', async () => {
+      const client = await TestClient.connect(daemon.url, { handshake: false });
+      // Its first member makes it a JSON-RPC first frame.
+      client.send(`[${JSON.stringify(request(1, { code: '1' }))},${Array(1999).fill('1').join(',')}]`);
+      const frame = await client.next(20000);
+      assert.deepEqual(JSON.parse(frame), {
+        jsonrpc: '2.0',
+        id: null,
+        error: {
+          code: -32600,
+          message: 'Invalid request',
+          data: { detail: 'a batch of 2000 members, too many for a reply to each to fit in one frame (MAX_FRAME)' },
+        },
+      });
+      await client.close();
+    });
   });
 });
 

@@ -13,15 +13,16 @@ describe('unit: parseBoundedJson', () => {
     }
   });
 
-  it('marks each element of a top-level array in the text, and nothing for any other value', () => {
-    const text = ' [ 1 ,"a,]\\"",{"b":[2,3]},[[]] ] ';
+  it('marks where each element of a top-level array lies in the text, and nothing for any other value', () => {
+    const text = ' [ 1 ,"a,]\\\\\\"",{"b":[2,3]},[[]] ] ';
     const parsed = parseBoundedJson(text, 8);
     assert.ok(parsed.ok);
+    const separators = parsed.separators ?? [];
     assert.deepEqual(
-      parsed.elements?.map(([start, end]) => text.slice(start, end)),
-      [' 1 ', '"a,]\\""', '{"b":[2,3]}', '[[]] '],
+      separators.slice(1).map((end, i) => text.slice(separators[i] + 1, end)),
+      [' 1 ', '"a,]\\\\\\""', '{"b":[2,3]}', '[[]] '],
     );
-    assert.deepEqual(parseBoundedJson('[ ]', 8), { ok: true, value: [], elements: [] });
+    assert.deepEqual(parseBoundedJson('[ ]', 8), { ok: true, value: [], separators: [0] });
     assert.deepEqual(parseBoundedJson('{"a":[1,2]}', 8), { ok: true, value: { a: [1, 2] } });
   });
 

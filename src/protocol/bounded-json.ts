@@ -10,8 +10,12 @@
 export type Span = [number, number];
 
 export type ParsedJson =
-  /** `elements`, for a top-level array: where each of its elements lies in the text, separators and brackets excluded. */
-  | { ok: true; value: unknown; elements?: Span[] }
+  /**
+   * `separators`, for a top-level array: the indexes of its opening bracket,
+   * its commas and its closing bracket, so element i lies between separators
+   * i and i + 1 (whitespace around it included).
+   */
+  | { ok: true; value: unknown; separators?: number[] }
   /**
    * `outline`, for a frame that is only too deep: the frame with everything
    * nested deeper than the bound replaced by null, enough to address a reply.
@@ -29,10 +33,10 @@ const CLOSE_BRACKET = 0x5d;
 export function parseBoundedJson(text: string, maxDepth: number): ParsedJson {
   const array = text.charCodeAt(firstNonSpace(text)) === OPEN_BRACKET;
   // Each level needs an opening bracket: shorter texts cannot be too deep.
-  const { deep, elements } = array || text.length > maxDepth ? scan(text, maxDepth, array) : { deep: [], elements: undefined };
+  const { deep, separators } = array || text.length > maxDepth ? scan(text, maxDepth, array) : { deep: [], separators: undefined };
   if (deep.length === 0) {
     const parsed = parse(text);
-    return parsed.ok && elements !== undefined ? { ...parsed, elements } : parsed;
+    return parsed.ok && separators !== undefined ? { ...parsed, separators } : parsed;
   }
   const reason = `nested deeper than ${maxDepth} levels (MAX_DEPTH)`;
   const outline = parse(withNull(text, deep));
@@ -49,33 +53,32 @@ function parse(text: string): ParsedJson {
 
 /**
  * One pass over the text: the spans of the values that open at depth
- * maxDepth + 1, and (`array`: the text is one) the spans of the top-level
- * array's elements, whitespace around them included.
+ * maxDepth + 1, and (`array`: the text is one) the separators of the top-level
+ * array's elements (a flat list: a batch may have millions).
  */
-function scan(text: string, maxDepth: number, array: boolean): { deep: Span[]; elements: Span[] | undefined } {
+function scan(text: string, maxDepth: number, array: boolean): { deep: Span[]; separators: number[] | undefined } {
   const deep: Span[] = [];
-  const elements: Span[] | undefined = array ? [] : undefined;
+  const separators: number[] | undefined = array ? [] : undefined;
   let depth = 0;
   let start = 0;
-  let element = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
       for (i++; i < text.length && text.charCodeAt(i) !== QUOTE; i++) if (text.charCodeAt(i) === BACKSLASH) i++;
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (++depth === maxDepth + 1) start = i;
-      if (depth === 1) element = i + 1;
+      if (depth === 1) separators?.push(i);
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-      // The closing bracket ends the last element, unless the array is empty.
-      if (depth === 1 && elements !== undefined && (elements.length > 0 || firstNonSpace(text, element) < i)) elements.push([element, i]);
+      // The closing bracket ends the last element, or (nothing but whitespace since the opening one) an empty array.
+      if (depth === 1 && separators !== undefined && (separators.length > 1 || firstNonSpace(text, separators[0] + 1) < i))
+        separators.push(i);
       if (depth-- === maxDepth + 1) deep.push([start, i + 1]);
-    } else if (c === COMMA && depth === 1 && elements !== undefined) {
-      elements.push([element, i]);
-      element = i + 1;
+    } else if (c === COMMA && depth === 1) {
+      separators?.push(i);
     }
   }
   if (depth > maxDepth) deep.push([start, text.length]);
-  return { deep, elements };
+  return { deep, separators };
 }
 
 /** The index of the first character from `from` on that is not JSON whitespace (text.length if none). */

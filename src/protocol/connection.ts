@@ -11,8 +11,8 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { CANCEL, type Call, type Runtime } from '../runtime/runtime.js';
 import { clip } from '../text.js';
-import { BatchReply } from './batch-reply.js';
-import { type BatchMember, type Dialect, type Message, replyTarget } from './dialect.js';
+import { BatchReply, maxBatchMembers } from './batch-reply.js';
+import { type BatchMember, type Dialect, type FrameLimits, type Message, replyTarget } from './dialect.js';
 import { DUPLEX_ACCEPT, DUPLEX_HANDSHAKE, duplex } from './duplex.js';
 import { jsonRpc, looksLikeJsonRpc } from './jsonrpc.js';
 
@@ -44,6 +44,7 @@ export class Connection {
   private readonly key: string;
   private readonly runtime: Runtime;
   private readonly limits: ConnectionLimits;
+  private readonly frameLimits: FrameLimits;
   private readonly log: Logger;
   private readonly metrics: Metrics;
   private dialect: Dialect | undefined;
@@ -66,6 +67,7 @@ export class Connection {
       metrics: this.metrics,
     } = options);
     const { ws } = this;
+    this.frameLimits = { maxDepth: this.limits.maxDepth, maxBatchMembers: maxBatchMembers(this.limits.maxFrameBytes) };
     this.handshakeTimer = setTimeout(
       () => this.close(CLOSE_POLICY, `no handshake within ${this.limits.handshakeTimeoutMs} ms`),
       this.limits.handshakeTimeoutMs,
@@ -100,7 +102,7 @@ export class Connection {
   }
 
   private handle(dialect: Dialect, frame: string): void {
-    const incoming = dialect.parse(frame, this.limits.maxDepth);
+    const incoming = dialect.parse(frame, this.frameLimits);
     if (incoming.kind === 'invalid' && incoming.target === undefined) {
       this.dropped(incoming.error);
       return;
@@ -123,10 +125,13 @@ export class Connection {
    */
   private handleBatch(dialect: Dialect, members: BatchMember[]): void {
     const batch = new BatchReply(
-      dialect,
       members.map(({ message }) => replyTarget(message)),
       this.limits.maxFrameBytes,
     );
+    if (!batch.fits) {
+      this.send(dialect.error({ id: null }, errors.batchTooLarge(members.length)));
+      return;
+    }
     let held = 0;
     const replies = members.map(async ({ message, bytes }, index) => {
       const reply = await this.respond(dialect, message, bytes);

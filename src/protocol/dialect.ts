@@ -27,9 +27,17 @@ export interface BatchMember {
 /** A frame: one message, or (JSON-RPC) a batch of them, answered together in one array. */
 export type Incoming = Message | { kind: 'batch'; members: BatchMember[] };
 
+/** What a frame may hold. */
+export interface FrameLimits {
+  /** MAX_DEPTH: nothing nested deeper is accepted. */
+  maxDepth: number;
+  /** The most members a JSON-RPC batch may have: each must have room for a reply in the batch's reply frame. */
+  maxBatchMembers: number;
+}
+
 export interface Dialect {
-  /** Turns a frame into a request; nothing nested deeper than `maxDepth` is accepted. */
-  parse(frame: string, maxDepth: number): Incoming;
+  /** Turns a frame into a request, within `limits`. */
+  parse(frame: string, limits: FrameLimits): Incoming;
   /** A reply carrying `resultJson`, the result as JSON text (spliced in as it is, never parsed again). */
   result(target: ReplyTarget, resultJson: string): string;
   error(target: ReplyTarget, error: RpcError): string;
