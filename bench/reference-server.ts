@@ -90,7 +90,8 @@ wss.on('connection', (ws) => {
       ws.send(handshaken ? DUPLEX_ACCEPT : '-ERR');
       return;
     }
-    const incoming = duplex.parse(frame, MAX_DEPTH);
+    // Duplex has no batches.
+    const incoming = duplex.parse(frame, { maxDepth: MAX_DEPTH, maxBatchMembers: 0 });
     if (incoming.kind !== 'request' || incoming.target === undefined) return;
     const target = incoming.target;
     execute(incoming.params as Script).then(

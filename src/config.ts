@@ -110,7 +110,7 @@ export const SETTINGS: readonly Setting[] = [
     scope: 'server',
     field: 'maxFrameBytes',
     schema: int(1024, 4194304),
-    help: 'largest WebSocket message accepted, bytes; larger ones close the connection (1009)',
+    help: 'largest WebSocket message accepted, bytes; larger ones close the connection (1009); also the largest JSON-RPC batch reply, whose members that do not fit get 1005',
   },
   {
     env: 'MAX_DEPTH',
@@ -145,7 +145,7 @@ export const SETTINGS: readonly Setting[] = [
     scope: 'server',
     field: 'maxUnsentBytes',
     schema: int(65536, 8388608),
-    help: "a connection's unsent reply bytes above which its frames are not read and its queued executions wait; 4 times as many close it",
+    help: "a connection's unsent reply bytes (a batch's counted as they are made) above which its frames are not read and its queued executions wait; 4 times as many close it",
   },
   {
     env: 'UNSENT_TIMEOUT',
@@ -301,7 +301,7 @@ export const SETTINGS: readonly Setting[] = [
     scope: 'key',
     field: 'queueBytes',
     schema: int(1024, 67108864),
-    help: 'bytes of requests waiting for a sandbox, counted as their frames; shared like QUEUE_LIMIT',
+    help: 'bytes of requests waiting for a sandbox, counted as their frames (a batch member as its own text); shared like QUEUE_LIMIT',
   },
   {
     env: 'CONSOLE_LIMIT',

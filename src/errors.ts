@@ -92,6 +92,20 @@ export function resultTooLarge(size: number, limit: number, console: string[]): 
   return new RpcError(ErrorCode.ResultTooLarge, 'Result too large', { size, limit, console });
 }
 
+/** A JSON-RPC batch member whose reply would take the batch's reply frame past MAX_FRAME (`limit`): `size` is its reply's. */
+export function batchReplyTooLarge(size: number, limit: number): RpcError {
+  return new RpcError(ErrorCode.ResultTooLarge, 'Result too large', {
+    size,
+    limit,
+    reason: 'the reply does not fit in the batch reply frame (MAX_FRAME)',
+  });
+}
+
+/** A JSON-RPC batch refused whole: a reply for each of its `members` could not fit in one frame of MAX_FRAME. */
+export function batchTooLarge(members: number): RpcError {
+  return invalidRequest(`a batch of ${members} members, too many for a reply to each to fit in one frame (MAX_FRAME)`);
+}
+
 export function interrupted(reason: string, console: string[]): RpcError {
   return new RpcError(ErrorCode.Interrupted, 'Interrupted', { reason, console });
 }

@@ -7,8 +7,23 @@ const nested = (depth: number, inner = '1') => '['.repeat(depth) + inner + ']'.r
 describe('unit: parseBoundedJson', () => {
   it('parses JSON up to the depth bound exactly as JSON.parse does', () => {
     for (const text of ['1', '"x"', 'null', '{"a":[1,{"b":[]}],"c":"}"}', nested(8)]) {
-      assert.deepEqual(parseBoundedJson(text, 8), { ok: true, value: JSON.parse(text) });
+      const parsed = parseBoundedJson(text, 8);
+      assert.ok(parsed.ok);
+      assert.deepEqual(parsed.value, JSON.parse(text));
     }
+  });
+
+  it('marks where each element of a top-level array lies in the text, and nothing for any other value', () => {
+    const text = ' [ 1 ,"a,]\\\\\\"",{"b":[2,3]},[[]] ] ';
+    const parsed = parseBoundedJson(text, 8);
+    assert.ok(parsed.ok);
+    const separators = parsed.separators ?? [];
+    assert.deepEqual(
+      separators.slice(1).map((end, i) => text.slice(separators[i] + 1, end)),
+      [' 1 ', '"a,]\\\\\\""', '{"b":[2,3]}', '[[]] '],
+    );
+    assert.deepEqual(parseBoundedJson('[ ]', 8), { ok: true, value: [], separators: [0] });
+    assert.deepEqual(parseBoundedJson('{"a":[1,2]}', 8), { ok: true, value: { a: [1, 2] } });
   });
 
   it('refuses one level past the bound, naming MAX_DEPTH', () => {

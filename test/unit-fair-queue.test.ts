@@ -133,4 +133,24 @@ describe('unit: FairQueue', () => {
     admitted(queue.push('a', 'a2', 10));
     assert.equal(take(queue), 'a2');
   });
+
+  it('evicts nothing for a newcomer it then refuses: what it had to evict stays queued, in its order', () => {
+    const queue = new FairQueue<string>({ items: 20, bytes: 100 });
+    const hog = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7'];
+    for (const item of hog) admitted(queue.push('hog', item, 10));
+    admitted(queue.push('b', 'b1', 25));
+    // 95 bytes queued; 50 more need 45 freed. Hog gives way while it holds more than the newcomer would (50):
+    // two items, then it holds 50, 25 short, and nobody else holds more.
+    const refused = queue.push('c', 'c1', 50);
+    assert.deepEqual(refused, { admitted: false, reason: 'the execution queue is full (QUEUE_BYTES)' });
+    assert.equal(queue.size, 8);
+    const taken = Array.from({ length: 8 }, () => take(queue));
+    assert.deepEqual(
+      taken.filter((item) => item?.startsWith('h')),
+      hog,
+    );
+    assert.ok(taken.includes('b1'));
+    // Nothing was lost: the queue's bytes are all free again.
+    admitted(queue.push('c', 'c1', 100));
+  });
 });

@@ -1,7 +1,8 @@
 // One WebSocket connection: the first frame picks the dialect (Duplex handshake
 // or a JSON-RPC 2.0 request), then each request goes to the runtime and its
 // reply comes back whenever it is ready, matched by id. A connection whose
-// replies pile up unsent stops being read until they drain.
+// replies pile up unsent (a batch's count from when they are made) stops being
+// read until they drain.
 import type { WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import * as errors from '../errors.js';
@@ -10,9 +11,10 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { CANCEL, type Call, type Runtime } from '../runtime/runtime.js';
 import { clip } from '../text.js';
-import type { Dialect, Message } from './dialect.js';
+import { BatchReply, maxBatchMembers } from './batch-reply.js';
+import { type BatchMember, type Dialect, type FrameLimits, type Message, replyTarget } from './dialect.js';
 import { DUPLEX_ACCEPT, DUPLEX_HANDSHAKE, duplex } from './duplex.js';
-import { batchReply, jsonRpc, looksLikeJsonRpc } from './jsonrpc.js';
+import { jsonRpc, looksLikeJsonRpc } from './jsonrpc.js';
 
 /** WebSocket close codes used here. */
 const CLOSE_PROTOCOL_ERROR = 1002;
@@ -21,7 +23,10 @@ const CLOSE_POLICY = 1008;
 /** How long a close frame queued behind unread replies may wait before the socket is cut. */
 const CLOSE_GRACE_MS = 1000;
 
-export type ConnectionLimits = Pick<Config, 'maxInFlight' | 'maxDepth' | 'handshakeTimeoutMs' | 'maxUnsentBytes' | 'unsentTimeoutMs'>;
+export type ConnectionLimits = Pick<
+  Config,
+  'maxInFlight' | 'maxDepth' | 'maxFrameBytes' | 'handshakeTimeoutMs' | 'maxUnsentBytes' | 'unsentTimeoutMs'
+>;
 
 export interface ConnectionOptions {
   ws: WebSocket;
@@ -39,6 +44,7 @@ export class Connection {
   private readonly key: string;
   private readonly runtime: Runtime;
   private readonly limits: ConnectionLimits;
+  private readonly frameLimits: FrameLimits;
   private readonly log: Logger;
   private readonly metrics: Metrics;
   private dialect: Dialect | undefined;
@@ -47,6 +53,8 @@ export class Connection {
   /** Set while unsent replies are over MAX_UNSENT: the connection is not read and closes when it fires. */
   private slowReaderTimer: NodeJS.Timeout | undefined;
   private droppedFrames = 0;
+  /** Bytes of the replies made for batches not yet answered: held here until the batch's frame is sent, counted as unsent. */
+  private batchHeld = 0;
 
   constructor(options: ConnectionOptions) {
     ({
@@ -59,6 +67,7 @@ export class Connection {
       metrics: this.metrics,
     } = options);
     const { ws } = this;
+    this.frameLimits = { maxDepth: this.limits.maxDepth, maxBatchMembers: maxBatchMembers(this.limits.maxFrameBytes) };
     this.handshakeTimer = setTimeout(
       () => this.close(CLOSE_POLICY, `no handshake within ${this.limits.handshakeTimeoutMs} ms`),
       this.limits.handshakeTimeoutMs,
@@ -93,32 +102,62 @@ export class Connection {
   }
 
   private handle(dialect: Dialect, frame: string): void {
-    const incoming = dialect.parse(frame, this.limits.maxDepth);
-    const bytes = Buffer.byteLength(frame);
+    const incoming = dialect.parse(frame, this.frameLimits);
     if (incoming.kind === 'invalid' && incoming.target === undefined) {
       this.dropped(incoming.error);
       return;
     }
-    // A batch is answered once every message in it is, in one frame; messages without a reply (notifications) leave none.
-    const replies =
-      incoming.kind === 'batch'
-        ? incoming.messages.map((message) => this.respond(dialect, message, bytes / incoming.messages.length))
-        : [this.respond(dialect, incoming, bytes)];
-    Promise.all(replies)
-      .then((frames) => {
-        const answered = frames.filter((reply) => reply !== undefined);
-        if (answered.length > 0) this.send(incoming.kind === 'batch' ? batchReply(answered) : answered[0]);
+    if (incoming.kind === 'batch') {
+      this.handleBatch(dialect, incoming.members);
+      return;
+    }
+    this.respond(dialect, incoming, Buffer.byteLength(frame))
+      .then((reply) => {
+        if (reply !== undefined) this.send(reply);
+      })
+      .catch((err: unknown) => this.log.error({ err }, 'failed to send a reply'));
+  }
+
+  /**
+   * A batch is answered once every member is, in one frame of at most
+   * MAX_FRAME; members without a reply (notifications) leave none. Each member
+   * weighs its own bytes, and its reply counts as unsent from when it is made.
+   */
+  private handleBatch(dialect: Dialect, members: BatchMember[]): void {
+    const batch = new BatchReply(
+      members.map(({ message }) => replyTarget(message)),
+      this.limits.maxFrameBytes,
+    );
+    if (!batch.fits) {
+      this.send(dialect.error({ id: null }, errors.batchTooLarge(members.length)));
+      return;
+    }
+    let held = 0;
+    const replies = members.map(async ({ message, bytes }, index) => {
+      const reply = await this.respond(dialect, message, bytes);
+      if (reply === undefined) return;
+      const added = batch.add(index, reply);
+      held += added;
+      this.batchHeld += added;
+      this.checkUnsent();
+    });
+    Promise.allSettled(replies)
+      .then((outcomes) => {
+        this.batchHeld -= held;
+        const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+        if (failed !== undefined) throw failed.reason;
+        if (batch.answered) this.send(batch.frame());
       })
       .catch((err: unknown) => this.log.error({ err }, 'failed to send a reply'));
   }
 
   /** The reply to one message, or undefined if it gets none; never rejects. */
   private async respond(dialect: Dialect, message: Message, bytes: number): Promise<string | undefined> {
-    if (message.kind === 'ignore' || message.target === undefined) {
+    const target = replyTarget(message);
+    if (message.kind === 'ignore' || target === undefined) {
       if (message.kind === 'request') await this.dispatch({ method: message.method, params: message.params, bytes }).catch(() => undefined);
       return undefined;
     }
-    const { target } = message;
     if (message.kind === 'invalid') return dialect.error(target, message.error);
     try {
       const onConsole = (lines: string[]) => this.send(dialect.console(target, lines));
@@ -176,9 +215,14 @@ export class Connection {
     this.checkUnsent();
   }
 
+  /** Reply bytes not yet sent: those the socket has not written, and those made for batches not yet answered. */
+  private get unsent(): number {
+    return this.ws.bufferedAmount + this.batchHeld;
+  }
+
   /** Backpressure: past MAX_UNSENT the connection is not read and its queued executions wait; far past it, or for too long, it is closed. */
   private checkUnsent(): void {
-    const unsent = this.ws.bufferedAmount;
+    const { unsent } = this;
     if (unsent > 4 * this.limits.maxUnsentBytes) {
       this.close(CLOSE_POLICY, `more than ${4 * this.limits.maxUnsentBytes} bytes of replies unread`);
     } else if (unsent > this.limits.maxUnsentBytes && this.slowReaderTimer === undefined) {
@@ -192,7 +236,7 @@ export class Connection {
   }
 
   private drained(): void {
-    if (this.slowReaderTimer === undefined || this.ws.bufferedAmount > this.limits.maxUnsentBytes / 2) return;
+    if (this.slowReaderTimer === undefined || this.unsent > this.limits.maxUnsentBytes / 2) return;
     clearTimeout(this.slowReaderTimer);
     this.slowReaderTimer = undefined;
     this.runtime.hold(this.key, this.id, false);

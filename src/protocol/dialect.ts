@@ -18,17 +18,36 @@ export type Message =
   | { kind: 'invalid'; target: ReplyTarget | undefined; error: RpcError }
   | { kind: 'ignore' };
 
+/** One message of a batch, with the UTF-8 bytes of its own text in the frame (what it is charged against QUEUE_BYTES). */
+export interface BatchMember {
+  message: Message;
+  bytes: number;
+}
+
 /** A frame: one message, or (JSON-RPC) a batch of them, answered together in one array. */
-export type Incoming = Message | { kind: 'batch'; messages: Message[] };
+export type Incoming = Message | { kind: 'batch'; members: BatchMember[] };
+
+/** What a frame may hold. */
+export interface FrameLimits {
+  /** MAX_DEPTH: nothing nested deeper is accepted. */
+  maxDepth: number;
+  /** The most members a JSON-RPC batch may have: each must have room for a reply in the batch's reply frame. */
+  maxBatchMembers: number;
+}
 
 export interface Dialect {
-  /** Turns a frame into a request; nothing nested deeper than `maxDepth` is accepted. */
-  parse(frame: string, maxDepth: number): Incoming;
+  /** Turns a frame into a request, within `limits`. */
+  parse(frame: string, limits: FrameLimits): Incoming;
   /** A reply carrying `resultJson`, the result as JSON text (spliced in as it is, never parsed again). */
   result(target: ReplyTarget, resultJson: string): string;
   error(target: ReplyTarget, error: RpcError): string;
   /** A frame carrying console lines of a request still running, ahead of its reply. */
   console(target: ReplyTarget, lines: string[]): string;
+}
+
+/** Where the reply to a message goes; undefined for one that gets none (a notification, a frame that cannot be answered). */
+export function replyTarget(message: Message): ReplyTarget | undefined {
+  return message.kind === 'ignore' ? undefined : message.target;
 }
 
 export function isRequestId(value: unknown): value is RequestId {

@@ -6,13 +6,13 @@
 import type { RpcError } from '../errors.js';
 import * as errors from '../errors.js';
 import { parseBoundedJson } from './bounded-json.js';
-import { type Dialect, type Incoming, isObject, isRequestId, type ReplyTarget } from './dialect.js';
+import { type Dialect, type FrameLimits, type Incoming, isObject, isRequestId, type ReplyTarget } from './dialect.js';
 
 export const DUPLEX_HANDSHAKE = 'SIMPLEX/1.0;json';
 export const DUPLEX_ACCEPT = '+OK';
 
 export const duplex: Dialect = {
-  parse(frame: string, maxDepth: number): Incoming {
+  parse(frame: string, { maxDepth }: FrameLimits): Incoming {
     // Duplex peers ignore empty frames.
     if (frame === '') return { kind: 'ignore' };
     const parsed = parseBoundedJson(frame, maxDepth);

@@ -7,7 +7,7 @@
 import type { RpcError } from '../errors.js';
 import * as errors from '../errors.js';
 import { parseBoundedJson } from './bounded-json.js';
-import { type Dialect, type Incoming, isObject, isRequestId, type Message, type ReplyTarget } from './dialect.js';
+import { type Dialect, type FrameLimits, type Incoming, isObject, isRequestId, type Message, type ReplyTarget } from './dialect.js';
 
 /** Whether a connection's first frame asks for this dialect. */
 export function looksLikeJsonRpc(frame: string, maxDepth: number): boolean {
@@ -18,7 +18,7 @@ export function looksLikeJsonRpc(frame: string, maxDepth: number): boolean {
 }
 
 export const jsonRpc: Dialect = {
-  parse(frame: string, maxDepth: number): Incoming {
+  parse(frame: string, { maxDepth, maxBatchMembers }: FrameLimits): Incoming {
     const parsed = parseBoundedJson(frame, maxDepth);
     if (!parsed.ok) {
       if (parsed.outline === undefined) return { kind: 'invalid', target: { id: null }, error: errors.parseError(parsed.reason) };
@@ -27,7 +27,18 @@ export const jsonRpc: Dialect = {
     }
     if (!Array.isArray(parsed.value)) return message(parsed.value);
     if (parsed.value.length === 0) return { kind: 'invalid', target: { id: null }, error: errors.invalidRequest('an empty batch') };
-    return { kind: 'batch', messages: parsed.value.map(message) };
+    // Refused before its members are looked at: many tiny members would each make a reply (and an error).
+    if (parsed.value.length > maxBatchMembers)
+      return { kind: 'invalid', target: { id: null }, error: errors.batchTooLarge(parsed.value.length) };
+    // The scan that checked the depth found each member's text: its length is what the member weighs, not a share of the frame.
+    const { separators = [] } = parsed;
+    return {
+      kind: 'batch',
+      members: parsed.value.map((member, i) => ({
+        message: message(member),
+        bytes: Buffer.byteLength(frame.slice(separators[i] + 1, separators[i + 1])),
+      })),
+    };
   },
 
   result(target: ReplyTarget, resultJson: string): string {
@@ -42,11 +53,6 @@ export const jsonRpc: Dialect = {
     return JSON.stringify({ jsonrpc: '2.0', method: 'runtime.console', params: { id: target.id, console: lines } });
   },
 };
-
-/** The frame answering a batch: its replies in one array. */
-export function batchReply(replies: string[]): string {
-  return `[${replies.join(',')}]`;
-}
 
 /** One request object, alone or in a batch. */
 function message(msg: unknown): Message {

@@ -39,23 +39,28 @@ export class FairQueue<T> {
   push(client: string, item: T, bytes: number): Admission<T> {
     if (bytes > this.bounds.bytes) return { admitted: false, reason: 'the request is larger than the whole execution queue' };
     const mine = this.shares.get(client) ?? { entries: [], bytes: 0 };
-    const evicted: T[] = [];
+    const evicted: { client: string; entry: Entry<T> }[] = [];
+    // Refused after evicting some (it needed more room than others could give): they were not evicted after all.
+    const refuse = (reason: string): Admission<T> => {
+      this.restore(evicted);
+      return { admitted: false, reason };
+    };
     while (this.count + 1 > this.bounds.items) {
       const victim = this.largest(client, (s) => s.entries.length, mine.entries.length + 1);
-      if (victim === undefined) return { admitted: false, reason: 'the execution queue is full' };
-      evicted.push(this.evict(victim));
+      if (victim === undefined) return refuse('the execution queue is full');
+      evicted.push({ client: victim, entry: this.evict(victim) });
     }
     while (this.totalBytes + bytes > this.bounds.bytes) {
       const victim = this.largest(client, (s) => s.bytes, mine.bytes + bytes);
-      if (victim === undefined) return { admitted: false, reason: 'the execution queue is full (QUEUE_BYTES)' };
-      evicted.push(this.evict(victim));
+      if (victim === undefined) return refuse('the execution queue is full (QUEUE_BYTES)');
+      evicted.push({ client: victim, entry: this.evict(victim) });
     }
     mine.entries.push({ item, bytes });
     mine.bytes += bytes;
     if (!this.shares.has(client)) this.shares.set(client, mine);
     this.count++;
     this.totalBytes += bytes;
-    return { admitted: true, evicted };
+    return { admitted: true, evicted: evicted.map(({ entry }) => entry.item) };
   }
 
   /**
@@ -132,13 +137,25 @@ export class FairQueue<T> {
   }
 
   /** Removes the newest item of `client`. */
-  private evict(client: string): T {
+  private evict(client: string): Entry<T> {
     const share = this.shares.get(client) as Share<T>;
     const entry = share.entries.pop() as Entry<T>;
     share.bytes -= entry.bytes;
     if (share.entries.length === 0) this.shares.delete(client);
     this.count--;
     this.totalBytes -= entry.bytes;
-    return entry.item;
+    return entry;
+  }
+
+  /** Puts evicted items back at their clients' ends, newest last; a client they had emptied goes to the back of the turn. */
+  private restore(evicted: { client: string; entry: Entry<T> }[]): void {
+    for (const { client, entry } of evicted.reverse()) {
+      const share = this.shares.get(client) ?? { entries: [], bytes: 0 };
+      share.entries.push(entry);
+      share.bytes += entry.bytes;
+      if (!this.shares.has(client)) this.shares.set(client, share);
+      this.count++;
+      this.totalBytes += entry.bytes;
+    }
   }
 }

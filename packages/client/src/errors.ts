@@ -14,7 +14,7 @@ export const ErrorCode = {
   MemoryLimit: 1003,
   /** The queue or the connection's in-flight bound is full. */
   Busy: 1004,
-  /** The result is larger than RESULT_LIMIT. */
+  /** The result is larger than RESULT_LIMIT, or (in a JSON-RPC batch) its reply does not fit in the batch's reply frame (MAX_FRAME). */
   ResultTooLarge: 1005,
   /** The daemon is shutting down and takes no new work. */
   ShuttingDown: 1006,
