@@ -47,6 +47,7 @@ describe('unit: source bounds', () => {
     assert.equal(depth('f(/[(((]/, /\\(\\(\\(/g)'), 1);
     assert.equal(depth('re = /[/(((]/ ; ((1))'), 2, 'a slash inside a class does not end the regex');
     assert.equal(depth('return /((((/'), 0);
+    assert.equal(depth('export default /((((/;'), 0);
     assert.equal(depth('if (x) {} /(((((/.exec(y)'), 1, 'after a block, a regex');
     assert.equal(depth('a / (b) / ((c))'), 2, 'after a name, a division');
     assert.equal(depth('(a) / ((b)) / c'), 2, 'after a closing paren, a division');

@@ -67,6 +67,7 @@ enum Char {
 const BEFORE_EXPRESSION = new Set([
   'await',
   'case',
+  'default',
   'delete',
   'do',
   'else',
