@@ -16,7 +16,7 @@ import { stop as stopEsbuild } from 'esbuild';
 import type { RpcError } from '../errors.js';
 import * as errors from '../errors.js';
 import type { Logger } from '../log.js';
-import { residentBytes } from '../shared/process-memory.js';
+import { residentBytes } from '../process-memory.js';
 
 const MEMORY_POLL_MS = 50;
 const MB = 1024 * 1024;

@@ -2,7 +2,7 @@
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { residentBytes } from '../shared/process-memory.js';
+import { residentBytes } from '../process-memory.js';
 import type { ExecutorOptions, FromExecutor } from './ipc.js';
 import type { StartLink } from './link.js';
 
