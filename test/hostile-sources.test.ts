@@ -154,10 +154,11 @@ describe('hostile TypeScript and module sources', function () {
       process.kill(hung.pid, 'SIGSTOP');
       try {
         restarted(await client.execute({ code: 'const late: number = 1;\nlate', typescript: true }), /TRANSFORM_TIMEOUT \(2000 ms\)/);
+        // Killed by the daemon: a stopped process would not heed a SIGTERM.
+        await until(() => (esbuildService(daemon)?.pid === hung.pid ? undefined : true), 'the hung service gone');
       } finally {
         if (esbuildService(daemon)?.pid === hung.pid) process.kill(hung.pid, 'SIGKILL');
       }
-      await until(() => (esbuildService(daemon)?.pid === hung.pid ? undefined : true), 'the hung service gone');
       await assertTransformsWork(client);
     });
   });
