@@ -41,6 +41,14 @@ async function assertTransformsWork(client: Client): Promise<void> {
   }
 }
 
+function isEsbuildService(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('\0--service=');
+  } catch {
+    return false;
+  }
+}
+
 /** esbuild's service process under the daemon, with the CPU time it has used (clock ticks); undefined while there is none. */
 function esbuildService(daemon: RunningDaemon): { pid: number; cpuTicks: number } | undefined {
   for (const name of readdirSync('/proc')) {
@@ -48,8 +56,7 @@ function esbuildService(daemon: RunningDaemon): { pid: number; cpuTicks: number 
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) !== daemon.process.pid) continue;
-      if (!readFileSync(`/proc/${name}/cmdline`, 'latin1').includes('\0--service=')) continue;
+      if (Number(fields[1]) !== daemon.process.pid || !isEsbuildService(Number(name))) continue;
       // utime and stime, fields 14 and 15 of stat.
       return { pid: Number(name), cpuTicks: Number(fields[11]) + Number(fields[12]) };
     } catch {
@@ -124,11 +131,14 @@ describe('hostile TypeScript and module sources', function () {
 
   describe('with tight bounds', () => {
     let client: TestClient;
+    /** The service the hang test stops, to be killed should the test end before the daemon kills it. */
+    let stopped: number | undefined;
     const daemon = useDaemon({ MAX_SOURCE_BYTES: '3000000', TRANSFORM_TIMEOUT: '2000', TRANSFORM_MEMORY: '64' });
     before(async () => {
       client = await TestClient.connect(daemon.url);
     });
     after(async () => {
+      if (stopped !== undefined && isEsbuildService(stopped)) process.kill(stopped, 'SIGKILL');
       await client?.close();
       if (daemon !== undefined) assert.deepEqual(errorLogs(daemon), [], 'nothing failed inside the daemon');
     });
@@ -151,14 +161,11 @@ describe('hostile TypeScript and module sources', function () {
       await assertTransformsWork(client);
       const hung = await until(() => esbuildService(daemon), 'the esbuild service');
       // A stopped process reads nothing: the next transform waits on it.
+      stopped = hung.pid;
       process.kill(hung.pid, 'SIGSTOP');
-      try {
-        restarted(await client.execute({ code: 'const late: number = 1;\nlate', typescript: true }), /TRANSFORM_TIMEOUT \(2000 ms\)/);
-        // Killed by the daemon: a stopped process would not heed a SIGTERM.
-        await until(() => (esbuildService(daemon)?.pid === hung.pid ? undefined : true), 'the hung service gone');
-      } finally {
-        if (esbuildService(daemon)?.pid === hung.pid) process.kill(hung.pid, 'SIGKILL');
-      }
+      restarted(await client.execute({ code: 'const late: number = 1;\nlate', typescript: true }), /TRANSFORM_TIMEOUT \(2000 ms\)/);
+      // Killed by the daemon: a stopped process would not heed a SIGTERM.
+      await until(() => (esbuildService(daemon)?.pid === hung.pid ? undefined : true), 'the hung service gone');
       await assertTransformsWork(client);
     });
   });
