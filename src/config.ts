@@ -43,6 +43,10 @@ export interface Config {
   maxInFlight: number;
   maxFrameBytes: number;
   maxDepth: number;
+  maxSourceBytes: number;
+  maxSourceDepth: number;
+  transformTimeoutMs: number;
+  transformMemoryMb: number;
   maxConnections: number;
   headerTimeoutMs: number;
   handshakeTimeoutMs: number;
@@ -118,6 +122,34 @@ export const SETTINGS: readonly Setting[] = [
     field: 'maxDepth',
     schema: { ...int(1, 128), maximum: 1000 },
     help: 'deepest nesting of arrays and objects in a frame; a deeper frame gets -32600 (also the deepest result a script may return)',
+  },
+  {
+    env: 'MAX_SOURCE_BYTES',
+    scope: 'server',
+    field: 'maxSourceBytes',
+    schema: int(1, 4194304),
+    help: 'largest TypeScript or module source, UTF-8 bytes; a larger one is a 1000 RangeError before esbuild sees it',
+  },
+  {
+    env: 'MAX_SOURCE_DEPTH',
+    scope: 'server',
+    field: 'maxSourceDepth',
+    schema: { ...int(1, 1000), maximum: 100000 },
+    help: 'deepest nesting of brackets ((), [], {} and template substitutions) in a TypeScript or module source; deeper is a 1000 RangeError before esbuild sees it',
+  },
+  {
+    env: 'TRANSFORM_TIMEOUT',
+    scope: 'server',
+    field: 'transformTimeoutMs',
+    schema: int(100, 10000),
+    help: "time limit of one TypeScript or module transform, ms; past it esbuild's service is killed and restarted, and the transforms it had in hand get -32603",
+  },
+  {
+    env: 'TRANSFORM_MEMORY',
+    scope: 'server',
+    field: 'transformMemoryMb',
+    schema: int(64, 512),
+    help: "resident memory of esbuild's service, MB; past it the service is killed and restarted (the transforms it had in hand get -32603); past three quarters of it, stopped once idle",
   },
   {
     env: 'MAX_CONNECTIONS',

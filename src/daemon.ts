@@ -10,6 +10,7 @@ import { Metrics } from './metrics.js';
 import { FetchPolicy } from './outbound/fetch-policy.js';
 import { Outbound } from './outbound/outbound.js';
 import { Connection } from './protocol/connection.js';
+import { EsbuildService } from './runtime/esbuild-service.js';
 import { type KeyPipeline, Runtime } from './runtime/runtime.js';
 import { Scheduler } from './runtime/scheduler.js';
 import { scriptParser } from './runtime/script.js';
@@ -65,6 +66,9 @@ export class Daemon {
       })),
     );
     const sandboxes: Sandbox[] = [];
+    // One esbuild service for the daemon, as esbuild's API keeps one per process.
+    const esbuild = new EsbuildService({ timeoutMs: config.transformTimeoutMs, memoryMb: config.transformMemoryMb }, log);
+    const sourceLimits = { maxBytes: config.maxSourceBytes, maxDepth: config.maxSourceDepth };
     // Each key has its own sandboxes: executions of different keys never share an isolate.
     for (const entry of prepared) {
       const { key } = entry;
@@ -85,7 +89,7 @@ export class Daemon {
       keys.set(key.name, {
         scheduler,
         parseScript: scriptParser(key.timeoutMs, key.maxTimeoutMs),
-        transform: new SourceTransform(entry.modules, key.queueBytes),
+        transform: new SourceTransform(entry.modules, key.queueBytes, sourceLimits, esbuild),
       });
     }
     const schedulers = [...keys.values()].map((k) => k.scheduler);

@@ -143,6 +143,13 @@ export function sandboxLost(reason: string): RpcError {
   return new RpcError(ErrorCode.Internal, 'Internal error', { reason });
 }
 
+/** esbuild's service died, hung or outgrew TRANSFORM_MEMORY with this TypeScript or module transform in hand; a new service takes the next. */
+export function transformFailed(reason: string): RpcError {
+  return new RpcError(ErrorCode.Internal, 'Internal error', {
+    reason: `the TypeScript and module compiler (esbuild) failed and was restarted: ${reason}`,
+  });
+}
+
 /** Rebuilds an error that crossed a process boundary in its wire form. */
 export function fromWire(wire: WireError): RpcError {
   return new RpcError(wire.code, wire.message, wire.data);

@@ -79,6 +79,22 @@ describe('unit: config', () => {
     ]);
   });
 
+  it('bounds TypeScript and module sources and esbuild by default, within limits', () => {
+    const { config, problems } = readConfig({});
+    assert.deepEqual(problems, []);
+    assert.deepEqual(
+      [config.maxSourceBytes, config.maxSourceDepth, config.transformTimeoutMs, config.transformMemoryMb],
+      [4194304, 1000, 10000, 512],
+    );
+    const wrong = readConfig({ MAX_SOURCE_BYTES: '0', MAX_SOURCE_DEPTH: '100001', TRANSFORM_TIMEOUT: '10', TRANSFORM_MEMORY: '32' });
+    assert.deepEqual(wrong.problems.sort(), [
+      'MAX_SOURCE_BYTES must be >= 1',
+      'MAX_SOURCE_DEPTH must be <= 100000',
+      'TRANSFORM_MEMORY must be >= 64',
+      'TRANSFORM_TIMEOUT must be >= 100',
+    ]);
+  });
+
   it('wants MAX_UNSENT to hold a whole reply twice over', () => {
     const { problems } = readConfig({ MAX_UNSENT: '65536', MAX_FRAME: '4194304' });
     assert.deepEqual(problems, ['MAX_UNSENT must be at least 2752512 (half of MAX_FRAME + RESULT_LIMIT + CONSOLE_LIMIT)']);

@@ -12,13 +12,19 @@
 //   reads no file.
 // What is made is kept by the hash of its source (bounded, least recently used
 // first), with the source map that maps the sandbox's errors back to the
-// source. A script esbuild refuses is a 1000 at its source position.
+// source. A script esbuild refuses is a 1000 at its source position; so is one
+// over MAX_SOURCE_BYTES or MAX_SOURCE_DEPTH (source-bounds.ts), which esbuild
+// never sees. esbuild runs under supervision (esbuild-service.ts): a service
+// that dies, hangs or outgrows its memory fails only the transforms it has in
+// hand.
 import { createHash } from 'node:crypto';
 import { build, type Message, type Plugin, transform } from 'esbuild';
 import * as errors from '../errors.js';
 import { RpcError, type Thrown } from '../errors.js';
 import type { ExecutionRequest, ExecutionResult } from '../sandbox/sandbox.js';
 import { Lru } from '../shared/lru.js';
+import type { EsbuildService } from './esbuild-service.js';
+import { outOfBounds, type SourceLimits } from './source-bounds.js';
 import { SourcePositions } from './source-map.js';
 
 const MAX_ENTRIES = 256;
@@ -33,10 +39,16 @@ export class SourceTransform {
   /** Source bytes being transformed now, bounded by `maxBytes` (QUEUE_BYTES): requests waiting here are not in the queue yet. */
   private transforming = 0;
 
-  /** `modules`: the names a module may import (the key's allowlist); `maxBytes`: source bytes that may wait for esbuild at once. */
+  /**
+   * `modules`: the names a module may import (the key's allowlist); `maxBytes`:
+   * source bytes that may wait for esbuild at once; `limits`: what one source
+   * may be; `esbuild`: the daemon's supervised service.
+   */
   constructor(
     modules: readonly string[],
     private readonly maxBytes: number,
+    private readonly limits: SourceLimits,
+    private readonly esbuild: EsbuildService,
   ) {
     this.plugin = allowlistPlugin(modules);
   }
@@ -60,6 +72,8 @@ export class SourceTransform {
     const cached = this.made.get(key);
     if (cached !== undefined) return cached;
     const bytes = Buffer.byteLength(request.code);
+    const over = outOfBounds(request.code, bytes, source, this.limits);
+    if (over !== undefined) return { thrown: over };
     if (this.transforming + bytes > this.maxBytes) throw errors.busy('too many scripts are waiting to be transformed (QUEUE_BYTES)');
     this.transforming += bytes;
     try {
@@ -78,22 +92,24 @@ export class SourceTransform {
     let code: string;
     let map: string;
     if (request.module === true) {
-      const result = await build({
-        ...common,
-        stdin: { contents: request.code, loader, sourcefile: source },
-        bundle: true,
-        write: false,
-        format: 'esm',
-        platform: 'neutral',
-        outfile: ran,
-        supported: { 'dynamic-import': false },
-        plugins: [this.plugin],
-      });
+      const result = await this.esbuild.run(() =>
+        build({
+          ...common,
+          stdin: { contents: request.code, loader, sourcefile: source },
+          bundle: true,
+          write: false,
+          format: 'esm',
+          platform: 'neutral',
+          outfile: ran,
+          supported: { 'dynamic-import': false },
+          plugins: [this.plugin],
+        }),
+      );
       const output = (suffix: string) => result.outputFiles.find((file) => file.path.endsWith(suffix))?.text ?? '';
       code = output('.js');
       map = output('.js.map');
     } else {
-      ({ code, map } = await transform(request.code, { ...common, loader, sourcefile: source }));
+      ({ code, map } = await this.esbuild.run(() => transform(request.code, { ...common, loader, sourcefile: source })));
     }
     return { code, codeHash: createHash('sha256').update(code).digest('hex'), positions: new SourcePositions(ran, source, map) };
   }
@@ -119,7 +135,7 @@ function allowlistPlugin(modules: readonly string[]): Plugin {
   };
 }
 
-/** esbuild's refusal of a script as what it threw, at its source position; anything else fails the request as a failure of ours. */
+/** esbuild's refusal of a script as what it threw, at its source position; anything else (the service failing: -32603) fails the request. */
 function refused(error: unknown): Made {
   const messages = (error as { errors?: Message[] } | undefined)?.errors;
   const first = Array.isArray(messages) ? messages[0] : undefined;

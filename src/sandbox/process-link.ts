@@ -1,8 +1,8 @@
 // A sandbox as a forked Node process on this machine, over Node's IPC channel.
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { residentBytes } from '../process-memory.js';
 import type { ExecutorOptions, FromExecutor } from './ipc.js';
 import type { StartLink } from './link.js';
 
@@ -48,14 +48,4 @@ export function processLink(options: ExecutorOptions): StartLink {
       },
     };
   };
-}
-
-/** VmRSS of a process from /proc, or undefined where there is none to read. */
-function residentBytes(pid: number | undefined): number | undefined {
-  try {
-    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))?.[1];
-    return kb === undefined ? undefined : Number(kb) * 1024;
-  } catch {
-    return undefined;
-  }
 }

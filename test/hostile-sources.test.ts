@@ -1,0 +1,172 @@
+// TypeScript and module sources that would take esbuild down, against a real
+// daemon: a source nested past MAX_SOURCE_DEPTH or larger than MAX_SOURCE_BYTES
+// is a 1000 naming the bound, before esbuild sees it; a source that gets past
+// them and kills, hangs or bloats esbuild's service costs only its own request
+// (-32603 saying the compiler was restarted); in every case the next module
+// and TypeScript scripts run on the same daemon.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import type { TestClient as Client, Reply } from './helpers/client.js';
+import { TestClient } from './helpers/client.js';
+import { errorLogs, type RunningDaemon, useDaemon } from './helpers/daemon.js';
+
+const NESTED = `${'('.repeat(1_000_000)}1${')'.repeat(1_000_000)}`;
+let fresh = 0;
+
+function failure(reply: Reply, code: number): { code: number; message: string; data?: Record<string, unknown> } {
+  assert.ok(reply.error !== undefined, `expected an error, got ${JSON.stringify(reply.payload)}`);
+  assert.equal(reply.error.code, code, `${reply.error.message} ${JSON.stringify(reply.error.data)}`);
+  return reply.error;
+}
+
+/** Asserts a -32603 saying esbuild failed with the request in hand and was restarted, for `why`. */
+function restarted(reply: Reply, why: RegExp): void {
+  const reason = String(failure(reply, -32603).data?.reason);
+  assert.match(reason, /^the TypeScript and module compiler \(esbuild\) failed and was restarted: /);
+  assert.match(reason, why);
+}
+
+/** A module, a TypeScript module and a classic TypeScript script, each never sent before (so never cached), run and give their values. */
+async function assertTransformsWork(client: Client): Promise<void> {
+  const n = ++fresh;
+  const scripts = [
+    { code: `export default ${n} + 1;`, module: true },
+    { code: `const n: number = ${n};\nexport default n + 1;`, module: true, typescript: true },
+    { code: `enum E { A = ${n} }\nE.A + 1`, typescript: true },
+  ];
+  for (const script of scripts) {
+    const reply = await client.execute(script);
+    assert.equal(reply.error, undefined, `${script.code}: ${JSON.stringify(reply.error)}`);
+    assert.equal(reply.payload?.value, n + 1, script.code);
+  }
+}
+
+function isEsbuildService(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('\0--service=');
+  } catch {
+    return false;
+  }
+}
+
+/** esbuild's service process under the daemon, with the CPU time it has used (clock ticks); undefined while there is none. */
+function esbuildService(daemon: RunningDaemon): { pid: number; cpuTicks: number } | undefined {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) !== daemon.process.pid || !isEsbuildService(Number(name))) continue;
+      // utime and stime, fields 14 and 15 of stat.
+      return { pid: Number(name), cpuTicks: Number(fields[11]) + Number(fields[12]) };
+    } catch {
+      // It exited between the listing and the read.
+    }
+  }
+  return undefined;
+}
+
+async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 20000): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const found = probe();
+    if (found !== undefined) return found;
+    if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('hostile TypeScript and module sources', function () {
+  this.timeout(60000);
+
+  describe('with the default bounds', () => {
+    let client: TestClient;
+    const daemon = useDaemon();
+    before(async () => {
+      client = await TestClient.connect(daemon.url);
+    });
+    after(async () => {
+      await client?.close();
+      if (daemon !== undefined) assert.deepEqual(errorLogs(daemon), [], 'nothing failed inside the daemon');
+    });
+
+    it('refuses 1,000,000 nested parentheses as a module, a TypeScript module and classic TypeScript: a 1000 naming MAX_SOURCE_DEPTH and where', async () => {
+      for (const [script, file] of [
+        [{ code: `export default ${NESTED};`, module: true }, 'module.js:1:1016'],
+        [{ code: NESTED, module: true, typescript: true }, 'module.ts:1:1001'],
+        [{ code: `const x: number =\n${NESTED}`, typescript: true }, 'script.ts:2:1001'],
+      ] as const) {
+        const error = failure(await client.execute(script), 1000);
+        assert.equal(error.message, `RangeError: nested deeper than 1000 levels (MAX_SOURCE_DEPTH) [${file}]`);
+        await assertTransformsWork(client);
+      }
+    });
+
+    it('runs a source nested 1000 levels deep, the bound itself', async () => {
+      const code = `export default ${'['.repeat(1000)}${']'.repeat(1000)}.length + ${'('.repeat(1000)}1${')'.repeat(1000)};`;
+      const reply = await client.execute({ code, module: true, typescript: true });
+      assert.equal(reply.payload?.value, 2, JSON.stringify(reply.error));
+    });
+
+    it('fails only the transform in hand when the esbuild service dies under it; the next ones start a new service', async () => {
+      await assertTransformsWork(client);
+      const before = await until(() => esbuildService(daemon), 'the esbuild service');
+      // Shallow and large: a few seconds of esbuild's work, during which its process is killed.
+      const pending = client.execute({ code: `export default [${'1,'.repeat(1_500_000)}].length;`, module: true, typescript: true });
+      await until(() => ((esbuildService(daemon)?.cpuTicks ?? 0) > before.cpuTicks + 5 ? true : undefined), 'esbuild at work');
+      process.kill(before.pid, 'SIGKILL');
+      restarted(await pending, /The service was stopped/);
+      await assertTransformsWork(client);
+      assert.notEqual(esbuildService(daemon)?.pid, before.pid, 'a new service');
+    });
+
+    it('starts a new service for the next transform when the service died while idle', async () => {
+      await assertTransformsWork(client);
+      const idle = await until(() => esbuildService(daemon), 'the esbuild service');
+      process.kill(idle.pid, 'SIGKILL');
+      await until(() => (esbuildService(daemon)?.pid === idle.pid ? undefined : true), 'the service gone');
+      await assertTransformsWork(client);
+    });
+  });
+
+  describe('with tight bounds', () => {
+    let client: TestClient;
+    /** The service the hang test stops, to be killed should the test end before the daemon kills it. */
+    let stopped: number | undefined;
+    const daemon = useDaemon({ MAX_SOURCE_BYTES: '3000000', TRANSFORM_TIMEOUT: '2000', TRANSFORM_MEMORY: '64' });
+    before(async () => {
+      client = await TestClient.connect(daemon.url);
+    });
+    after(async () => {
+      if (stopped !== undefined && isEsbuildService(stopped)) process.kill(stopped, 'SIGKILL');
+      await client?.close();
+      if (daemon !== undefined) assert.deepEqual(errorLogs(daemon), [], 'nothing failed inside the daemon');
+    });
+
+    it('refuses a source larger than MAX_SOURCE_BYTES with a 1000 naming it', async () => {
+      const code = `export default ${JSON.stringify('x'.repeat(3_000_000))}.length;`;
+      const error = failure(await client.execute({ code, module: true }), 1000);
+      const bytes = Buffer.byteLength(code);
+      assert.equal(error.message, `RangeError: source of ${bytes} bytes is larger than MAX_SOURCE_BYTES (3000000) [module.js]`);
+      await assertTransformsWork(client);
+    });
+
+    it('kills a service that grows past TRANSFORM_MEMORY on a source with no brackets to count (a.b.b.b… a million deep): only that request fails', async () => {
+      const error = await client.execute({ code: `export default a${'.b'.repeat(1_000_000)};`, module: true });
+      restarted(error, /went over TRANSFORM_MEMORY \(64 MB\)/);
+      await assertTransformsWork(client);
+    });
+
+    it('kills a service that hangs past TRANSFORM_TIMEOUT: only the transform in hand fails', async () => {
+      await assertTransformsWork(client);
+      const hung = await until(() => esbuildService(daemon), 'the esbuild service');
+      // A stopped process reads nothing: the next transform waits on it.
+      stopped = hung.pid;
+      process.kill(hung.pid, 'SIGSTOP');
+      restarted(await client.execute({ code: 'const late: number = 1;\nlate', typescript: true }), /TRANSFORM_TIMEOUT \(2000 ms\)/);
+      // Killed by the daemon: a stopped process would not heed a SIGTERM.
+      await until(() => (esbuildService(daemon)?.pid === hung.pid ? undefined : true), 'the hung service gone');
+      await assertTransformsWork(client);
+    });
+  });
+});
