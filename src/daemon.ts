@@ -39,6 +39,7 @@ export class Daemon {
   private readonly prepared: PreparedKey[];
   private readonly schedulers: Scheduler[];
   private readonly runtime: Runtime;
+  private readonly esbuild: EsbuildService;
 
   private constructor(parts: DaemonParts) {
     ({
@@ -49,6 +50,7 @@ export class Daemon {
       prepared: this.prepared,
       schedulers: this.schedulers,
       runtime: this.runtime,
+      esbuild: this.esbuild,
     } = parts);
   }
 
@@ -93,7 +95,8 @@ export class Daemon {
       });
     }
     const schedulers = [...keys.values()].map((k) => k.scheduler);
-    const daemon = new Daemon({ config, log, metrics, sandboxes, prepared, schedulers, runtime: new Runtime({ keys, log, metrics }) });
+    const runtime = new Runtime({ keys, log, metrics });
+    const daemon = new Daemon({ config, log, metrics, sandboxes, prepared, schedulers, runtime, esbuild });
     daemon.transport = await listen(
       config,
       {
@@ -124,6 +127,7 @@ export class Daemon {
     await this.transport.close();
     await Promise.all(this.sandboxes.map((s) => s.close()));
     await Promise.all(this.prepared.map((p) => p.outbound.close()));
+    this.esbuild.close();
     this.log.info('stopped');
   }
 
@@ -173,6 +177,7 @@ interface DaemonParts {
   prepared: PreparedKey[];
   schedulers: Scheduler[];
   runtime: Runtime;
+  esbuild: EsbuildService;
 }
 
 interface PreparedKey {

@@ -96,6 +96,11 @@ export class EsbuildService {
     });
   }
 
+  /** At shutdown: a service left running would outlive the daemon, even mid-build. */
+  close(): void {
+    if (this.service !== undefined) this.discard(this.service);
+  }
+
   private checkMemory(service: Service): void {
     const used = residentBytes(service.pid);
     if (used !== undefined && used > this.limits.memoryMb * MB)
@@ -113,9 +118,14 @@ export class EsbuildService {
   /** Kills `service` if it is still the current one; the next transform starts a new one. */
   private forget(service: Service, reason: string): void {
     if (this.service !== service) return;
+    this.log.warn({ reason, inHand: service.inHand.size, pid: service.pid }, 'esbuild service failed; it is replaced');
+    this.discard(service);
+  }
+
+  /** Kills the current service's process and has esbuild forget it. */
+  private discard(service: Service): void {
     this.service = undefined;
     clearInterval(service.memoryWatch);
-    this.log.warn({ reason, inHand: service.inHand.size, pid: service.pid }, 'esbuild service failed; it is replaced');
     // A hung (or stopped) process may not heed the SIGTERM of esbuild's stop().
     if (service.pid !== undefined) kill(service.pid);
     void stopEsbuild();
