@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { TestClient as Client, Reply } from './helpers/client.js';
 import { TestClient } from './helpers/client.js';
-import { errorLogs, type RunningDaemon, useDaemon } from './helpers/daemon.js';
+import { errorLogs, type RunningDaemon, startDaemon, useDaemon } from './helpers/daemon.js';
 
 const NESTED = `${'('.repeat(1_000_000)}1${')'.repeat(1_000_000)}`;
 let fresh = 0;
@@ -127,6 +127,24 @@ describe('hostile TypeScript and module sources', function () {
       await until(() => (esbuildService(daemon)?.pid === idle.pid ? undefined : true), 'the service gone');
       await assertTransformsWork(client);
     });
+  });
+
+  it("ends esbuild's service at shutdown, even a hung one", async () => {
+    const daemon = await startDaemon();
+    let pid: number | undefined;
+    try {
+      const client = await TestClient.connect(daemon.url);
+      await assertTransformsWork(client);
+      pid = (await until(() => esbuildService(daemon), 'the esbuild service')).pid;
+      // Stopped, as a service lost in a build is: it never reads that its parent closed its stdin.
+      process.kill(pid, 'SIGSTOP');
+      assert.equal(await daemon.stop(), 0);
+      const service = pid;
+      await until(() => (isEsbuildService(service) ? undefined : true), "the service's process gone");
+    } finally {
+      await daemon.stop();
+      if (pid !== undefined && isEsbuildService(pid)) process.kill(pid, 'SIGKILL');
+    }
   });
 
   describe('with tight bounds', () => {
