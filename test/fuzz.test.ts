@@ -12,7 +12,6 @@
 // FUZZ_SEED=n reproduces a run; each batch draws from its own seed derived from
 // it, so `--grep "batch 3"` with the same FUZZ_SEED reproduces batch 3 alone.
 import assert from 'node:assert/strict';
-import { randomInt } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,33 +19,26 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ErrorCode } from '../src/errors.js';
 import { TestClient, within } from './helpers/client.js';
 import { assertServing, errorLogs, type RunningDaemon, useDaemon } from './helpers/daemon.js';
-import { BatchGenerator, GIVE_WAY_CODES } from './helpers/fuzz-batches.js';
 import { type Frame, FrameGenerator, Rng, subSeed } from './helpers/fuzz-frames.js';
-import { SourceGenerator } from './helpers/fuzz-sources.js';
+import {
+  DAEMON_ENV,
+  type Dialect,
+  isObject,
+  isRequestId,
+  LIMITS,
+  parse,
+  QUIET_MS,
+  REPLY_TIMEOUT_MS,
+  SEED,
+  wellFormed,
+} from './helpers/fuzz-oracle.js';
 import { scanJson } from './helpers/json-text.js';
 
-const SEED = seedFromEnv();
 const BATCHES = 12;
-/** MAX_DEPTH at its default; MAX_FRAME small so frames over it are cheap to send. */
-const LIMITS = { maxDepth: 128, maxFrameBytes: 262144 };
-const DAEMON_ENV = {
-  // Busy loops end fast, and no script may ask for more than a second.
-  TIMEOUT: '200',
-  MAX_TIMEOUT: '1000',
-  MAX_FRAME: String(LIMITS.maxFrameBytes),
-  MAX_DEPTH: String(LIMITS.maxDepth),
-  CONSOLE_LIMIT: '4096',
-  RESULT_LIMIT: '65536',
-};
-const CODES = new Set<number>(Object.values(ErrorCode));
 const CLOSE_CODES = new Set([1002, 1007, 1008, 1009]);
 /** Frames per connection and batch: well under MAX_IN_FLIGHT (100), so 1004 stays rare. */
 const FRAMES = { min: 10, max: 60 };
-/** How long after its last expected reply a connection must stay silent (no duplicate, no stray reply). */
-const QUIET_MS = 250;
-const REPLY_TIMEOUT_MS = 20000;
 
-type Dialect = 'duplex' | 'jsonrpc';
 type Kind = Dialect | 'abandoned' | 'not-a-handshake' | 'closed-at-once';
 
 describe(`protocol fuzz (FUZZ_SEED=${SEED})`, function () {
@@ -286,223 +278,3 @@ function checkReplies(dialect: Dialect, expectations: Expectation[], frames: str
   const stray = [...byKey.entries()];
   assert.deepEqual(stray, [], `${where}: replies to ids that were never sent, or to frames that must not be answered`);
 }
-
-/** Parses a reply frame and checks its shape; returns it. */
-function wellFormed(dialect: Dialect, frame: string, where: string): Record<string, unknown> {
-  const parsed = parse(frame);
-  const fail = (why: string) => assert.fail(`${where}: malformed reply (${why}): ${frame.slice(0, 600)}`);
-  if (!parsed.ok || !isObject(parsed.value)) return fail('not a JSON object');
-  const reply = parsed.value;
-  const [outcome, allowed] =
-    dialect === 'duplex' ? ['payload', ['type', 'id', 'payload', 'error', 'ext']] : ['result', ['jsonrpc', 'id', 'result', 'error']];
-  if (dialect === 'duplex' ? reply.type !== 'rep' : reply.jsonrpc !== '2.0') fail('wrong type or jsonrpc');
-  if (!(dialect === 'duplex' ? isRequestId(reply.id) : reply.id === null || isRequestId(reply.id))) fail('no usable id');
-  const extra = Object.keys(reply).filter((k) => !allowed.includes(k));
-  if (extra.length > 0) fail(`unexpected members ${extra.join(', ')}`);
-  if (outcome in reply === 'error' in reply) fail(`not exactly one of ${outcome} and error`);
-  if ('error' in reply) {
-    const error = reply.error;
-    if (!isObject(error) || !CODES.has(error.code as number)) fail('an error without a known code');
-    if (typeof (error as Record<string, unknown>).message !== 'string') fail('an error without a message');
-    const data = (error as Record<string, unknown>).data;
-    if (data !== undefined && !isObject(data)) fail('error data that is not an object');
-  } else {
-    const result = reply[outcome];
-    if (!isObject(result) || !('value' in result)) fail('a result without a value');
-    const { console, time } = result as Record<string, unknown>;
-    if (!Array.isArray(console) || !console.every((line) => typeof line === 'string')) fail('console is not a list of strings');
-    if (typeof time !== 'number' || !(time >= 0)) fail('time is not a number');
-  }
-  return reply;
-}
-
-// --- small things ---------------------------------------------------------------
-
-function parse(text: string): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch {
-    return { ok: false };
-  }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isRequestId(value: unknown): value is string | number {
-  return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
-}
-
-function seedFromEnv(): number {
-  const given = process.env.FUZZ_SEED;
-  if (given === undefined || given === '') return randomInt(2 ** 31);
-  const seed = Number(given);
-  if (!Number.isInteger(seed) || seed < 0) throw new Error(`FUZZ_SEED must be a non-negative integer, not ${given}`);
-  return seed;
-}
-
-// --- JSON-RPC batches of mixed sizes ---------------------------------------------
-
-/**
- * Batches bounded like their requests: MAX_FRAME bounds each batch's reply
- * frame (members that do not fit get 1005), a small QUEUE_BYTES refuses some
- * large scripts by their own size (1004), and MAX_IN_FLIGHT some members of
- * batches sent together (1004). MAX_UNSENT stays at its default, well above what
- * a reading client's batches in flight hold.
- */
-const BATCH_ENV = { ...DAEMON_ENV, QUEUE_BYTES: '131072' };
-const BATCH_ROUNDS = 6;
-
-describe(`JSON-RPC batch fuzz (FUZZ_SEED=${SEED})`, function () {
-  this.timeout(60000);
-  let errorsBefore = 0;
-  const daemon = useDaemon(BATCH_ENV);
-
-  for (let round = 1; round <= BATCH_ROUNDS; round++) {
-    it(`round ${round}: each member with an id answered once by its id, in one reply frame per batch within MAX_FRAME; the daemon still serving`, async () => {
-      const seed = subSeed(SEED, 1000 + round);
-      const rng = new Rng(seed);
-      const connections = rng.int(2, 4);
-      await Promise.all(
-        Array.from({ length: connections }, (_, i) =>
-          batchConversation(daemon, new Rng(subSeed(seed, i)), `FUZZ_SEED=${SEED} batch round ${round} connection ${i}`),
-        ),
-      );
-      await assertServing(daemon);
-      const errors = errorLogs(daemon).slice(errorsBefore);
-      errorsBefore += errors.length;
-      assert.deepEqual(errors, [], `FUZZ_SEED=${SEED} batch round ${round}: the daemon logged at error level`);
-    });
-  }
-});
-
-/** One JSON-RPC connection sending 2 to 6 batches at once, then checking every reply. */
-async function batchConversation(daemon: RunningDaemon, rng: Rng, where: string): Promise<void> {
-  const generator = new BatchGenerator(rng, LIMITS.maxFrameBytes);
-  const batches = Array.from({ length: rng.int(2, 6) }, (_, i) => generator.batch(i === 0));
-  const client = await TestClient.connect(daemon.url, { handshake: false });
-  for (const batch of batches) client.send(batch.text);
-  const expectedFrames = batches.filter((batch) => batch.members.some((m) => m.key !== undefined || m.nullReply)).length;
-  const frames = await client.collect((received) => received.length >= expectedFrames, QUIET_MS, REPLY_TIMEOUT_MS);
-  const closed = await Promise.race([client.closed, new Promise<undefined>((resolve) => setImmediate(resolve, undefined))]);
-  assert.equal(closed, undefined, `${where}: the daemon closed the connection (${JSON.stringify(closed)})`);
-  assert.equal(frames.length, expectedFrames, `${where}: ${frames.length} reply frames for ${expectedFrames} batches that get one`);
-  // Which batch each id was sent in: a frame answers one batch.
-  const batchOf = new Map<string, number>();
-  batches.forEach((batch, b) => {
-    for (const m of batch.members) if (m.key !== undefined) batchOf.set(m.key, b);
-  });
-  const replies = new Map<string, Record<string, unknown>>();
-  let nulls = 0;
-  for (const frame of frames) {
-    const bytes = Buffer.byteLength(frame);
-    assert.ok(bytes <= LIMITS.maxFrameBytes, `${where}: a batch reply frame of ${bytes} bytes, over MAX_FRAME`);
-    const parsed = parse(frame);
-    assert.ok(
-      parsed.ok && Array.isArray(parsed.value),
-      `${where}: a batch answered with something else than an array: ${frame.slice(0, 300)}`,
-    );
-    const answered = new Set<number>();
-    for (const member of parsed.value) {
-      const reply = wellFormed('jsonrpc', JSON.stringify(member), where);
-      if (reply.id === null) {
-        nulls++;
-        continue;
-      }
-      const key = JSON.stringify(reply.id);
-      assert.ok(!replies.has(key), `${where}: two replies to id ${key}`);
-      assert.ok(batchOf.has(key), `${where}: a reply to id ${key}, which no batch sent`);
-      replies.set(key, reply);
-      answered.add(batchOf.get(key) as number);
-    }
-    assert.ok(answered.size <= 1, `${where}: one frame answers members of batches ${[...answered].join(', ')}`);
-  }
-  const members = batches.flatMap((batch) => batch.members);
-  assert.equal(nulls, members.filter((m) => m.nullReply).length, `${where}: replies with id null`);
-  for (const m of members) {
-    if (m.key === undefined) continue;
-    const reply = replies.get(m.key);
-    assert.ok(reply !== undefined, `${where}: no reply to id ${m.key} (${m.label})`);
-    const error = reply.error as { code: number } | undefined;
-    const shown = `${m.label} id ${m.key}: ${JSON.stringify(reply).slice(0, 300)}`;
-    if (error !== undefined && m.dispatched && GIVE_WAY_CODES.has(error.code)) continue;
-    if (m.code !== undefined) assert.equal(error?.code, m.code, `${where}: ${shown}`);
-    if (m.value !== undefined) assert.deepEqual((reply.result as { value?: unknown } | undefined)?.value, m.value, `${where}: ${shown}`);
-  }
-  await client.close();
-}
-// --- module and TypeScript sources ----------------------------------------------
-
-/** MAX_SOURCE_DEPTH at its default. */
-const SOURCE_DEPTH = 1000;
-const SOURCE_BATCHES = 6;
-
-/**
- * Random and mutated ES module and TypeScript sources (test/helpers/fuzz-sources.ts)
- * against a daemon of their own, whose esbuild service has a small memory bound:
- *   1. every request is answered once: a result, or an error coded as in
- *      src/errors.ts; a -32603 only for a transform esbuild's service failed
- *      under (it was restarted), never the daemon's compiler lost for good;
- *   2. a source nested past MAX_SOURCE_DEPTH is the 1000 naming it, and a valid
- *      source with a known value gives that value;
- *   3. after every batch new module and TypeScript scripts run and give their
- *      values, and the daemon logged nothing at error or fatal.
- */
-describe(`module and TypeScript source fuzz (FUZZ_SEED=${SEED})`, function () {
-  this.timeout(120000);
-  let errorsBefore = 0;
-  const daemon = useDaemon({ TIMEOUT: '200', MAX_TIMEOUT: '1000', TRANSFORM_MEMORY: '128' });
-
-  for (let batch = 1; batch <= SOURCE_BATCHES; batch++) {
-    it(`batch ${batch}: every source answered once, with a result or a coded error; modules and TypeScript still run after`, async () => {
-      const where = `FUZZ_SEED=${SEED} source batch ${batch}`;
-      const rng = new Rng(subSeed(subSeed(SEED, 1000), batch));
-      const generator = new SourceGenerator(rng, SOURCE_DEPTH);
-      const sources = Array.from({ length: rng.int(20, 40) }, () => generator.next());
-      const client = await TestClient.connect(daemon.url);
-      const replies = await within(
-        Promise.all(sources.map((source) => client.execute(source.script))),
-        REPLY_TIMEOUT_MS * 3,
-        `${where}: replies`,
-      );
-      sources.forEach((source, i) => {
-        const reply = replies[i];
-        const shown = `${where}: ${source.label} (${source.script.module ? 'module ' : ''}${source.script.typescript ? 'TypeScript' : ''}): ${source.script.code.slice(0, 200)}\n  reply: ${JSON.stringify(reply).slice(0, 600)}`;
-        const { error } = reply;
-        if (error !== undefined) {
-          assert.ok(CODES.has(error.code), `an unknown code: ${shown}`);
-          if (error.code === ErrorCode.Internal)
-            assert.match(String(error.data?.reason), /^the TypeScript and module compiler \(esbuild\) failed and was restarted: /, shown);
-        }
-        if (source.tooDeep) {
-          assert.equal(error?.code, ErrorCode.Exception, `nested past MAX_SOURCE_DEPTH must be a 1000: ${shown}`);
-          assert.match(
-            error.message,
-            /^RangeError: nested deeper than 1000 levels \(MAX_SOURCE_DEPTH\) \[(module|script)\.(js|ts):\d+:\d+\]$/,
-            shown,
-          );
-        }
-        if (source.value !== undefined) {
-          assert.equal(error, undefined, `a source with a known value failed: ${shown}`);
-          assert.deepEqual(reply.payload?.value, source.value, shown);
-        }
-      });
-      assert.deepEqual(await client.collect(() => true, QUIET_MS, QUIET_MS), [], `${where}: replies nobody asked for`);
-      const n = batch * 1000 + rng.int(0, 999);
-      for (const script of [
-        { code: `export default ${n};`, module: true },
-        { code: `const n: number = ${n};\nexport default n;`, module: true, typescript: true },
-        { code: `const n: number = ${n};\nn`, typescript: true },
-      ]) {
-        const reply = await client.execute(script);
-        assert.equal(reply.payload?.value, n, `${where}: after the batch, ${script.code}: ${JSON.stringify(reply.error)}`);
-      }
-      await client.close();
-      await assertServing(daemon);
-      const errors = errorLogs(daemon).slice(errorsBefore);
-      errorsBefore += errors.length;
-      assert.deepEqual(errors, [], `${where}: the daemon logged at error level`);
-    });
-  }
-});
