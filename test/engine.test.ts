@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type Reply, TestClient } from './helpers/client.js';
 import { useDaemon } from './helpers/daemon.js';
+import { Gates, startHttpServer, type TestServer } from './helpers/http-server.js';
 import { loadedBy } from './helpers/loaded.js';
+import { until } from './helpers/poll.js';
 
 const sleeper = (ms: number, value: unknown) => ({
   code: `function h(cb) { setTimeout(() => cb(${JSON.stringify(value)}), ${ms}); }`,
@@ -29,20 +31,35 @@ describe('the execution engine', function () {
   this.timeout(60000);
 
   describe('waiting costs nothing', () => {
-    const daemon = useDaemon({ POOL_SIZE: '2', MAX_CONCURRENT: '16' });
+    let server: TestServer;
+    const gates = new Gates();
+    before(async () => {
+      server = await startHttpServer({ '/gate/*': gates.route });
+    });
+    const daemon = useDaemon(() => ({ POOL_SIZE: '2', MAX_CONCURRENT: '16', FETCH_ALLOW: `GET ${server.origin}/gate/*` }));
+    after(async () => {
+      await server?.close();
+    });
 
-    it('answers a call from a ninth client while eight others sleep a second each, and all eight after one second', async () => {
+    it('answers a call from a ninth client while eight others wait side by side on two sandbox threads, and all eight once released', async () => {
       const sleepers = await Promise.all(Array.from({ length: 8 }, () => TestClient.connect(daemon.url)));
       const light = await TestClient.connect(daemon.url);
-      const calls = sleepers.map((client, i) => ({ name: `sleeper ${i}`, reply: client.execute(sleeper(1000, i)) }));
-      await delay(100);
+      // Each sleeps, then waits at the gate: none can finish before the test releases them.
+      const calls = sleepers.map((client, i) => ({
+        name: `sleeper ${i}`,
+        reply: client.execute({
+          code: `async function h() { await new Promise((r) => setTimeout(r, 50)); await fetch("${server.origin}/gate/sleepers"); return ${i}; }`,
+          call: 'h',
+        }),
+      }));
+      // All eight at the gate at once, with two sandbox threads: waiting held none of them.
+      await until(() => server.seen.filter((s) => s.url === '/gate/sleepers').length === 8, 'all eight sleepers waiting at the gate');
       calls.push({ name: 'light', reply: light.execute({ code: '"light"' }) });
-      const arrived = await arrivals(calls);
+      const arriving = arrivals(calls);
+      assert.equal((await calls.at(-1)!.reply).payload?.value, 'light');
+      gates.release('sleepers');
+      const arrived = await arriving;
       assert.equal(arrived[0].name, 'light', `${arrived.map((a) => a.name).join(', ')}`);
-      assert.equal(arrived[0].reply.payload?.value, 'light');
-      // All eight slept side by side: one second, not eight.
-      const last = arrived.at(-1)?.ms ?? 0;
-      assert.ok(last < 1900, `the last sleeper answered after ${Math.round(last)} ms`);
       assert.deepEqual(
         arrived
           .filter((a) => a.name !== 'light')
@@ -85,8 +102,11 @@ describe('the execution engine', function () {
         typeof leaked, [].tainted, ({}).polluted, Symbol.keyFor(Symbol.for("k")) === "k" && Symbol.for("shared") !== undefined,
         Error.stackTraceLimit, RegExp.$1,
       ]), 100); }`;
-      const tainting = Array.from({ length: 4 }, () => client.execute({ code: taint, call: 'h' }));
-      await delay(50);
+      const tainting = Array.from({ length: 4 }, () =>
+        client.execute({ code: `${taint}\nconsole.log("tainted")`, stream: true, call: 'h' }),
+      );
+      // Each has changed its globals and sleeps (its line streamed) before the others look.
+      await until(() => client.streamed.length === 4, 'the four tainting scripts past their top level');
       const looking = await Promise.all(Array.from({ length: 4 }, () => client.execute({ code: look, call: 'h' })));
       for (const reply of looking) assert.deepEqual(reply.payload?.value, ['undefined', null, null, true, 10, '']);
       for (const reply of await Promise.all(tainting)) assert.equal(reply.payload?.value, 'tainted');
@@ -100,9 +120,14 @@ describe('the execution engine', function () {
     it('answers 32 sleepers correctly while a memory bomb and a wedging script of the same key bring their isolate down', async () => {
       const client = await TestClient.connect(daemon.url);
       const sleepers = Array.from({ length: 32 }, (_, i) =>
-        client.execute({ code: `function h(cb) { console.log("sleeper", ${i}); setTimeout(() => cb(${i}), 800); }`, call: 'h' }),
+        client.execute({
+          code: `function h(cb) { console.log("sleeper", ${i}); setTimeout(() => cb(${i}), 800); }`,
+          call: 'h',
+          stream: true,
+        }),
       );
-      await delay(200);
+      // All 32 asleep in the isolate (their lines streamed) before it is brought down.
+      await until(() => client.streamed.flatMap((s) => s.lines).length === 32, 'the 32 sleepers started');
       const bomb = client.execute({ code: 'const a = []; for (;;) a.push(new Array(1e6).fill(0));' });
       const wedge = client.execute({ code: 'function h(cb) { cb("answered"); for (;;) {} }', call: 'h' });
       const [bombed, wedged] = await Promise.all([bomb, wedge]);
