@@ -82,12 +82,13 @@ describe('connection bounds', () => {
       const trickling = await open(daemon.port);
       trickle(trickling.socket, HEADERS);
       const late = await open(daemon.port);
-      // The pause the title names; when it ends, a silent reference connects. Counted from
-      // each connect, both trickling ones close before it (counted from the first byte,
-      // the late one would close with it; reset by each byte, neither would close).
-      await delay(HEADER_TIMEOUT * 0.6);
-      trickle(late.socket, HEADERS);
+      // The pause the title names, with a silent reference connecting half-way through it.
+      // Counted from each connect, both trickling ones close before the reference; counted
+      // from the first byte, the late one would close after it; reset by each byte, neither would close.
+      await delay(HEADER_TIMEOUT * 0.3);
       const reference = await open(daemon.port);
+      await delay(HEADER_TIMEOUT * 0.3);
+      trickle(late.socket, HEADERS);
       const order = closingOrder({ trickling, late, reference });
       await assertClosedAtDeadline(trickling.lifetime, 'a trickling connection');
       await assertClosedAtDeadline(late.lifetime, 'a connection trickling after a pause');
@@ -151,10 +152,11 @@ describe('connection bounds', () => {
       const tcp = connect({ port: daemon.port, host: '127.0.0.1' });
       await once(tcp, 'connect');
       const start = performance.now();
-      // The pause before the handshake; when it ends, a silent reference connects, which
-      // closes first if the deadline were counted from the handshake or the headers.
-      await delay(HEADER_TIMEOUT * 0.3);
+      // The pause before the handshake, with a silent reference connecting half-way through
+      // it: it closes first if the deadline were counted from the handshake or the headers.
+      await delay(HEADER_TIMEOUT * 0.15);
       const reference = await open(daemon.port);
+      await delay(HEADER_TIMEOUT * 0.15);
       const secure = connectTls({ socket: tcp, host: '127.0.0.1', ca: cert.pem });
       secure.on('error', () => {});
       await once(secure, 'secureConnect');
