@@ -167,6 +167,7 @@ describe('javascriptd-client', function () {
       {
         code: `async function f() { console.log("line", 1); console.log("line", 2); await fetch("${server.origin}/gate/onConsole"); console.log("line", 3); return 3; }`,
         call: 'f',
+        timeout: 5000,
       },
       { onConsole: (line) => seen.push(line) },
     );

@@ -50,6 +50,8 @@ describe('the execution engine', function () {
         reply: client.execute({
           code: `async function h() { await new Promise((r) => setTimeout(r, 50)); await fetch("${server.origin}/gate/sleepers"); return ${i}; }`,
           call: 'h',
+          // However long a busy machine takes to get all eight there (FETCH_TIMEOUT is 10 s).
+          timeout: 20000,
         }),
       }));
       // All eight at the gate at once, with two sandbox threads: waiting held none of them.

@@ -154,7 +154,12 @@ describe('following an execution while it runs', () => {
     });
 
     it('takes a queued execution out of the queue before it starts', async () => {
-      const queued = await startDaemon({ POOL_SIZE: '1', MAX_CONCURRENT: '4', FETCH_ALLOW: `GET ${server.origin}/gate/*` });
+      const queued = await startDaemon({
+        POOL_SIZE: '1',
+        MAX_CONCURRENT: '4',
+        TIMEOUT: '10000',
+        FETCH_ALLOW: `GET ${server.origin}/gate/*`,
+      });
       try {
         const client = await TestClient.connect(queued.url);
         // A connection may run a quarter of MAX_CONCURRENT: one, held at its gate; the second waits in the queue.
