@@ -2,9 +2,9 @@
 // its own bytes against QUEUE_BYTES, its reply counts against MAX_UNSENT from
 // when it is made, and the batch's reply frame stays within MAX_FRAME.
 import assert from 'node:assert/strict';
-import { setTimeout as delay } from 'node:timers/promises';
 import { TestClient } from './helpers/client.js';
 import { type LogLine, type RunningDaemon, useDaemon } from './helpers/daemon.js';
+import { found, until } from './helpers/poll.js';
 
 const SLOW = { code: 'function h(cb) { const end = Date.now() + 300; while (Date.now() < end) {} cb("slow"); }', call: 'h' };
 const request = (id: unknown, params: unknown) => ({ jsonrpc: '2.0', method: 'runtime.execute', params, id });
@@ -57,7 +57,7 @@ describe('JSON-RPC batches bounded like their requests', () => {
       // Those still queued at the close are logged as cancelled (1007).
       const ran = () => linesOf(daemon, connection, 'execution').filter((line) => line.code !== 1007).length;
       // Closed, or (the replies held until the batch is done) every member run.
-      await until(() => (linesOf(daemon, connection, 'connection closed').length > 0 || ran() === 30 ? true : undefined));
+      await until(() => linesOf(daemon, connection, 'connection closed').length > 0 || ran() === 30, 'the connection closed or all 30 run');
       assert.ok(ran() <= 12, `${ran()} of 30 executions ran for a batch whose replies were past MAX_UNSENT`);
       const closing = linesOf(daemon, connection, 'closing a connection')[0];
       assert.equal(closing?.reason, 'replies unread for 1000 ms');
@@ -118,18 +118,9 @@ describe('JSON-RPC batches bounded like their requests', () => {
 /** The daemon's id for the connection just opened, once its log line is out. */
 async function newConnection(daemon: RunningDaemon): Promise<unknown> {
   const opened = () => daemon.logs().filter((line) => line.msg === 'connection opened');
-  return (await until(() => opened().at(-1)))?.connection;
+  return (await found(() => opened().at(-1), 'a connection opened')).connection;
 }
 
 function linesOf(daemon: RunningDaemon, connection: unknown, msg: string): LogLine[] {
   return daemon.logs().filter((line) => line.msg === msg && (line.connection === connection || line.client === connection));
-}
-
-/** Polls until `value()` is defined. */
-async function until<T>(value: () => T | undefined): Promise<T> {
-  for (;;) {
-    const found = value();
-    if (found !== undefined) return found;
-    await delay(20);
-  }
 }

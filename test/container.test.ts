@@ -2,12 +2,12 @@
 // real Docker engine. Without one (`docker info` does not answer) the suite is
 // pending, saying what to install; under JAVASCRIPTD_REQUIRE_ENGINES=1 it fails.
 import assert from 'node:assert/strict';
-import { setTimeout as delay } from 'node:timers/promises';
 import Docker from 'dockerode';
 import { SANDBOX_LABEL } from '../src/sandbox/container-link.js';
 import { TestClient } from './helpers/client.js';
 import { runCli, startDaemon, useDaemon } from './helpers/daemon.js';
 import { describeWithEngine, dockerMissing } from './helpers/engines.js';
+import { until } from './helpers/poll.js';
 
 const docker = new Docker();
 const IMAGE = 'javascriptd:latest';
@@ -35,14 +35,16 @@ async function runImage(
 const started: Docker.Container[] = [];
 
 async function connectWhenUp(url: string, secret = SECRET): Promise<TestClient> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await TestClient.connect(url, { headers: { 'x-runtime-secret': secret } });
-    } catch (error) {
-      if (attempt > 100) throw error;
-      await delay(100);
-    }
-  }
+  let client: TestClient | undefined;
+  await until(
+    async () => {
+      client = await TestClient.connect(url, { headers: { 'x-runtime-secret': secret } }).catch(() => undefined);
+      return client !== undefined;
+    },
+    `the daemon in the container answering on ${url}`,
+    30_000,
+  );
+  return client!;
 }
 
 async function sandboxContainers(): Promise<Docker.ContainerInfo[]> {
@@ -154,12 +156,7 @@ describeWithEngine('container', dockerMissing, function () {
 
     it('passes its health check', async () => {
       const { container } = await runImage([`SECRET=${SECRET}`]);
-      for (let attempt = 0; attempt < 60; attempt++) {
-        const health = (await container.inspect()).State.Health?.Status;
-        if (health === 'healthy') return;
-        await delay(500);
-      }
-      assert.fail('the container never became healthy');
+      await until(async () => (await container.inspect()).State.Health?.Status === 'healthy', 'the container healthy', 30_000);
     });
 
     it('says in one line what to mount when its root is read-only with no tmpfs, and exits 2', async () => {
@@ -308,8 +305,9 @@ describeWithEngine('container', dockerMissing, function () {
         code: 'function h(cb) { console.log("running"); setTimeout(() => cb("slept"), 3000); }',
         call: 'h',
         timeout: 25000,
+        stream: true,
       });
-      await delay(500);
+      await until(() => client.streamed.some((s) => s.lines.includes('running')), 'the sleeper running in a sandbox');
       const victims = await sandboxContainers();
       await Promise.all(
         victims.map((v) =>
@@ -325,13 +323,10 @@ describeWithEngine('container', dockerMissing, function () {
       const next = await client.execute({ code: '"replaced"' });
       assert.equal(next.payload?.value, 'replaced', JSON.stringify(next));
       // Killed containers may still be listed for a moment while Docker removes them.
-      let now = await sandboxContainers();
-      for (let attempt = 0; attempt < 50 && (now.length !== 2 || now.some((c) => victims.some((v) => v.Id === c.Id))); attempt++) {
-        await delay(200);
-        now = await sandboxContainers();
-      }
-      assert.equal(now.length, 2);
-      assert.ok(!now.some((c) => victims.some((v) => v.Id === c.Id)));
+      await until(async () => {
+        const now = await sandboxContainers();
+        return now.length === 2 && !now.some((c) => victims.some((v) => v.Id === c.Id));
+      }, 'two sandboxes, none of them killed');
     });
 
     it('kills and replaces a sandbox that hangs past its time limit', async () => {
@@ -339,12 +334,10 @@ describeWithEngine('container', dockerMissing, function () {
       const before = await sandboxContainers();
       const reply = await client.execute({ code: 'Promise.reject(new Proxy({}, { get() { for (;;) {} } })); 1', timeout: 500 });
       assert.equal(reply.error?.code, 1002);
-      let now = await sandboxContainers();
-      for (let attempt = 0; attempt < 100 && now.filter((c) => before.some((b) => b.Id === c.Id)).length !== 1; attempt++) {
-        await delay(100);
-        now = await sandboxContainers();
-      }
-      assert.equal(now.filter((c) => before.some((b) => b.Id === c.Id)).length, 1, 'the hung sandbox was replaced');
+      await until(
+        async () => (await sandboxContainers()).filter((c) => before.some((b) => b.Id === c.Id)).length === 1,
+        'the hung sandbox replaced',
+      );
       const after = await Promise.all([client.execute({ code: '"a"' }), client.execute({ code: '"b"' })]);
       assert.deepEqual(
         after.map((r) => r.payload?.value),

@@ -5,20 +5,13 @@
 // second run.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { type Reply, TestClient } from './helpers/client.js';
-import { metricSample, metricsText, useDaemon } from './helpers/daemon.js';
-import { startHttpServer } from './helpers/http-server.js';
+import { executionCounts, useDaemon } from './helpers/daemon.js';
+import { Gates, startHttpServer, type TestServer } from './helpers/http-server.js';
 import { loadedBy } from './helpers/loaded.js';
 import { until } from './helpers/poll.js';
-
-const sleeper = (ms: number, value: unknown) => ({
-  code: `function h(cb) { setTimeout(() => cb(${JSON.stringify(value)}), ${ms}); }`,
-  call: 'h',
-});
 
 /** Resolves with the replies in the order they arrived, each with the ms it took. */
 async function arrivals(calls: { name: string; reply: Promise<Reply> }[]): Promise<{ name: string; reply: Reply; ms: number }[]> {
@@ -28,65 +21,48 @@ async function arrivals(calls: { name: string; reply: Promise<Reply> }[]): Promi
   return arrived;
 }
 
-interface HoldingServer {
-  origin: string;
-  /** Requests to /hold not answered yet. */
-  readonly held: ServerResponse[];
-  /** Answers every held request. */
-  release(): void;
-  close(): Promise<void>;
-}
-
-async function holdingServer(): Promise<HoldingServer> {
-  const held: ServerResponse[] = [];
-  const server = await startHttpServer({ '/hold': (_req, res) => held.push(res) });
-  return {
-    origin: server.origin,
-    held,
-    release: () => {
-      for (const res of held.splice(0)) res.end('released');
-    },
-    close: () => server.close(),
-  };
-}
-
 describe('the execution engine', function () {
   this.timeout(60000);
 
   describe('waiting costs nothing', () => {
-    // Executions that wait on a fetch held by the test: running until it lets them go, whatever the machine's speed.
-    let server: HoldingServer;
+    let server: TestServer;
+    const gates = new Gates();
     before(async () => {
-      server = await holdingServer();
+      server = await startHttpServer({ '/gate/*': gates.route });
     });
+    const daemon = useDaemon(() => ({ POOL_SIZE: '2', MAX_CONCURRENT: '16', FETCH_ALLOW: `GET ${server.origin}/gate/*` }));
     after(async () => {
       await server?.close();
     });
-    const daemon = useDaemon(() => ({ POOL_SIZE: '2', MAX_CONCURRENT: '16', TIMEOUT: '30000', FETCH_ALLOW: `GET ${server.origin}/hold` }));
-    const holder = (value: unknown) => ({
-      code: `async function h() { await fetch("${server.origin}/hold"); return ${JSON.stringify(value)}; }`,
+    /** A script held at gate `gate` until the test releases it, then answering `value`. */
+    const holder = (gate: string, value: unknown) => ({
+      code: `async function h() { await fetch("${server.origin}/gate/${gate}"); return ${JSON.stringify(value)}; }`,
       call: 'h',
+      timeout: 20000,
     });
-    const gauges = async () => {
-      const text = await metricsText(daemon);
-      return {
-        running: metricSample(text, 'javascriptd_executions_running{key="default"}'),
-        queued: metricSample(text, 'javascriptd_queue_depth{key="default"}'),
-      };
-    };
+    const atGate = (gate: string) => server.seen.filter((s) => s.url === `/gate/${gate}`).length;
 
-    it('answers a call from a ninth client while eight others sleep a second each, and all eight after one second', async () => {
+    it('answers a call from a ninth client while eight others wait side by side on two sandbox threads, and all eight once released', async () => {
       const sleepers = await Promise.all(Array.from({ length: 8 }, () => TestClient.connect(daemon.url)));
       const light = await TestClient.connect(daemon.url);
-      const calls = sleepers.map((client, i) => ({ name: `sleeper ${i}`, reply: client.execute(sleeper(1000, i)) }));
-      await delay(100);
+      // Each sleeps, then waits at the gate: none can finish before the test releases them.
+      const calls = sleepers.map((client, i) => ({
+        name: `sleeper ${i}`,
+        reply: client.execute({
+          code: `async function h() { await new Promise((r) => setTimeout(r, 50)); await fetch("${server.origin}/gate/sleepers"); return ${i}; }`,
+          call: 'h',
+          // However long a busy machine takes to get all eight there (FETCH_TIMEOUT is 10 s).
+          timeout: 20000,
+        }),
+      }));
+      // All eight at the gate at once, with two sandbox threads: waiting held none of them.
+      await until(() => server.seen.filter((s) => s.url === '/gate/sleepers').length === 8, 'all eight sleepers waiting at the gate');
       calls.push({ name: 'light', reply: light.execute({ code: '"light"' }) });
-      const arrived = await arrivals(calls);
+      const arriving = arrivals(calls);
+      assert.equal((await calls.at(-1)!.reply).payload?.value, 'light');
+      gates.release('sleepers');
+      const arrived = await arriving;
       assert.equal(arrived[0].name, 'light', `${arrived.map((a) => a.name).join(', ')}`);
-      assert.equal(arrived[0].reply.payload?.value, 'light');
-      // All eight slept side by side: one second, not eight.
-      const last = arrived.at(-1)?.ms ?? 0;
-      assert.ok(last < 1900, `the last sleeper answered after ${Math.round(last)} ms`);
       assert.deepEqual(
         arrived
           .filter((a) => a.name !== 'light')
@@ -100,31 +76,28 @@ describe('the execution engine', function () {
     it('runs at most MAX_CONCURRENT of a key at once, across connections, the rest waiting their turn', async () => {
       // Five connections of four each: a quarter of 16 per connection lets all 20 through, the key's cap only 16.
       const clients = await Promise.all(Array.from({ length: 5 }, () => TestClient.connect(daemon.url)));
-      const replies = clients.flatMap((client, c) => Array.from({ length: 4 }, (_, i) => client.execute(holder(`${c}.${i}`))));
-      await until(async () => (await gauges()).queued === 4, 'four executions waiting in the queue');
-      assert.deepEqual(await gauges(), { running: 16, queued: 4 });
-      assert.equal(server.held.length, 16, 'only the running ones asked for their fetch');
-      server.release();
-      await until(() => server.held.length === 4, 'the four that waited, running once the first were answered');
-      server.release();
+      const replies = clients.flatMap((client, c) => Array.from({ length: 4 }, (_, i) => client.execute(holder('cap', `${c}.${i}`))));
+      await until(async () => (await executionCounts(daemon)).queued === 4, 'four executions waiting in the queue');
+      assert.deepEqual(await executionCounts(daemon), { queued: 4, running: 16 });
+      assert.equal(atGate('cap'), 16, 'only the running ones reached the gate');
+      gates.release('cap');
       assert.deepEqual(
         (await Promise.all(replies)).map((reply) => reply.payload?.value),
         clients.flatMap((_, c) => Array.from({ length: 4 }, (_, i) => `${c}.${i}`)),
       );
+      assert.equal(atGate('cap'), 20);
       await Promise.all(clients.map((client) => client.close()));
     });
 
     it('lets a connection run at most a quarter of MAX_CONCURRENT, while another connection is answered', async () => {
       const greedy = await TestClient.connect(daemon.url);
       const other = await TestClient.connect(daemon.url);
-      const replies = Array.from({ length: 6 }, (_, i) => greedy.execute(holder(i)));
-      await until(async () => (await gauges()).queued === 2, "the greedy connection's fifth and sixth waiting");
-      assert.deepEqual(await gauges(), { running: 4, queued: 2 });
+      const replies = Array.from({ length: 6 }, (_, i) => greedy.execute(holder('quarter', i)));
+      await until(async () => (await executionCounts(daemon)).queued === 2, "the greedy connection's fifth and sixth waiting");
+      assert.deepEqual(await executionCounts(daemon), { queued: 2, running: 4 });
       assert.equal((await other.execute({ code: '"other"' })).payload?.value, 'other');
-      assert.deepEqual(await gauges(), { running: 4, queued: 2 }, 'the greedy ones still wait');
-      server.release();
-      await until(() => server.held.length === 2, 'the last two running');
-      server.release();
+      assert.deepEqual(await executionCounts(daemon), { queued: 2, running: 4 }, 'the greedy ones still wait');
+      gates.release('quarter');
       assert.deepEqual(
         (await Promise.all(replies)).map((reply) => reply.payload?.value),
         [0, 1, 2, 3, 4, 5],
@@ -149,8 +122,11 @@ describe('the execution engine', function () {
         typeof leaked, [].tainted, ({}).polluted, Symbol.keyFor(Symbol.for("k")) === "k" && Symbol.for("shared") !== undefined,
         Error.stackTraceLimit, RegExp.$1,
       ]), 100); }`;
-      const tainting = Array.from({ length: 4 }, () => client.execute({ code: taint, call: 'h' }));
-      await delay(50);
+      const tainting = Array.from({ length: 4 }, () =>
+        client.execute({ code: `${taint}\nconsole.log("tainted")`, stream: true, call: 'h' }),
+      );
+      // Each has changed its globals and sleeps (its line streamed) before the others look.
+      await until(() => client.streamed.length === 4, 'the four tainting scripts past their top level');
       const looking = await Promise.all(Array.from({ length: 4 }, () => client.execute({ code: look, call: 'h' })));
       for (const reply of looking) assert.deepEqual(reply.payload?.value, ['undefined', null, null, true, 10, '']);
       for (const reply of await Promise.all(tainting)) assert.equal(reply.payload?.value, 'tainted');
@@ -164,9 +140,14 @@ describe('the execution engine', function () {
     it('answers 32 sleepers correctly while a memory bomb and a wedging script of the same key bring their isolate down', async () => {
       const client = await TestClient.connect(daemon.url);
       const sleepers = Array.from({ length: 32 }, (_, i) =>
-        client.execute({ code: `function h(cb) { console.log("sleeper", ${i}); setTimeout(() => cb(${i}), 800); }`, call: 'h' }),
+        client.execute({
+          code: `function h(cb) { console.log("sleeper", ${i}); setTimeout(() => cb(${i}), 800); }`,
+          call: 'h',
+          stream: true,
+        }),
       );
-      await delay(200);
+      // All 32 asleep in the isolate (their lines streamed) before it is brought down.
+      await until(() => client.streamed.flatMap((s) => s.lines).length === 32, 'the 32 sleepers started');
       const bomb = client.execute({ code: 'const a = []; for (;;) a.push(new Array(1e6).fill(0));' });
       const wedge = client.execute({ code: 'function h(cb) { cb("answered"); for (;;) {} }', call: 'h' });
       const [bombed, wedged] = await Promise.all([bomb, wedge]);

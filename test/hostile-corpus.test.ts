@@ -6,10 +6,10 @@
 // concurrently; the others (a latency bound, a memory bound, a full queue) run
 // in turn. CORPUS_CASES=3,7 runs only those cases (the end checks still run).
 import assert from 'node:assert/strict';
-import { setTimeout as delay } from 'node:timers/promises';
 import { type Reply, type SizedReply, TestClient, within } from './helpers/client.js';
-import { assertServing, metricSample, metricsText, type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { assertServing, executionCounts, metricSample, metricsText, type RunningDaemon, startDaemon } from './helpers/daemon.js';
 import { nestedArrays } from './helpers/json-text.js';
+import { until } from './helpers/poll.js';
 import { get, upgrade } from './helpers/raw-http.js';
 import { mib, RssSampler } from './helpers/rss.js';
 
@@ -77,15 +77,19 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
    * Pauses the clients (their sockets are not read, so replies pile up in the
    * daemon); `measure` then tells how much daemon + sandbox RSS grew since, and
    * how many reply bytes the daemon queued for sending meanwhile (its
-   * javascriptd_websocket_bytes_total{direction="out"}, which no freed memory hides).
+   * javascriptd_websocket_bytes_total{direction="out"}, which no freed memory hides;
+   * `queued` alone tells it so far).
    */
-  async function stopReading(clients: TestClient[]): Promise<{ measure(): Promise<{ grown: number; queued: number }> }> {
+  async function stopReading(
+    clients: TestClient[],
+  ): Promise<{ queued(): Promise<number>; measure(): Promise<{ grown: number; queued: number }> }> {
     const sent = async () => metricSample(await metricsText(daemon), 'javascriptd_websocket_bytes_total{direction="out"}');
     const start = rss.now();
     const baseline = rss.at(start)?.total ?? 0;
     const sentBefore = await sent();
     for (const client of clients) client.ws.pause();
     return {
+      queued: async () => (await sent()) - sentBefore,
       async measure() {
         return { grown: (rss.peak(start)?.total ?? 0) - baseline, queued: (await sent()) - sentBefore };
       },
@@ -105,7 +109,16 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
         Array.from({ length: 100 }, () => early(async () => summary(await client.execute({ code: '"x".repeat(1000000)' })))),
       );
       try {
-        await delay(4000);
+        // Each connection past MAX_UNSENT, so held: nothing runs while executions wait in the queue.
+        await until(
+          async () => {
+            const { queued, running } = await executionCounts(daemon);
+            return (await unread.queued()) > 4 * MAX_UNSENT && running === 0 && queued > 0;
+            // Some 50 executions of 1 MB results: seconds on a busy machine.
+          },
+          'the daemon holding all four connections',
+          60_000,
+        );
         const { grown, queued } = await unread.measure();
         this.test!.title += ` (RSS grew by ${mib(grown)}, ${mib(queued)} queued)`;
         for (const client of clients) client.ws.resume();
@@ -132,7 +145,8 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
         return reply;
       });
       try {
-        await delay(3000);
+        // Past MAX_UNSENT the daemon reads no more of its frames.
+        await until(async () => (await unread.queued()) > MAX_UNSENT, 'the daemon past MAX_UNSENT for the connection');
         const { grown, queued } = await unread.measure();
         this.test!.title += ` (RSS grew by ${mib(grown)}, ${mib(queued)} queued)`;
         client.ws.resume();
@@ -302,11 +316,7 @@ describe('hostile corpus against the default settings, with daemon + sandbox RSS
       }
       try {
         // 1,100 loops, 2 running and QUEUE_LIMIT 1,000 waiting: about 98 are refused at once.
-        await within(
-          until(() => codes.filter((c) => c === 1004).length >= 90),
-          10000,
-          'the queue filling up',
-        );
+        await until(() => codes.filter((c) => c === 1004).length >= 90, 'the queue filling up');
         const reply = await ask(light, { code: '1+1' }, 30000);
         assert.equal(reply.payload?.value, 2, `expected 2, got ${brief(reply.error)}`);
         const uncoded = codes.filter((c) => c !== 1002 && c !== 1004);
@@ -461,8 +471,4 @@ async function timed<T>(promise: Promise<T>): Promise<{ value: T; ms: number }> 
   const started = performance.now();
   const value = await promise;
   return { value, ms: performance.now() - started };
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await delay(20);
 }

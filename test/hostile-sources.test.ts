@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { TestClient as Client, Reply } from './helpers/client.js';
 import { TestClient } from './helpers/client.js';
 import { errorLogs, type RunningDaemon, startDaemon, useDaemon } from './helpers/daemon.js';
+import { found, until } from './helpers/poll.js';
 
 const NESTED = `${'('.repeat(1_000_000)}1${')'.repeat(1_000_000)}`;
 let fresh = 0;
@@ -66,16 +67,6 @@ function esbuildService(daemon: RunningDaemon): { pid: number; cpuTicks: number 
   return undefined;
 }
 
-async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 20000): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 describe('hostile TypeScript and module sources', function () {
   this.timeout(60000);
 
@@ -110,10 +101,10 @@ describe('hostile TypeScript and module sources', function () {
 
     it('fails only the transform in hand when the esbuild service dies under it; the next ones start a new service', async () => {
       await assertTransformsWork(client);
-      const before = await until(() => esbuildService(daemon), 'the esbuild service');
+      const before = await found(() => esbuildService(daemon), 'the esbuild service');
       // Shallow and large: a few seconds of esbuild's work, during which its process is killed.
       const pending = client.execute({ code: `export default [${'1,'.repeat(1_500_000)}].length;`, module: true, typescript: true });
-      await until(() => ((esbuildService(daemon)?.cpuTicks ?? 0) > before.cpuTicks + 5 ? true : undefined), 'esbuild at work');
+      await until(() => (esbuildService(daemon)?.cpuTicks ?? 0) > before.cpuTicks + 5, 'esbuild at work');
       process.kill(before.pid, 'SIGKILL');
       restarted(await pending, /The service was stopped/);
       await assertTransformsWork(client);
@@ -122,9 +113,9 @@ describe('hostile TypeScript and module sources', function () {
 
     it('starts a new service for the next transform when the service died while idle', async () => {
       await assertTransformsWork(client);
-      const idle = await until(() => esbuildService(daemon), 'the esbuild service');
+      const idle = await found(() => esbuildService(daemon), 'the esbuild service');
       process.kill(idle.pid, 'SIGKILL');
-      await until(() => (esbuildService(daemon)?.pid === idle.pid ? undefined : true), 'the service gone');
+      await until(() => esbuildService(daemon)?.pid !== idle.pid, 'the service gone');
       await assertTransformsWork(client);
     });
   });
@@ -135,12 +126,12 @@ describe('hostile TypeScript and module sources', function () {
     try {
       const client = await TestClient.connect(daemon.url);
       await assertTransformsWork(client);
-      pid = (await until(() => esbuildService(daemon), 'the esbuild service')).pid;
+      pid = (await found(() => esbuildService(daemon), 'the esbuild service')).pid;
       // Stopped, as a service lost in a build is: it never reads that its parent closed its stdin.
       process.kill(pid, 'SIGSTOP');
       assert.equal(await daemon.stop(), 0);
       const service = pid;
-      await until(() => (isEsbuildService(service) ? undefined : true), "the service's process gone");
+      await until(() => !isEsbuildService(service), "the service's process gone");
     } finally {
       await daemon.stop();
       if (pid !== undefined && isEsbuildService(pid)) process.kill(pid, 'SIGKILL');
@@ -177,13 +168,13 @@ describe('hostile TypeScript and module sources', function () {
 
     it('kills a service that hangs past TRANSFORM_TIMEOUT: only the transform in hand fails', async () => {
       await assertTransformsWork(client);
-      const hung = await until(() => esbuildService(daemon), 'the esbuild service');
+      const hung = await found(() => esbuildService(daemon), 'the esbuild service');
       // A stopped process reads nothing: the next transform waits on it.
       stopped = hung.pid;
       process.kill(hung.pid, 'SIGSTOP');
       restarted(await client.execute({ code: 'const late: number = 1;\nlate', typescript: true }), /TRANSFORM_TIMEOUT \(2000 ms\)/);
       // Killed by the daemon: a stopped process would not heed a SIGTERM.
-      await until(() => (esbuildService(daemon)?.pid === hung.pid ? undefined : true), 'the hung service gone');
+      await until(() => esbuildService(daemon)?.pid !== hung.pid, 'the hung service gone');
       await assertTransformsWork(client);
     });
   });

@@ -5,12 +5,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import Ajv from 'ajv';
 import { CONFIG_FILE_SCHEMA } from '../src/config.js';
 import { TestClient } from './helpers/client.js';
 import { assertListsProblems, runCli, useDaemon } from './helpers/daemon.js';
 import { startHttpServer, type TestServer } from './helpers/http-server.js';
+import { until } from './helpers/poll.js';
 
 const MODULE_PATH = join(__dirname, '..', '..', 'node_modules');
 const dir = mkdtempSync(join(tmpdir(), 'javascriptd-keys-'));
@@ -101,10 +101,13 @@ describe('keys and policies', () => {
     const sleeper = (i: number) => ({
       code: `function h(cb) { console.log("sleeper", ${i}); setTimeout(() => cb(${i}), 600); }`,
       call: 'h',
+      stream: true,
     });
     const ciSleepers = Array.from({ length: 8 }, (_, i) => ci.execute(sleeper(i)));
     const customerSleepers = Array.from({ length: 8 }, (_, i) => customer.execute(sleeper(i)));
-    await delay(150);
+    // All sixteen asleep (their lines streamed) before B's isolates are brought down.
+    const asleep = (client: TestClient) => client.streamed.flatMap((s) => s.lines).length;
+    await until(() => asleep(ci) === 8 && asleep(customer) === 8, 'the sixteen sleepers started');
     const [bombed, wedged] = await Promise.all([
       customer.execute({ code: 'const a = []; for (;;) a.push(new Array(1e6).fill(0));' }),
       customer.execute({ code: 'function h(cb) { cb("answered"); for (;;) {} }', call: 'h' }),

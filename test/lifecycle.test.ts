@@ -90,13 +90,11 @@ describe('lifecycle', () => {
       try {
         const url = `ws://127.0.0.1:${port}/`;
         let client: TestClient | undefined;
-        for (let attempt = 0; client === undefined && attempt < 100; attempt++) {
-          client = await TestClient.connect(url).catch(async () => {
-            await delay(100);
-            return undefined;
-          });
-        }
-        assert.ok(client, 'the daemon did not come up');
+        await until(async () => {
+          client = await TestClient.connect(url).catch(() => undefined);
+          return client !== undefined;
+        }, 'the daemon coming up');
+        assert.ok(client);
         assert.equal((await client.execute({ code: 'console.log("not a daemon log"); 5' })).payload?.value, 5);
         await client.close();
       } finally {
@@ -123,12 +121,14 @@ describe('lifecycle', () => {
       const sleeper = client.execute({
         code: 'function h(cb) { console.log("running"); setTimeout(() => cb("slept"), 1000); }',
         call: 'h',
+        stream: true,
       });
       const fetcher = client.execute({
         code: `async function h() { await fetch("${server.origin}/ok"); await new Promise((r) => setTimeout(r, 1000)); return "fetched"; }`,
         call: 'h',
       });
-      await delay(400);
+      // Both asleep in the sandbox: the sleeper's line streamed, the fetcher's request served.
+      await until(() => client.streamed.length === 1 && server.seen.some((s) => s.url === '/ok'), 'both executions sleeping');
       process.kill(pid, 'SIGKILL');
       const [slept, fetched] = await Promise.all([sleeper, fetcher]);
       // Run again from the start, on the new sandbox: its console is the second run's only.
@@ -144,16 +144,18 @@ describe('lifecycle', () => {
     it('runs a lost execution again only once: if the new sandbox process dies too, it gets a coded error', async () => {
       const client = await TestClient.connect(daemon.url);
       const [first] = sandboxPids(daemon);
-      const sleeper = client.execute({ code: 'function h(cb) { setTimeout(() => cb("slept"), 2000); }', call: 'h' });
-      await delay(300);
+      const sleeper = client.execute({
+        code: 'function h(cb) { console.log("running"); setTimeout(() => cb("slept"), 2000); }',
+        call: 'h',
+        stream: true,
+      });
+      const runs = () => client.streamed.flatMap((s) => s.lines).length;
+      await until(() => runs() === 1, 'the sleeper running');
       process.kill(first, 'SIGKILL');
-      let second = first;
-      for (let attempt = 0; attempt < 100 && (second === first || second === undefined); attempt++) {
-        await delay(50);
-        [second] = sandboxPids(daemon);
-      }
-      assert.notEqual(second, first, 'a new sandbox process started');
-      await delay(500);
+      // Run again on the new sandbox process (its line streamed a second time), which is then killed too.
+      await until(() => runs() === 2, 'the sleeper running again');
+      const [second] = sandboxPids(daemon);
+      assert.ok(second !== undefined && second !== first, 'a new sandbox process started');
       process.kill(second, 'SIGKILL');
       const reply = await sleeper;
       assert.equal(reply.error?.code, -32603, JSON.stringify(reply));

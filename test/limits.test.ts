@@ -1,11 +1,28 @@
 // Scheduling and bounds: fairness across connections, the queue bound, the
 // per-connection in-flight bound, console and result caps.
 import assert from 'node:assert/strict';
-import { setTimeout as delay } from 'node:timers/promises';
 import { type Reply, TestClient } from './helpers/client.js';
-import { useDaemon } from './helpers/daemon.js';
+import { executionCounts, type RunningDaemon, useDaemon } from './helpers/daemon.js';
+import { until } from './helpers/poll.js';
 
 const SLOW = { code: 'function h(cb) { const end = Date.now() + 150; while (Date.now() < end) {} cb("slow"); }', call: 'h' };
+
+/**
+ * Holds the one sandbox thread of `daemon` (POOL_SIZE 1) with a busy loop sent by
+ * `client`, until `release` cancels it: what is sent meanwhile queues, and stays
+ * queued however long the test takes to look.
+ */
+async function block(daemon: RunningDaemon, client: TestClient): Promise<{ release(): Promise<void> }> {
+  const stopped = client.replyTo('blocker');
+  client.send({ type: 'req', method: 'runtime.execute', id: 'blocker', payload: { code: 'function h(cb) { for (;;) {} }', call: 'h' } });
+  await until(async () => (await executionCounts(daemon)).running === 1, 'the blocker running');
+  return {
+    async release() {
+      client.send({ type: 'req', method: 'runtime.cancel', id: 'unblock', payload: { id: 'blocker' } });
+      assert.equal((await stopped).error?.code, 1007);
+    },
+  };
+}
 
 describe('limits and scheduling', () => {
   describe('fairness', () => {
@@ -15,10 +32,13 @@ describe('limits and scheduling', () => {
       const flooder = await TestClient.connect(daemon.url);
       const light = await TestClient.connect(daemon.url);
       const order: string[] = [];
+      const blocker = await block(daemon, flooder);
       const flood = Array.from({ length: 15 }, () => flooder.execute(SLOW).then(() => order.push('flood')));
-      // Let the flood reach the queue first.
-      await delay(50);
-      const reply = await light.execute({ code: '"light"' });
+      // The flood reaches the queue first.
+      await until(async () => (await executionCounts(daemon)).queued === 15, 'the flood queued');
+      const answered = light.execute({ code: '"light"' });
+      await blocker.release();
+      const reply = await answered;
       order.push('light');
       assert.equal(reply.payload?.value, 'light');
       // Behind at most the one the sandbox had taken and the next: not behind the flood's queue.
@@ -35,15 +55,26 @@ describe('limits and scheduling', () => {
     it('admits a light client while one client holds the whole queue over several connections', async () => {
       const hog = await Promise.all([1, 2, 3].map(() => TestClient.connect(daemon.url)));
       const light = await TestClient.connect(daemon.url);
-      const flood = hog.flatMap((connection) => Array.from({ length: 6 }, () => connection.execute(SLOW)));
-      await delay(50);
-      const reply = await light.execute({ code: '"light"' });
-      assert.equal(reply.payload?.value, 'light');
-      const floodReplies = await Promise.all(flood);
-      const evicted = floodReplies.filter(
-        (r) => r.error?.data?.reason === 'the execution queue is full and this connection held more of it than others',
+      const blocker = await block(daemon, hog[0]);
+      const floodReplies: Reply[] = [];
+      const flood = hog.flatMap((connection) =>
+        Array.from({ length: 6 }, () => connection.execute(SLOW).then((reply) => floodReplies.push(reply))),
       );
-      assert.ok(evicted.length >= 1, 'the light call took the place of a flooding one');
+      const evicted = () =>
+        floodReplies.filter((r) => r.error?.data?.reason === 'the execution queue is full and this connection held more of it than others');
+      // 10 queued (QUEUE_LIMIT), the other 8 refused or evicted by one another's connections.
+      await until(
+        async () => floodReplies.length === 8 && (await executionCounts(daemon)).queued === 10,
+        'the queue full, the rest of the flood answered',
+      );
+      const evictedBefore = evicted().length;
+      const answered = light.execute({ code: '"light"' });
+      // The light call took the place of a flooding one, while the queue was full.
+      await until(() => evicted().length === evictedBefore + 1, "a flooding request evicted for the light one's place");
+      await blocker.release();
+      const reply = await answered;
+      assert.equal(reply.payload?.value, 'light');
+      await Promise.all(flood);
       assert.ok(floodReplies.every((r) => r.payload?.value === 'slow' || r.error?.code === 1004));
       await Promise.all([...hog, light].map((c) => c.close()));
     });

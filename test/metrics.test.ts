@@ -4,9 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { TestClient } from './helpers/client.js';
 import { type RunningDaemon, metricSample as sample, startDaemon, useDaemon } from './helpers/daemon.js';
+import { until } from './helpers/poll.js';
 
 describe('metrics', () => {
   let base: string;
@@ -23,14 +23,14 @@ describe('metrics', () => {
     return res.text();
   };
 
-  /** Scrapes until `series` has a sample (a sandbox reports a replaced isolate after the reply), or 5 s pass. */
+  /** Scrapes until `series` has a sample (a sandbox reports a replaced isolate after the reply); resolves with that scrape. */
   const scrapeUntil = async (series: string) => {
-    for (let attempt = 0; attempt < 50; attempt++) {
-      const text = await scrape();
-      if (text.split('\n').some((line) => line.startsWith(`${series} `))) return text;
-      await delay(100);
-    }
-    return scrape();
+    let text = '';
+    await until(async () => {
+      text = await scrape();
+      return text.split('\n').some((line) => line.startsWith(`${series} `));
+    }, `a sample of ${series}`);
+    return text;
   };
   const recycled = (reason: string) => `javascriptd_isolates_recycled_total{key="default",reason="${reason}"}`;
 
@@ -72,8 +72,7 @@ describe('metrics', () => {
     assert.ok(sample(text, 'javascriptd_websocket_bytes_total{direction="out"}') > 100);
     assert.ok(sample(text, 'javascriptd_process_resident_memory_bytes') > 0);
     await client.close();
-    await delay(100);
-    assert.equal(sample(await scrape(), 'javascriptd_connections'), 0);
+    await until(async () => sample(await scrape(), 'javascriptd_connections') === 0, 'the closed connection uncounted');
   });
 });
 

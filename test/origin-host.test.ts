@@ -12,6 +12,7 @@ import { TestClient, within } from './helpers/client.js';
 import { httpBase, type LogLine, type RunningDaemon, startDaemon, useDaemon } from './helpers/daemon.js';
 import { describeWithEngine } from './helpers/engines.js';
 import { startHttpServer, type TestServer } from './helpers/http-server.js';
+import { until } from './helpers/poll.js';
 import { get, upgrade } from './helpers/raw-http.js';
 
 /** ASCII, so that a program can send it in x-runtime-secret. */
@@ -28,10 +29,7 @@ const logged = (daemon: RunningDaemon, msg: string): LogLine[] => daemon.logs().
 
 /** Polls the daemon's log until a line with `msg` has `field` equal to `value`. */
 async function untilLogged(daemon: RunningDaemon, msg: string, field: string, value: string): Promise<void> {
-  const found = async () => {
-    while (!logged(daemon, msg).some((line) => line[field] === value)) await delay(20);
-  };
-  await within(found(), 10000, `the log line "${msg}" with ${field} ${value}`);
+  await until(() => logged(daemon, msg).some((line) => line[field] === value), `the log line "${msg}" with ${field} ${value}`);
 }
 
 /** Opens a WebSocket with `headers` and runs 1+1 on it. */

@@ -2,11 +2,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { setTimeout as delay } from 'node:timers/promises';
 import { JSONRPCClient, type JSONRPCResponse } from 'json-rpc-2.0';
 import WebSocket from 'ws';
 import { TestClient } from './helpers/client.js';
-import { executionLines, type RunningDaemon, startDaemon } from './helpers/daemon.js';
+import { executionCounts, executionLines, type RunningDaemon, startDaemon } from './helpers/daemon.js';
 import { until } from './helpers/poll.js';
 
 describe('wire protocol', () => {
@@ -314,7 +313,7 @@ describe('wire protocol', () => {
       const call = 'x'.repeat(60000);
       await client.execute({ code: '1', call });
       const logged = () => daemon.output.find((l) => l.includes('"msg":"execution"') && l.includes('xxxxxxxxxx'));
-      for (let wait = 0; logged() === undefined && wait < 20; wait++) await delay(100);
+      await until(() => logged() !== undefined, 'the execution logged');
       const line = logged();
       assert.ok(line !== undefined && line.length < 1000, `logged ${line?.length} characters`);
       assert.match(line, /… \[59800 more characters\]/);
@@ -373,18 +372,18 @@ describe('connection bounds', () => {
     const before = opened().length;
     const client = await TestClient.connect(daemon.url);
     // The daemon's id for this connection, once its log line is out.
-    for (let wait = 0; opened().length === before && wait < 50; wait++) await delay(20);
+    await until(() => opened().length > before, 'the connection logged');
     const connection = opened().at(-1)?.connection;
     // Executions that ran: those still queued when the connection closes are logged as cancelled (1007).
     const executions = () =>
       daemon.logs().filter((line) => line.msg === 'execution' && line.client === connection && line.code !== 1007).length;
     client.ws.pause();
     for (let id = 1; id <= 100; id++) client.send({ type: 'req', method: 'runtime.execute', id, payload: BIG });
-    await delay(2500);
+    const closing = () => daemon.logs().find((line) => line.msg === 'closing a connection' && line.connection === connection);
+    await until(() => closing() !== undefined, 'the daemon closing the connection');
+    assert.equal(closing()?.reason, 'replies unread for 1000 ms');
     // 100 replies of 90 KB: what the socket buffers took, then nothing more ran.
     assert.ok(executions() < 60, `${executions()} of 100 executions ran for a client reading nothing`);
-    const closing = daemon.logs().find((line) => line.msg === 'closing a connection' && line.connection === connection);
-    assert.equal(closing?.reason, 'replies unread for 1000 ms');
     client.ws.resume();
     await client.closed;
   });
@@ -393,7 +392,11 @@ describe('connection bounds', () => {
     const client = await TestClient.connect(daemon.url);
     client.ws.pause();
     const replies = Array.from({ length: 60 }, () => client.execute(BIG));
-    await delay(500);
+    // Nothing runs while executions wait in the queue: the daemon holds this client's (its replies went unread).
+    await until(async () => {
+      const { queued, running } = await executionCounts(daemon);
+      return running === 0 && queued > 0;
+    }, "the daemon holding the client's executions");
     client.ws.resume();
     const values = (await Promise.all(replies)).map((reply) => (reply.payload?.value as string | undefined)?.length);
     assert.deepEqual(values, Array(60).fill(90000));

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { setTimeout as delay } from 'node:timers/promises';
+import { until } from './helpers/poll.js';
 
 const ROOT = join(__dirname, '..', '..');
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -133,9 +133,7 @@ describe('README', function () {
       assert.equal(result.stdout.replace(/"time":[\d.e+-]+/g, '"time":T'), expected.stdout, result.stderr);
       // It ran on this daemon (not on one a developer left on the default port). A
       // reply can overtake its log line, so wait for the lines a moment.
-      for (let waited = 0; executions(daemon!) - before < expected.executions && waited < 5000; waited += 50) {
-        await delay(50);
-      }
+      await until(() => executions(daemon!) - before >= expected.executions, `the executions of ${name} logged`);
       assert.equal(executions(daemon!) - before, expected.executions, `executions logged by the test's daemon for ${name}`);
     });
   }

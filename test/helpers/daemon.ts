@@ -141,6 +141,15 @@ export function metricSample(text: string, series: string): number {
   return Number(line.split(' ')[1]);
 }
 
+/** From /metrics: executions of `key` waiting in its queue, and running (those waiting inside a sandbox included). */
+export async function executionCounts(daemon: RunningDaemon, key = 'default'): Promise<{ queued: number; running: number }> {
+  const text = await metricsText(daemon);
+  return {
+    queued: metricSample(text, `javascriptd_queue_depth{key="${key}"}`),
+    running: metricSample(text, `javascriptd_executions_running{key="${key}"}`),
+  };
+}
+
 /** A loopback port nothing listens on right now. */
 export function freePort(): Promise<number> {
   return new Promise((resolve) => {

@@ -5,8 +5,8 @@ import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { freePort } from './daemon.js';
+import { until } from './poll.js';
 
 export interface RunningProxy {
   url: string;
@@ -59,11 +59,14 @@ export async function startHaproxy(backendPorts: number[]): Promise<RunningProxy
 }
 
 async function waitForPort(port: number, child: ChildProcess, output: string[]): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    if (child.exitCode !== null) throw new Error(`haproxy exited with ${child.exitCode}:\n${output.join('')}`);
-    const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-    if (response?.ok) return;
-    await delay(100);
+  try {
+    await until(async () => {
+      if (child.exitCode !== null) throw new Error(`haproxy exited with ${child.exitCode}`);
+      const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+      return response?.ok === true;
+    }, `haproxy serving on ${port}`);
+  } catch (error) {
+    // Its output says why.
+    throw new Error(`${(error as Error).message}:\n${output.join('')}`);
   }
-  throw new Error(`haproxy did not serve on ${port}:\n${output.join('')}`);
 }

@@ -33,7 +33,9 @@ export async function startHttpServer(routes: Record<string, Handler>): Promise<
       res.on('close', () => {
         if (!res.writableFinished) aborted.push(req.url ?? '');
       });
-      const handler = routes[new URL(req.url ?? '/', 'http://x').pathname];
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      // A route ending in /* takes every last segment under it.
+      const handler = routes[path] ?? routes[path.replace(/[^/]*$/, '*')];
       if (handler === undefined) {
         res.writeHead(404).end('no such route');
         return;
@@ -55,4 +57,27 @@ export async function startHttpServer(routes: Record<string, Handler>): Promise<
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * GET /gate/<name> (route '/gate/*'): held until the test calls release(name),
+ * then answered 'open' (as is every later request for that name). How a script
+ * waits on something the test controls, e.g. to show a console line arrived
+ * while its script was still running.
+ */
+export class Gates {
+  private readonly opened = new Set<string>();
+  private readonly held = new Map<string, ServerResponse[]>();
+
+  readonly route: Handler = (req, res) => {
+    const name = (req.url ?? '').slice('/gate/'.length);
+    if (this.opened.has(name)) res.end('open');
+    else this.held.set(name, [...(this.held.get(name) ?? []), res]);
+  };
+
+  release(name: string): void {
+    this.opened.add(name);
+    for (const res of this.held.get(name) ?? []) res.end('open');
+    this.held.delete(name);
+  }
 }
