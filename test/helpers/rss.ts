@@ -81,11 +81,11 @@ export class RssSampler {
     this.sample();
   }
 
-  /** The highest total between two `now()` times (all of them by default). */
-  peak(from = 0, to = Infinity): TreeRss | undefined {
+  /** The sample with the highest total (or root process) between two `now()` times (all of them by default). */
+  peak(from = 0, to = Infinity, of: 'total' | 'root' = 'total'): TreeRss | undefined {
     let highest: TreeRss | undefined;
     for (const sample of this.samples) {
-      if (sample.at >= from && sample.at <= to && (highest === undefined || sample.total > highest.total)) highest = sample;
+      if (sample.at >= from && sample.at <= to && (highest === undefined || sample[of] > highest[of])) highest = sample;
     }
     return highest;
   }
