@@ -12,6 +12,7 @@ import { type LoadResult, runLoad } from './load.js';
 import {
   idleConnectionsTarget,
   latencyTargets,
+  lightBesideBusyLoopsTarget,
   lightBesideSleepersTarget,
   poolScalingTarget,
   sleepersMemoryTarget,
@@ -137,6 +138,8 @@ async function main(): Promise<void> {
     process.stderr.write('targets: a light call beside sleepers, 256 sleepers\n');
     targets.push(await lightBesideSleepersTarget(servers[0].url, DURATION_MS));
     targets.push(await sleepersMemoryTarget(servers[0].url, () => rssMb(servers[0].process.pid)));
+    process.stderr.write('targets: a light call beside busy loops\n');
+    targets.push(await lightBesideBusyLoopsTarget(servers[0].url, cpus().length));
   } finally {
     for (const server of servers) server.process.kill('SIGTERM');
   }
