@@ -142,14 +142,14 @@ export const SETTINGS: readonly Setting[] = [
     scope: 'server',
     field: 'transformTimeoutMs',
     schema: int(100, 10000),
-    help: "time limit of one TypeScript or module transform, ms; past it esbuild's service is killed and restarted, and the transforms it had in hand get -32603",
+    help: "time limit of one TypeScript or module transform, ms; past it esbuild's service is killed and restarted, and the transforms it had in hand run again alone (one that fails it again gets -32603)",
   },
   {
     env: 'TRANSFORM_MEMORY',
     scope: 'server',
     field: 'transformMemoryMb',
     schema: int(64, 512),
-    help: "resident memory of esbuild's service, MB; past it the service is killed and restarted (the transforms it had in hand get -32603); past three quarters of it, stopped once idle",
+    help: "resident memory of esbuild's service, MB; past it the service is killed and restarted (the transforms it had in hand run again alone; one that fails it again gets -32603); past three quarters of it, stopped once idle",
   },
   {
     env: 'MAX_CONNECTIONS',

@@ -99,14 +99,15 @@ describe('hostile TypeScript and module sources', function () {
       assert.equal(reply.payload?.value, 2, JSON.stringify(reply.error));
     });
 
-    it('fails only the transform in hand when the esbuild service dies under it; the next ones start a new service', async () => {
+    it('runs the transform in hand again, alone, when the esbuild service dies under it: it gets its value from a new service', async () => {
       await assertTransformsWork(client);
       const before = await found(() => esbuildService(daemon), 'the esbuild service');
       // Shallow and large: a few seconds of esbuild's work, during which its process is killed.
       const pending = client.execute({ code: `export default [${'1,'.repeat(1_500_000)}].length;`, module: true, typescript: true });
       await until(() => (esbuildService(daemon)?.cpuTicks ?? 0) > before.cpuTicks + 5, 'esbuild at work');
       process.kill(before.pid, 'SIGKILL');
-      restarted(await pending, /The service was stopped/);
+      const reply = await pending;
+      assert.equal(reply.payload?.value, 1_500_000, JSON.stringify(reply.error));
       await assertTransformsWork(client);
       assert.notEqual(esbuildService(daemon)?.pid, before.pid, 'a new service');
     });
@@ -160,19 +161,28 @@ describe('hostile TypeScript and module sources', function () {
       await assertTransformsWork(client);
     });
 
-    it('kills a service that grows past TRANSFORM_MEMORY on a source with no brackets to count (a.b.b.b… a million deep): only that request fails', async () => {
+    it('kills a service that grows past TRANSFORM_MEMORY on a source with no brackets to count (a.b.b.b… a million deep): that request fails, run alone a second time', async () => {
       const error = await client.execute({ code: `export default a${'.b'.repeat(1_000_000)};`, module: true });
       restarted(error, /went over TRANSFORM_MEMORY \(64 MB\)/);
       await assertTransformsWork(client);
     });
 
-    it('kills a service that hangs past TRANSFORM_TIMEOUT: only the transform in hand fails', async () => {
+    it('kills a service that hangs past TRANSFORM_TIMEOUT, and runs the transform it had in hand again on a new one', async () => {
       await assertTransformsWork(client);
       const hung = await found(() => esbuildService(daemon), 'the esbuild service');
       // A stopped process reads nothing: the next transform waits on it.
       stopped = hung.pid;
       process.kill(hung.pid, 'SIGSTOP');
-      restarted(await client.execute({ code: 'const late: number = 1;\nlate', typescript: true }), /TRANSFORM_TIMEOUT \(2000 ms\)/);
+      const reply = await client.execute({ code: 'const late: number = 1;\nlate', typescript: true });
+      assert.equal(reply.payload?.value, 1, JSON.stringify(reply.error));
+      assert.ok(
+        daemon
+          .logs()
+          .some(
+            (line) => line.msg === 'esbuild service failed; it is replaced' && /TRANSFORM_TIMEOUT \(2000 ms\)/.test(String(line.reason)),
+          ),
+        'the hung service was replaced for its timeout',
+      );
       // Killed by the daemon: a stopped process would not heed a SIGTERM.
       await until(() => esbuildService(daemon)?.pid !== hung.pid, 'the hung service gone');
       await assertTransformsWork(client);

@@ -6,8 +6,9 @@
 // has a time limit (TRANSFORM_TIMEOUT) and the service a memory bound
 // (TRANSFORM_MEMORY, its resident memory read from /proc every 50 ms while it
 // works): a service that dies, hangs or grows past them is killed and
-// forgotten (esbuild's `stop()`), each transform it had in hand gets -32603
-// saying so, and the next transform starts a new one. An idle service holding
+// forgotten (esbuild's `stop()`), and the next transform starts a new one. Each
+// transform it had in hand is run again, one at a time: one source was at fault,
+// and only one that fails the service again gets -32603 saying so. An idle service holding
 // more than three quarters of TRANSFORM_MEMORY (Go keeps what a large
 // transform took) is stopped too, so the next transform does not start near
 // the bound.
@@ -32,13 +33,15 @@ export interface ServiceLimits {
 interface Service {
   /** Its process id, where /proc tells it (Linux); without one there is no memory bound and a kill is esbuild's own SIGTERM. */
   pid: number | undefined;
-  /** How to fail each transform it has in hand. */
+  /** What to do with each transform it has in hand when it fails: run it again alone, or fail it. */
   inHand: Set<(error: RpcError) => void>;
   memoryWatch: NodeJS.Timeout | undefined;
 }
 
 export class EsbuildService {
   private service: Service | undefined;
+  /** Transforms run again after their service failed under them, one at a time: the end of that line. */
+  private alone: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly limits: ServiceLimits,
@@ -62,14 +65,17 @@ export class EsbuildService {
     return new Promise<T>((resolve, reject) => {
       const settled = () => {
         clearTimeout(timer);
-        service.inHand.delete(reject);
+        service.inHand.delete(failed);
         this.idle(service);
       };
       const timer = setTimeout(
         () => this.restart(service, `a transform took longer than TRANSFORM_TIMEOUT (${this.limits.timeoutMs} ms)`),
         this.limits.timeoutMs,
       );
-      service.inHand.add(reject);
+      // A service that fails fails all it has in hand, though one source is at fault: each is run
+      // again alone, where only the one at fault fails again (and gets the error).
+      const failed = (error: RpcError) => (firstTry ? resolve(this.runAlone(start)) : reject(error));
+      service.inHand.add(failed);
       // Called here, so that a service it starts is there to be found below; a throw is a rejection.
       new Promise<T>((started) => started(start())).then(
         (value) => {
@@ -101,13 +107,20 @@ export class EsbuildService {
     if (this.service !== undefined) this.discard(this.service);
   }
 
+  /** Runs `start` once more, after the transforms run again before it, on whatever service runs then. */
+  private runAlone<T>(start: () => Promise<T>): Promise<T> {
+    const run = this.alone.then(() => this.attempt(start, false));
+    this.alone = run.catch(() => undefined);
+    return run;
+  }
+
   private checkMemory(service: Service): void {
     const used = residentBytes(service.pid);
     if (used !== undefined && used > this.limits.memoryMb * MB)
       this.restart(service, `esbuild went over TRANSFORM_MEMORY (${this.limits.memoryMb} MB)`);
   }
 
-  /** Kills and forgets `service`, failing with -32603 what it had in hand; the next transform starts a new one. */
+  /** Kills and forgets `service`; what it had in hand runs again alone, or gets -32603 if it had already; the next transform starts a new one. */
   private restart(service: Service, reason: string): void {
     this.forget(service, reason);
     const error = errors.transformFailed(reason);
