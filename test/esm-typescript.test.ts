@@ -5,14 +5,15 @@
 // and from `javascriptd run`; and requests without the new fields answered
 // exactly as before.
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Client, connect, ExecutionError } from 'javascriptd-client';
 import { type Reply, TestClient, within } from './helpers/client.js';
 import { CLI, errorLogs, useDaemon } from './helpers/daemon.js';
+import { esbuildService } from './helpers/esbuild-process.js';
 
 const MODULE_PATH = join(__dirname, '..', '..', 'node_modules');
 
@@ -193,7 +194,7 @@ describe('ES module and TypeScript scripts', function () {
       const code = `const greeting: string = "hi ${randomUUID()}";\ngreeting.slice(0, 2)`;
       assert.equal(value(await client.execute({ code, typescript: true })), 'hi');
       // esbuild runs as a child process of the daemon: stopped, it could make nothing.
-      const [esbuild] = childrenNamed(daemon.process.pid as number, 'esbuild');
+      const esbuild = esbuildService(daemon)?.pid;
       assert.ok(esbuild !== undefined, "esbuild's process, started by the first script");
       process.kill(esbuild, 'SIGSTOP');
       try {
@@ -299,24 +300,3 @@ describe('ES module and TypeScript scripts', function () {
     });
   });
 });
-
-/** The child processes of `pid` whose command line names `name`. */
-function childrenNamed(pid: number, name: string): number[] {
-  let children: number[];
-  try {
-    children = execFileSync('pgrep', ['-P', String(pid)])
-      .toString()
-      .trim()
-      .split('\n')
-      .map(Number);
-  } catch {
-    return []; // pgrep exits 1 when there is none
-  }
-  return children.filter((child) => {
-    try {
-      return readFileSync(`/proc/${child}/cmdline`, 'utf8').includes(name);
-    } catch {
-      return false; // gone meanwhile
-    }
-  });
-}

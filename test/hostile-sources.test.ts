@@ -5,10 +5,10 @@
 // (-32603 saying the compiler was restarted); in every case the next module
 // and TypeScript scripts run on the same daemon.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import type { TestClient as Client, Reply } from './helpers/client.js';
 import { TestClient } from './helpers/client.js';
-import { errorLogs, type RunningDaemon, startDaemon, useDaemon } from './helpers/daemon.js';
+import { errorLogs, startDaemon, useDaemon } from './helpers/daemon.js';
+import { esbuildService, isEsbuildService } from './helpers/esbuild-process.js';
 import { found, until } from './helpers/poll.js';
 
 const NESTED = `${'('.repeat(1_000_000)}1${')'.repeat(1_000_000)}`;
@@ -40,31 +40,6 @@ async function assertTransformsWork(client: Client): Promise<void> {
     assert.equal(reply.error, undefined, `${script.code}: ${JSON.stringify(reply.error)}`);
     assert.equal(reply.payload?.value, n + 1, script.code);
   }
-}
-
-function isEsbuildService(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('\0--service=');
-  } catch {
-    return false;
-  }
-}
-
-/** esbuild's service process under the daemon, with the CPU time it has used (clock ticks); undefined while there is none. */
-function esbuildService(daemon: RunningDaemon): { pid: number; cpuTicks: number } | undefined {
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) !== daemon.process.pid || !isEsbuildService(Number(name))) continue;
-      // utime and stime, fields 14 and 15 of stat.
-      return { pid: Number(name), cpuTicks: Number(fields[11]) + Number(fields[12]) };
-    } catch {
-      // It exited between the listing and the read.
-    }
-  }
-  return undefined;
 }
 
 describe('hostile TypeScript and module sources', function () {
