@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
+import { computeSlots } from './sandbox/compute-slots.js';
 import { ANY, parseHostName, parseOrigin } from './transport/origin.js';
 
 /** What one key (one secret) may do, and its limits. */
@@ -305,14 +306,14 @@ export const SETTINGS: readonly Setting[] = [
     scope: 'key',
     field: 'memoryLimitMb',
     schema: int(8, 128),
-    help: 'heap limit of each isolate, MB, shared by the executions running in it',
+    help: 'heap limit of one execution (each runs in an isolate of its own), MB',
   },
   {
     env: 'POOL_SIZE',
     scope: 'key',
     field: 'poolSize',
     schema: { ...int(1), maximum: 256 },
-    help: 'sandbox processes, each running many executions side by side on one thread (default: number of cores)',
+    help: 'sandbox processes, each running many executions side by side, each in an isolate of its own (default: number of cores)',
   },
   {
     env: 'MAX_CONCURRENT',
@@ -368,7 +369,7 @@ export const SETTINGS: readonly Setting[] = [
     scope: 'key',
     field: 'sandboxMemoryMb',
     schema: int(32),
-    help: "memory budget of one sandbox, MB: past three quarters of it a sandbox takes no new execution and is replaced once idle; past all of it, it is killed (its executions get 1003 or run again); a container's memory limit (default: 2 x MEMORY_LIMIT + 128, at least 384)",
+    help: "memory budget of one sandbox, MB: past three quarters of it a sandbox takes no new execution and is replaced once idle; past all of it, it is killed (its executions get 1003 or run again); a container's memory limit (default: (executions a sandbox computes at once + 1) x MEMORY_LIMIT + 128, at least 384; with the default POOL_SIZE, 4 x MEMORY_LIMIT + 128)",
   },
   {
     env: 'SANDBOX_CPUS',
@@ -502,8 +503,9 @@ function fromEnv(env: NodeJS.ProcessEnv, settings: readonly Setting[]): Record<s
 /** A key from values ajv has validated and filled with defaults; lists default to empty (nothing allowed). */
 function asPolicy(name: string, values: Record<string, unknown>): KeyPolicy {
   const policy = { name, modules: [], fetchAllow: [], fetchAllowPrivate: [], ...values } as unknown as KeyPolicy;
-  // A sandbox holds its isolate's heap, copies of what crosses the boundary, and Node itself.
-  policy.sandboxMemoryMb ??= Math.max(384, 2 * policy.memoryLimitMb + 128);
+  // A sandbox holds Node itself, its idle and waiting isolates, and the heaps of those computing, each up to MEMORY_LIMIT.
+  const { computing } = computeSlots(policy.poolSize ?? availableParallelism());
+  policy.sandboxMemoryMb ??= Math.max(384, (computing + 1) * policy.memoryLimitMb + 128);
   return policy;
 }
 

@@ -19,8 +19,9 @@ import { prepareCodeCache } from './sandbox/code-cache.js';
 import { containerLink, MODULES_LABEL, removeStaleSandboxes } from './sandbox/container-link.js';
 import { bundleModules, globalModulePath } from './sandbox/module-bundler.js';
 import { processLink } from './sandbox/process-link.js';
-import type { RecycleReason, Sandbox } from './sandbox/sandbox.js';
+import type { Sandbox } from './sandbox/sandbox.js';
 import { SandboxPool } from './sandbox/sandbox-pool.js';
+import type { RecycleReason } from './shared/contract.js';
 import type { BundledModule } from './shared/module-files.js';
 import { preludeSource } from './shared/prelude-source.js';
 import { isLoopbackAddress } from './transport/origin.js';
@@ -293,6 +294,7 @@ async function startSandbox({ prepared, config, modulePath, docker, onRecycle, l
     key: key.name,
     limits: {
       memoryLimitMb: key.memoryLimitMb,
+      sandboxMemoryMb: key.sandboxMemoryMb,
       consoleLimitBytes: key.consoleLimitBytes,
       resultLimitBytes: key.resultLimitBytes,
       resultDepth: config.maxDepth,

@@ -3,7 +3,7 @@
 // The code table is the client package's (it needs nothing of the daemon); the
 // daemon makes its errors from it.
 import { ErrorCode } from 'javascriptd-client/errors';
-import type { Usage } from './sandbox/sandbox.js';
+import type { Usage } from './shared/contract.js';
 import { clip } from './text.js';
 
 export { ErrorCode };

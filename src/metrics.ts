@@ -2,7 +2,7 @@
 // layer records into this one registry; gauges of queues and pools are read
 // when scraped.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { RecycleReason, Usage } from './sandbox/sandbox.js';
+import type { RecycleReason, Usage } from './shared/contract.js';
 
 export interface PoolState {
   key: string;

@@ -115,11 +115,18 @@ describe('lifecycle', () => {
       await server?.close();
     });
 
-    it('replaces a sandbox process that dies: what it held runs again there unless it had made a request outside (1008)', async () => {
+    /** Answered once the sandbox has taken everything sent to it before: messages to it keep their order. */
+    const probe = async (client: TestClient) => assert.equal((await client.execute({ code: '"probe"' })).payload?.value, 'probe');
+
+    it('replaces a sandbox process that dies: what it held runs again there unless it had made a request outside or streamed (1008)', async () => {
       const client = await TestClient.connect(daemon.url);
       const [pid] = sandboxPids(daemon);
       const sleeper = client.execute({
         code: 'function h(cb) { console.log("running"); setTimeout(() => cb("slept"), 1000); }',
+        call: 'h',
+      });
+      const streamer = client.execute({
+        code: 'function h(cb) { console.log("streamed"); setTimeout(() => cb("streamed"), 1000); }',
         call: 'h',
         stream: true,
       });
@@ -127,15 +134,23 @@ describe('lifecycle', () => {
         code: `async function h() { await fetch("${server.origin}/ok"); await new Promise((r) => setTimeout(r, 1000)); return "fetched"; }`,
         call: 'h',
       });
-      // Both asleep in the sandbox: the sleeper's line streamed, the fetcher's request served.
-      await until(() => client.streamed.length === 1 && server.seen.some((s) => s.url === '/ok'), 'both executions sleeping');
+      // All three asleep in the sandbox: the streamer's line streamed, the fetcher's request served, the sleeper taken before the probe.
+      await probe(client);
+      await until(() => client.streamed.length === 1 && server.seen.some((s) => s.url === '/ok'), 'the executions sleeping');
       process.kill(pid, 'SIGKILL');
-      const [slept, fetched] = await Promise.all([sleeper, fetcher]);
+      const [slept, streamed, fetched] = await Promise.all([sleeper, streamer, fetcher]);
       // Run again from the start, on the new sandbox: its console is the second run's only.
       assert.deepEqual(slept.payload?.value, 'slept');
       assert.deepEqual(slept.payload?.console, ['running']);
       assert.equal(fetched.error?.code, 1008);
       assert.match(String(fetched.error?.data?.reason), /its sandbox exited \(SIGKILL\) after it had made a request outside/);
+      // A second run would stream its line again.
+      assert.equal(streamed.error?.code, 1008);
+      assert.match(String(streamed.error?.data?.reason), /its sandbox exited \(SIGKILL\) after it had streamed console lines/);
+      assert.deepEqual(
+        client.streamed.flatMap((s) => s.lines),
+        ['streamed'],
+      );
       assert.equal((await client.execute({ code: '"replaced"' })).payload?.value, 'replaced');
       assert.notDeepEqual(sandboxPids(daemon), [pid]);
       await client.close();
@@ -144,18 +159,13 @@ describe('lifecycle', () => {
     it('runs a lost execution again only once: if the new sandbox process dies too, it gets a coded error', async () => {
       const client = await TestClient.connect(daemon.url);
       const [first] = sandboxPids(daemon);
-      const sleeper = client.execute({
-        code: 'function h(cb) { console.log("running"); setTimeout(() => cb("slept"), 2000); }',
-        call: 'h',
-        stream: true,
-      });
-      const runs = () => client.streamed.flatMap((s) => s.lines).length;
-      await until(() => runs() === 1, 'the sleeper running');
+      const sleeper = client.execute({ code: 'function h(cb) { setTimeout(() => cb("slept"), 2000); }', call: 'h' });
+      await probe(client);
       process.kill(first, 'SIGKILL');
-      // Run again on the new sandbox process (its line streamed a second time), which is then killed too.
-      await until(() => runs() === 2, 'the sleeper running again');
+      // Sent again to the new sandbox process as soon as it is up, before the probe; which is then killed too.
+      await until(() => sandboxPids(daemon).some((pid) => pid !== first), 'a new sandbox process');
+      await probe(client);
       const [second] = sandboxPids(daemon);
-      assert.ok(second !== undefined && second !== first, 'a new sandbox process started');
       process.kill(second, 'SIGKILL');
       const reply = await sleeper;
       assert.equal(reply.error?.code, -32603, JSON.stringify(reply));

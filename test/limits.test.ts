@@ -8,9 +8,9 @@ import { until } from './helpers/poll.js';
 const SLOW = { code: 'function h(cb) { const end = Date.now() + 150; while (Date.now() < end) {} cb("slow"); }', call: 'h' };
 
 /**
- * Holds the one sandbox thread of `daemon` (POOL_SIZE 1) with a busy loop sent by
- * `client`, until `release` cancels it: what is sent meanwhile queues, and stays
- * queued however long the test takes to look.
+ * Holds the one execution `daemon` runs at once (MAX_CONCURRENT 1) with a busy
+ * loop sent by `client`, until `release` cancels it: what is sent meanwhile
+ * queues, and stays queued however long the test takes to look.
  */
 async function block(daemon: RunningDaemon, client: TestClient): Promise<{ release(): Promise<void> }> {
   const stopped = client.replyTo('blocker');
@@ -26,7 +26,7 @@ async function block(daemon: RunningDaemon, client: TestClient): Promise<{ relea
 
 describe('limits and scheduling', () => {
   describe('fairness', () => {
-    const daemon = useDaemon({ POOL_SIZE: '1' });
+    const daemon = useDaemon({ POOL_SIZE: '1', MAX_CONCURRENT: '1' });
 
     it('answers a light call on a second connection while the first floods', async () => {
       const flooder = await TestClient.connect(daemon.url);
@@ -50,7 +50,7 @@ describe('limits and scheduling', () => {
   });
 
   describe('sharing the queue', () => {
-    const daemon = useDaemon({ POOL_SIZE: '1', QUEUE_LIMIT: '10', QUEUE_BYTES: '200000' });
+    const daemon = useDaemon({ POOL_SIZE: '1', MAX_CONCURRENT: '1', QUEUE_LIMIT: '10', QUEUE_BYTES: '200000' });
 
     it('admits a light client while one client holds the whole queue over several connections', async () => {
       const hog = await Promise.all([1, 2, 3].map(() => TestClient.connect(daemon.url)));
@@ -82,7 +82,7 @@ describe('limits and scheduling', () => {
     it('bounds the queue in bytes (QUEUE_BYTES), counting requests as their frames', async () => {
       const client = await TestClient.connect(daemon.url);
       const padded = (n: number) => ({ ...SLOW, code: `${SLOW.code}/*${'p'.repeat(n)}*/` });
-      // The sandbox takes one at a time; then three 60 KB requests fit in 200 KB of queue, the fourth does not.
+      // One runs at a time; then three 60 KB requests fit in 200 KB of queue, the fourth does not.
       const replies = await Promise.all([client.execute(SLOW), ...Array.from({ length: 4 }, () => client.execute(padded(60000)))]);
       const busy = replies.filter((r) => r.error?.code === 1004);
       assert.equal(busy.length, 1);
@@ -92,7 +92,14 @@ describe('limits and scheduling', () => {
   });
 
   describe('bounds', () => {
-    const daemon = useDaemon({ POOL_SIZE: '1', QUEUE_LIMIT: '2', MAX_IN_FLIGHT: '3', CONSOLE_LIMIT: '100', RESULT_LIMIT: '1000' });
+    const daemon = useDaemon({
+      POOL_SIZE: '1',
+      MAX_CONCURRENT: '1',
+      QUEUE_LIMIT: '2',
+      MAX_IN_FLIGHT: '3',
+      CONSOLE_LIMIT: '100',
+      RESULT_LIMIT: '1000',
+    });
 
     it('answers 1004 Busy past the queue bound instead of hanging', async () => {
       const clients = await Promise.all([1, 2, 3].map(() => TestClient.connect(daemon.url)));
@@ -100,7 +107,7 @@ describe('limits and scheduling', () => {
       const busy = replies.filter((r) => r.error?.code === 1004);
       const served = replies.filter((r) => r.payload?.value === 'slow');
       assert.equal(busy.length + served.length, 6);
-      assert.equal(served.length, 3, 'the one the sandbox takes and two queued are served');
+      assert.equal(served.length, 3, 'the one running and two queued are served');
       assert.equal(busy[0].error?.message, 'Busy');
       // Refused, or evicted by a connection holding less of the queue: which one depends on the order they arrive in.
       for (const reply of busy) assert.match(String(reply.error?.data?.reason), /^the execution queue is full/);

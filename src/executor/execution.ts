@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { RpcError } from '../errors.js';
 import * as errors from '../errors.js';
 import type { WireRequest } from '../outbound/wire.js';
-import type { ExecutionResult, SandboxLimits, Usage } from '../sandbox/sandbox.js';
+import type { ExecutionResult, SandboxLimits, Usage } from '../shared/contract.js';
 import { ConsoleLog } from './console-log.js';
 import { asAsk, asReport } from './host-ops.js';
 import { thrown } from './thrown.js';
@@ -34,7 +34,7 @@ export class Execution {
   onAbortFetch: (id: number) => void = () => {};
   /** Called with each console line kept within CONSOLE_LIMIT, as it is printed. */
   onConsole: ((line: string) => void) | undefined;
-  /** CPU time and heap growth of its calls into the isolate, counted by whoever makes them (isolate-worker.ts). */
+  /** CPU time and heap growth of its calls into the isolate, counted by whoever makes them (execution-run.ts). */
   cpuNs = 0n;
   heapGrowth = 0;
   private readonly fetched = { requests: 0, bytesOut: 0, bytesIn: 0 };

@@ -31,7 +31,7 @@ export interface Asks {
 
 /** What the sandbox enters the isolate with. */
 export interface Entries {
-  begin: [deadlineAt: number, globalsJson: string | null, synchronous: boolean];
+  begin: [deadlineAt: number, globalsJson: string | null];
   preload: [modules: string[]];
   start: [completion: unknown, call: string | null, caller: string | null];
   /** Entered by a module's entry (module-entry.ts) once its evaluation is over, not by the sandbox itself. */

@@ -1,19 +1,22 @@
-// Entry point of a sandbox process: one isolate, running the executions the
-// daemon sends it side by side (isolate-worker.ts). Living in its own process, an isolate that wedges
-// isolated-vm (or crashes V8) can be killed without touching the daemon. The
+// Entry point of a sandbox process: the executions the daemon sends it run
+// side by side, each alone in a warm isolate of its own (executor.ts). Living
+// in its own process, an isolate that wedges isolated-vm (or crashes V8) can
+// be killed without touching the daemon. The
 // process makes no network requests itself: fetches are relayed to the daemon.
 // Forked, it talks over Node's IPC channel; in a container, over stdin and
 // stdout in frames (frames.ts), logging to stderr.
 import type { RpcError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { FetchFailure, type FetchRelay, type WireRequest, type WireResponse } from '../outbound/wire.js';
-import type { ExecutorOptions, FromExecutor, ToExecutor } from '../sandbox/ipc.js';
-import type { Running } from '../sandbox/sandbox.js';
+import type { Running } from '../shared/contract.js';
 import { encodeFrame, FrameDecoder } from '../shared/frames.js';
+import type { ExecutorOptions, FromExecutor, ToExecutor } from '../shared/ipc.js';
 import { cachedBundles } from '../shared/module-files.js';
 import { preludeSource } from '../shared/prelude-source.js';
+import { CpuShares } from './cpu-shares.js';
 import { NO_USAGE } from './execution.js';
-import { IsolateWorker } from './isolate-worker.js';
+import { Executor } from './executor.js';
+import { IsolatePool } from './isolate-pool.js';
 
 const overIpc = process.send !== undefined;
 
@@ -87,13 +90,10 @@ async function main(): Promise<void> {
   const modulePath = options.modulePath ?? process.env.MODULE_PATH ?? '';
   const cacheDir = options.cacheDir ?? process.env.MODULE_CACHE ?? '/tmp/javascriptd-modules';
   const modules = cachedBundles(options.preludeModules ?? options.modules, modulePath, cacheDir);
-  const worker = new IsolateWorker({
-    limits: options.limits,
-    prelude: preludeSource(modules, cacheDir, options.modules),
-    log,
-    onRecycle: (reason) => send({ kind: 'recycled', reason }),
-  });
-  await worker.start();
+  const prelude = preludeSource(modules, cacheDir, options.modules);
+  const pool = new IsolatePool({ limits: options.limits, prelude, log, shares: new CpuShares() });
+  await pool.start();
+  const executor = new Executor({ pool, limits: options.limits, log, onRecycle: (reason) => send({ kind: 'recycled', reason }) });
   const executions = new Map<number, { relay: IpcRelay; running: Running }>();
   onMessage((message) => {
     if (message.kind === 'cancel') executions.get(message.id)?.running.cancel();
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
       const { id } = message;
       const relay = new IpcRelay(id);
       const stream = new ConsoleStream(id);
-      const running = worker.run(message.request, {
+      const running = executor.run(message.request, {
         relay,
         onWaiting: () => send({ kind: 'waiting', id }),
         onConsole: (line) => stream.push(line),

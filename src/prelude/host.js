@@ -4,16 +4,11 @@
 // Rule: as prelude.js: intrinsics captured at load only, and `host` and
 // `hostSync` never reachable from anything the script can touch.
 //
-// An asynchronous call waits in the host process until its event loop takes it,
-// at about a kilobyte a call, so a loop of console lines or timers could grow
-// the sandbox without bound:
-// - while the host runs the script's top level synchronously (its thread waits
-//   in that call and takes nothing asynchronous until it returns), every report
-//   is a synchronous call, which that waiting thread answers directly (when the
-//   isolate is busy the host runs the top level asynchronously too);
-// - once the host enters asynchronously (`goAsync`), reports are asynchronous,
-//   and every HOST_CALLS_IN_FLIGHT of them one synchronous call waits for the
-//   host to have taken those before it (it handles its calls in order).
+// Every call into the isolate is asynchronous: a report waits in the host
+// process until its event loop takes it, at about a kilobyte a report, so a
+// loop of console lines or timers could grow the sandbox without bound; every
+// HOST_CALLS_IN_FLIGHT reports, one synchronous call waits for the host to
+// have taken those before it (it handles its calls in order).
 // Past the deadline nothing is reported and asking throws: a script spinning
 // on host calls then spins in the isolate alone, where isolated-vm's timeout
 // stops it at once (inside host calls it lands late).
@@ -23,16 +18,11 @@ const ErrorCtor = Error;
 const HOST_CALLS_IN_FLIGHT = 256;
 
 export function hostLink(hostAsync, hostCall) {
-  let synchronous = true;
   let sent = 0;
   let deadline = Infinity;
 
   function host(op, a, b, c, d, e, f) {
     if (DateNow() >= deadline) return;
-    if (synchronous) {
-      hostCall('report', op, a, b, c, d, e, f);
-      return;
-    }
     hostAsync(op, a, b, c, d, e, f);
     if (++sent % HOST_CALLS_IN_FLIGHT === 0) hostCall('barrier');
   }
@@ -45,13 +35,9 @@ export function hostLink(hostAsync, hostCall) {
   return {
     host,
     hostSync,
-    /** The execution starts; `deadlineAt` is its end as a Date.now() time; `synchronously`: the top level is a synchronous call. */
-    begin(deadlineAt, synchronously) {
+    /** The execution starts; `deadlineAt` is its end as a Date.now() time. */
+    begin(deadlineAt) {
       deadline = deadlineAt;
-      synchronous = synchronously;
-    },
-    goAsync() {
-      synchronous = false;
     },
   };
 }

@@ -195,7 +195,7 @@ function allowedOnly(factories, names) {
 export function setup(modules, hostAsync, hostCall, limitsJson) {
   const global = globalThis;
   const limits = JSONParse(limitsJson);
-  const { host, hostSync, begin, goAsync } = hostLink(hostAsync, hostCall);
+  const { host, hostSync, begin } = hostLink(hostAsync, hostCall);
   let finished = false;
   const { console, flush } = makeConsole(host, limits.consoleBytes);
 
@@ -371,17 +371,14 @@ export function setup(modules, hostAsync, hostCall, limitsJson) {
   }
 
   // Never throws: everything the script does comes back through `host`. The
-  // ops that run script code are asynchronous calls: they switch `host` to
-  // asynchronous reports, and run due FinalizationRegistry callbacks first.
+  // ops that run script code run due FinalizationRegistry callbacks first.
   return function enter(op, a, b, c) {
     if (op === 'begin') {
-      // c: whether the host runs the top level synchronously.
-      begin(a, c);
+      begin(a);
       if (b !== null) defineGlobals(b);
       return;
     }
     if (op === 'preload') return moduleLoader.preload(a);
-    goAsync();
     leftovers.runCleanups();
     if (op === 'start') guarded(start, undefined, [a, b, c, lookup]);
     else if (op === 'start-module') guarded(startModule, undefined, [a, b, c]);

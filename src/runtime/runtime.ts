@@ -5,7 +5,7 @@ import * as errors from '../errors.js';
 import { RpcError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { ExecutionResult } from '../sandbox/sandbox.js';
+import type { ExecutionResult } from '../shared/contract.js';
 import { clip } from '../text.js';
 import type { Scheduler } from './scheduler.js';
 import { type ParseScript, parseCancel } from './script.js';

@@ -4,7 +4,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { RpcError } from '../errors.js';
 import * as errors from '../errors.js';
-import type { ExecutionRequest, ExecutionResult, ExecutionWatch, Sandbox } from '../sandbox/sandbox.js';
+import type { ExecutionWatch, Sandbox } from '../sandbox/sandbox.js';
+import type { ExecutionRequest, ExecutionResult } from '../shared/contract.js';
 import { IdleWaiters } from '../shared/idle-waiters.js';
 import { FairQueue, type QueueBounds } from './fair-queue.js';
 

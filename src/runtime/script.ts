@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import Ajv from 'ajv';
 import type { ScriptParams } from 'javascriptd-client';
 import * as errors from '../errors.js';
-import type { ExecutionRequest } from '../sandbox/sandbox.js';
+import type { ExecutionRequest } from '../shared/contract.js';
 
 type Nullable<T> = { [K in keyof T]: T[K] | null };
 

@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { build, type Message, type Plugin, transform } from 'esbuild';
 import * as errors from '../errors.js';
 import { RpcError, type Thrown } from '../errors.js';
-import type { ExecutionRequest, ExecutionResult } from '../sandbox/sandbox.js';
+import type { ExecutionRequest, ExecutionResult } from '../shared/contract.js';
 import { Lru } from '../shared/lru.js';
 import type { EsbuildService } from './esbuild-service.js';
 import { outOfBounds, type SourceLimits } from './source-bounds.js';

@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Logger } from '../log.js';
 import { encodeFrame, FrameDecoder } from '../shared/frames.js';
-import type { ExecutorOptions, FromExecutor } from './ipc.js';
+import type { ExecutorOptions, FromExecutor } from '../shared/ipc.js';
 import type { StartLink } from './link.js';
 
 export const SANDBOX_LABEL = 'io.javascriptd.sandbox';

@@ -1,6 +1,6 @@
 // How the daemon reaches one sandbox: a forked process (process-link.ts) or a
 // container (container-link.ts). Either carries the same messages (ipc.ts).
-import type { FromExecutor, ToExecutor } from './ipc.js';
+import type { FromExecutor, ToExecutor } from '../shared/ipc.js';
 
 export interface LinkEvents {
   message(message: FromExecutor): void;

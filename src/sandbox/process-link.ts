@@ -3,7 +3,7 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { residentBytes } from '../process-memory.js';
-import type { ExecutorOptions, FromExecutor } from './ipc.js';
+import type { ExecutorOptions, FromExecutor } from '../shared/ipc.js';
 import type { StartLink } from './link.js';
 
 const ENTRY = join(__dirname, '..', 'executor', 'main.js');

@@ -1,33 +1,35 @@
 // The daemon's handle on one sandbox (a process or a container, see link.ts),
-// which runs many executions side by side. It performs their fetches, keeps a
-// watchdog on each, and kills and replaces the sandbox if an execution does
-// not answer within its time limit plus a grace, if the sandbox goes over its
-// memory budget, or if it dies. Executions lost with a sandbox they did not
-// bring down are sent again, once, to its replacement — unless they had asked
-// for a fetch, which may have had an effect: those get 1008 Interrupted.
-// A cancelled execution is stopped by its sandbox; one whose sandbox cannot
-// answer in time (a busy loop in the script's top level holds the sandbox's
-// thread) is answered here and its sandbox killed and replaced.
+// which runs many executions side by side, each in an isolate of its own. It
+// performs their fetches, keeps a watchdog on each, counts those computing
+// (sandbox-pool.ts bounds them), and kills and replaces the sandbox if an
+// execution is not answered within its wall-clock backstop plus a grace, if
+// the sandbox goes over its memory budget, or if it dies. Executions lost
+// with a sandbox are sent again, once, to its replacement — unless they had
+// asked for a fetch (it may have had an effect) or streamed a console line
+// (a second run would stream it again): those get 1008 Interrupted.
 
 import type { RpcError } from '../errors.js';
 import * as errors from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Outbound, OutboundSession } from '../outbound/outbound.js';
 import { FetchFailure } from '../outbound/wire.js';
-import type { FromExecutor, ToExecutor } from './ipc.js';
+import { type ExecutionRequest, type ExecutionResult, type RecycleReason, WALL_BACKSTOP } from '../shared/contract.js';
+import type { FromExecutor, ToExecutor } from '../shared/ipc.js';
 import type { SandboxLink, StartLink } from './link.js';
-import type { ExecutionRequest, ExecutionResult, ExecutionWatch, RecycleReason } from './sandbox.js';
+import { MemoryGauge } from './memory-gauge.js';
+import type { ExecutionWatch } from './sandbox.js';
 
-/** Past its own time limit, how long an execution may take to answer before its sandbox is killed. */
+/** Past its wall-clock backstop, how long an execution may take to answer before its sandbox is killed. */
 const KILL_GRACE_MS = 1000;
 /** How long a new sandbox may take to become ready. */
 const START_TIMEOUT_MS = 60000;
-/** How often a sandbox's memory is read while it runs executions, and at most. */
-const MEMORY_POLL_MS = 50;
-/** A sandbox holding more than this share of its budget takes no new execution, and is replaced once it has none. */
-const RECYCLE_SHARE = 0.75;
-/** How long a sandbox has to answer a cancelled execution before it is killed. */
-const CANCEL_KILL_MS = 30;
+/**
+ * How long a sandbox has to answer a cancelled execution before it is killed:
+ * its main thread runs no script, so only a wedged sandbox takes this long.
+ */
+const CANCEL_KILL_MS = 1000;
+/** An execution computing longer than this stops counting as starting: another may start beside it (sandbox-pool.ts). */
+const START_SLICE_MS = 10;
 
 export interface SandboxHostOptions {
   startLink: StartLink;
@@ -57,8 +59,11 @@ interface Current {
   resent: boolean;
   /** Its sandbox was killed because it did not answer in time. */
   killedForTime: boolean;
-  /** Sent, and not yet waiting or answered: it holds the sandbox's thread. */
-  starting: boolean;
+  /** Sent, and not yet waiting or answered: computing, first as starting, then (past START_SLICE_MS) as busy. */
+  phase: 'starting' | 'busy' | undefined;
+  slice: NodeJS.Timeout | undefined;
+  /** It streamed a console line: running it again would stream lines again. */
+  streamed: boolean;
   /** Its caller cancelled it: not sent (again) to a sandbox. */
   cancelled: boolean;
 }
@@ -75,16 +80,14 @@ export class SandboxHost {
   private killedForMemory = false;
   /** The sandbox was killed because it did not stop a cancelled execution in time: its exit is no surprise. */
   private killedForCancel = false;
-  private memoryWatch: NodeJS.Timeout | undefined;
-  /** The last reading of the sandbox's memory: reading another process's is not free. */
-  private memory = { bytes: undefined as number | undefined, at: Number.NEGATIVE_INFINITY };
+  private readonly memory: MemoryGauge;
   private readonly startLink: StartLink;
   private readonly outbound: Outbound;
   private readonly sandboxMemoryMb: number;
   private readonly onRecycle: (reason: RecycleReason) => void;
   private readonly onAvailable: () => void;
   private readonly log: Logger;
-  private startingCount = 0;
+  private readonly phases = { starting: 0, busy: 0 };
 
   private constructor(options: SandboxHostOptions) {
     ({
@@ -95,6 +98,7 @@ export class SandboxHost {
       onAvailable: this.onAvailable,
       log: this.log,
     } = options);
+    this.memory = new MemoryGauge(this.sandboxMemoryMb * 1024 * 1024);
   }
 
   static async start(options: SandboxHostOptions): Promise<SandboxHost> {
@@ -108,9 +112,14 @@ export class SandboxHost {
     return this.executions.size;
   }
 
-  /** Executions sent and not yet waiting or answered: those that keep its thread busy. */
+  /** Executions sent and not yet waiting or answered, and computing for less than START_SLICE_MS. */
   get starting(): number {
-    return this.startingCount;
+    return this.phases.starting;
+  }
+
+  /** Executions sent and not yet waiting or answered: computing, each on a thread of its own. */
+  get computing(): number {
+    return this.phases.starting + this.phases.busy;
   }
 
   /**
@@ -119,8 +128,7 @@ export class SandboxHost {
    * executions again once its replacement is up.
    */
   hasRoom(): boolean {
-    const used = this.memoryBytes();
-    if (used === undefined || used <= RECYCLE_SHARE * this.budgetBytes) return true;
+    if (!this.memory.full) return true;
     if (this.executions.size === 0) this.recycleIdle();
     return false;
   }
@@ -142,12 +150,14 @@ export class SandboxHost {
       outbound: false,
       resent: false,
       killedForTime: false,
-      starting: false,
+      phase: undefined,
+      slice: undefined,
+      streamed: false,
       cancelled: false,
     };
     this.executions.set(id, current);
-    this.startingAs(current, true);
-    this.memoryWatch ??= setInterval(() => this.checkMemory(), MEMORY_POLL_MS);
+    this.computingAs(current, 'starting');
+    this.memory.start((bytes) => this.overBudget(bytes));
     if (this.bringingUp === undefined && this.link.connected) this.hand(current);
     // A sandbox on its way up, or an earlier restart that failed: this one waits for (or tries) the next.
     else
@@ -160,7 +170,7 @@ export class SandboxHost {
 
   async close(): Promise<void> {
     this.closing = true;
-    clearInterval(this.memoryWatch);
+    this.memory.stop();
     await this.bringingUp?.catch(() => undefined);
     await this.link.close(KILL_GRACE_MS);
   }
@@ -191,7 +201,7 @@ export class SandboxHost {
       },
     });
     this.link = link;
-    this.memory = { bytes: undefined, at: Number.NEGATIVE_INFINITY };
+    this.memory.follow(() => link.memoryBytes());
     if (this.closing) {
       await link.close(KILL_GRACE_MS);
       throw new Error('the daemon is shutting down');
@@ -226,9 +236,11 @@ export class SandboxHost {
     if (current === undefined) return;
     if (message.kind === 'result') this.settle(current.id, (c) => c.resolve(message.result));
     else if (message.kind === 'error') this.settle(current.id, (c) => c.reject(errors.fromWire(message.error).withUsage(message.usage)));
-    else if (message.kind === 'console') current.watch.onConsole?.(message.lines);
-    else if (message.kind === 'waiting') {
-      this.startingAs(current, false);
+    else if (message.kind === 'console') {
+      current.streamed = true;
+      current.watch.onConsole?.(message.lines);
+    } else if (message.kind === 'waiting') {
+      this.computingAs(current, undefined);
       this.onAvailable();
     } else if (message.kind === 'fetch') this.fetch(current, message.fetchId, message.request);
     else current.fetches.abort(message.fetchId);
@@ -236,8 +248,7 @@ export class SandboxHost {
 
   /**
    * Asks the sandbox to stop execution `id`. A sandbox that does not answer in
-   * time is busy in it (a synchronous stretch holds its thread): the execution
-   * is answered here, and the sandbox killed; the others in it run again.
+   * time is wedged: the execution is answered here, and the sandbox killed.
    */
   private cancel(id: number): void {
     const current = this.executions.get(id);
@@ -256,10 +267,20 @@ export class SandboxHost {
     }, CANCEL_KILL_MS).unref();
   }
 
-  private startingAs(current: Current, starting: boolean): void {
-    if (current.starting === starting) return;
-    current.starting = starting;
-    this.startingCount += starting ? 1 : -1;
+  /** Moves an execution between starting, busy and not computing (waiting, or answered), keeping the counts. */
+  private computingAs(current: Current, phase: Current['phase']): void {
+    if (current.phase === phase) return;
+    if (current.phase !== undefined) this.phases[current.phase]--;
+    if (phase !== undefined) this.phases[phase]++;
+    current.phase = phase;
+    clearTimeout(current.slice);
+    current.slice =
+      phase === 'starting'
+        ? setTimeout(() => {
+            this.computingAs(current, 'busy');
+            this.onAvailable();
+          }, START_SLICE_MS)
+        : undefined;
   }
 
   private fetch(current: Current, fetchId: number, request: Extract<FromExecutor, { kind: 'fetch' }>['request']): void {
@@ -281,15 +302,14 @@ export class SandboxHost {
     const current = this.executions.get(id);
     if (current === undefined) return;
     this.executions.delete(id);
-    this.startingAs(current, false);
+    this.computingAs(current, undefined);
     current.unwatch();
     clearTimeout(current.watchdog);
     current.fetches.close();
     answer(current);
     this.onAvailable();
     if (this.executions.size > 0) return;
-    clearInterval(this.memoryWatch);
-    this.memoryWatch = undefined;
+    this.memory.stop();
     this.hasRoom();
   }
 
@@ -299,30 +319,18 @@ export class SandboxHost {
     for (const id of [...this.executions.keys()]) this.settle(id, (c) => c.reject(errors.sandboxLost('the sandbox is not running')));
   }
 
-  private get budgetBytes(): number {
-    return this.sandboxMemoryMb * 1024 * 1024;
-  }
-
-  /** The sandbox's memory, read at most every MEMORY_POLL_MS. */
-  private memoryBytes(): number | undefined {
-    const now = performance.now();
-    if (now - this.memory.at >= MEMORY_POLL_MS) this.memory = { bytes: this.link.memoryBytes(), at: now };
-    return this.memory.bytes;
-  }
-
   /** A sandbox past SANDBOX_MEMORY while it runs executions is killed. */
-  private checkMemory(): void {
-    const used = this.memoryBytes();
-    if (this.killedForMemory || used === undefined || used <= this.budgetBytes) return;
+  private overBudget(bytes: number): void {
+    if (this.killedForMemory) return;
     this.killedForMemory = true;
-    this.log.warn({ rss: used, budget: this.budgetBytes }, 'sandbox went over SANDBOX_MEMORY; killing it');
+    this.log.warn({ rss: bytes, budget: this.memory.budgetBytes }, 'sandbox went over SANDBOX_MEMORY; killing it');
     this.link.kill();
   }
 
   /** Replaces an idle sandbox past its share of memory, the old one first, so the two never hold memory together. */
   private recycleIdle(): void {
     if (this.closing || this.bringingUp !== undefined) return;
-    this.log.info({ rss: this.memory.bytes, budget: this.budgetBytes }, 'sandbox holds most of its memory budget; replacing it');
+    this.log.info({ rss: this.memory.bytes(), budget: this.memory.budgetBytes }, 'sandbox holds most of its memory budget; replacing it');
     const old = this.link;
     this.retiring = old;
     this.onRecycle('sandbox-memory');
@@ -336,23 +344,26 @@ export class SandboxHost {
       });
   }
 
-  /** Kills the sandbox if execution `id` has not answered by its time limit plus a grace. */
+  /** Kills the sandbox if execution `id` has not answered by its wall-clock backstop plus a grace: the sandbox stops each at its own limit. */
   private watchdog(id: number, timeoutMs: number): NodeJS.Timeout {
-    return setTimeout(() => {
-      const current = this.executions.get(id);
-      const { link } = this;
-      if (current === undefined) return;
-      current.killedForTime = true;
-      this.log.warn('an execution did not answer within its time limit; killing its sandbox');
-      link.kill();
-      // Should the kill not be reported as an exit, the sandbox is given up on all the same.
-      setTimeout(() => {
-        if (this.link !== link || !this.executions.has(id)) return;
-        this.log.error('killed sandbox did not report its exit; abandoning it');
-        void link.close(0);
-        this.exited(link, 'killed', false);
-      }, 5 * KILL_GRACE_MS).unref();
-    }, timeoutMs + KILL_GRACE_MS);
+    return setTimeout(
+      () => {
+        const current = this.executions.get(id);
+        const { link } = this;
+        if (current === undefined) return;
+        current.killedForTime = true;
+        this.log.warn('an execution did not answer within its time limit; killing its sandbox');
+        link.kill();
+        // Should the kill not be reported as an exit, the sandbox is given up on all the same.
+        setTimeout(() => {
+          if (this.link !== link || !this.executions.has(id)) return;
+          this.log.error('killed sandbox did not report its exit; abandoning it');
+          void link.close(0);
+          this.exited(link, 'killed', false);
+        }, 5 * KILL_GRACE_MS).unref();
+      },
+      timeoutMs * WALL_BACKSTOP + KILL_GRACE_MS,
+    );
   }
 
   private exited(link: SandboxLink, reason: string, outOfMemory: boolean): void {
@@ -364,16 +375,16 @@ export class SandboxHost {
     this.killedForCancel = false;
     const again: Current[] = [];
     for (const current of [...this.executions.values()]) {
-      if (!current.killedForTime && !current.outbound && !current.resent && !this.closing) {
+      if (!current.killedForTime && !current.outbound && !current.streamed && !current.resent && !this.closing) {
         again.push(current);
         continue;
       }
       this.settle(current.id, (c) => {
         if (c.killedForTime) c.reject(errors.timeout(c.request.timeoutMs, []));
-        else if (c.outbound && !this.closing)
+        else if ((c.outbound || c.streamed) && !this.closing)
           c.reject(
             errors.interrupted(
-              `its sandbox ${forMemory ? 'went over SANDBOX_MEMORY' : `exited (${reason})`} after it had made a request outside`,
+              `its sandbox ${forMemory ? 'went over SANDBOX_MEMORY' : `exited (${reason})`} after it had ${c.outbound ? 'made a request outside' : 'streamed console lines'}`,
               [],
             ),
           );
@@ -387,7 +398,7 @@ export class SandboxHost {
     // What was lost with it, and had no effect outside, runs again, once, on the new sandbox.
     for (const current of again) {
       current.resent = true;
-      this.startingAs(current, true);
+      this.computingAs(current, 'starting');
       clearTimeout(current.watchdog);
       current.watchdog = this.watchdog(current.id, current.request.timeoutMs);
     }

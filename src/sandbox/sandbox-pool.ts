@@ -1,20 +1,18 @@
 // The Sandbox the daemon uses for one key: POOL_SIZE sandboxes (processes or
-// containers, see link.ts), each hosting one isolated-vm isolate in which many
-// executions live side by side; together at most MAX_CONCURRENT. Waiting
-// executions cost a sandbox nothing but memory; starting ones keep its thread
-// busy, so a sandbox takes one at a time (the queue's fair order decides who
-// is next), and only with memory to spare. A new execution goes to
-// the sandbox starting the fewest, then running the fewest.
-import type { ExecutionRequest, ExecutionResult, ExecutionWatch, Sandbox } from './sandbox.js';
+// containers, see link.ts), each running many executions side by side, each
+// execution in an isolate of its own; together at most MAX_CONCURRENT.
+// Waiting executions cost a sandbox nothing but memory. Computing ones each
+// take a thread, which the OS time-slices over the cores: a sandbox starts a
+// few at a time (the queue's fair order decides who is next), and one that
+// computes past its first slice makes room for the next to start beside it,
+// up to a bound on those computing at once (compute-slots.ts) — so a light
+// call never waits for a busy loop, and overload costs latency, not answers.
+// A new execution goes to the sandbox computing the fewest, then running the
+// fewest, and only to one with memory to spare.
+import type { ExecutionRequest, ExecutionResult } from '../shared/contract.js';
+import { type ComputeSlots, computeSlots } from './compute-slots.js';
+import type { ExecutionWatch, Sandbox } from './sandbox.js';
 import { SandboxHost, type SandboxHostOptions } from './sandbox-host.js';
-
-/**
- * Executions a sandbox takes at once before the one it runs has answered or
- * waits. One: a second would wait behind the first on the sandbox's thread,
- * its time running, where in the queue it waits for free and may go to
- * another sandbox.
- */
-const STARTING = 1;
 
 export interface SandboxPoolOptions {
   /** POOL_SIZE. */
@@ -28,10 +26,13 @@ export class SandboxPool implements Sandbox {
   private hosts: SandboxHost[] = [];
   private available: () => void = () => {};
 
-  private constructor(readonly capacity: number) {}
+  private constructor(
+    readonly capacity: number,
+    private readonly slots: ComputeSlots,
+  ) {}
 
   static async create(options: SandboxPoolOptions): Promise<SandboxPool> {
-    const pool = new SandboxPool(options.capacity);
+    const pool = new SandboxPool(options.capacity, computeSlots(options.size));
     pool.hosts = await Promise.all(
       Array.from({ length: options.size }, () => SandboxHost.start({ ...options.host, onAvailable: () => pool.available() })),
     );
@@ -45,8 +46,8 @@ export class SandboxPool implements Sandbox {
   start(request: ExecutionRequest, watch: ExecutionWatch): Promise<ExecutionResult> | undefined {
     let chosen: SandboxHost | undefined;
     for (const host of this.hosts) {
-      if (host.starting >= STARTING || !host.hasRoom()) continue;
-      if (chosen === undefined || host.starting < chosen.starting || (host.starting === chosen.starting && host.load < chosen.load))
+      if (host.starting >= this.slots.starting || host.computing >= this.slots.computing || !host.hasRoom()) continue;
+      if (chosen === undefined || host.computing < chosen.computing || (host.computing === chosen.computing && host.load < chosen.load))
         chosen = host;
     }
     return chosen?.run(request, watch);

@@ -3,7 +3,7 @@
 // its fetches go out to the daemon and back.
 import type { WireError } from '../errors.js';
 import type { WireRequest, WireResponse } from '../outbound/wire.js';
-import type { ExecutionRequest, ExecutionResult, RecycleReason, SandboxLimits, Usage } from './sandbox.js';
+import type { ExecutionRequest, ExecutionResult, RecycleReason, SandboxLimits, Usage } from './contract.js';
 
 export interface ExecutorOptions {
   /** The key it runs for: its log lines name it. */

@@ -1,0 +1,188 @@
+// One isolate kept warm for the executions of a sandbox process, one at a
+// time: the prelude compiled, scripts compiled before (script-cache.ts), and
+// the next execution's context made ahead, with the prelude run in it. Each
+// execution gets a context of its own and releases it; what the isolate keeps
+// between them is reset or out of reach (see README's engine section).
+import ivm from 'isolated-vm';
+import type { Logger } from '../log.js';
+import type { SandboxLimits } from '../shared/contract.js';
+import { type PreludeSource, readCodeCache } from '../shared/prelude-source.js';
+import type { CpuShares } from './cpu-shares.js';
+import type { Execution } from './execution.js';
+import { MAX_PENDING_TIMERS } from './execution.js';
+import { entry } from './host-ops.js';
+import { ScriptCache } from './script-cache.js';
+import { ERROR_TEXT } from './thrown.js';
+
+/** Bound on the trusted prelude's own calls, so a broken one cannot hang a sandbox. */
+const PREPARE_TIMEOUT_MS = 10_000;
+
+export interface Releasable {
+  release(): void;
+}
+
+/** A context made before its execution: the prelude has run and `enter` is its way in. */
+export interface FreshContext {
+  context: ivm.Context;
+  enter: ivm.Reference;
+  link: HostLink;
+  handles: Releasable[];
+}
+
+export interface WarmIsolateOptions {
+  limits: SandboxLimits;
+  prelude: PreludeSource;
+  log: Logger;
+  /** How the process's CPU time is shared among its isolates running calls. */
+  shares: CpuShares;
+}
+
+export class WarmIsolate {
+  /** Modules the last execution required: the context made ahead has them instantiated already. */
+  preload: string[] = [];
+  private ahead: Promise<FreshContext> | undefined;
+  /** Calls into it not yet returned; they run one at a time. */
+  private calls = 0;
+  /** CPU time, µs, its calls got (cpu-shares.ts); `mark` is where the running ones count from. */
+  private cpuUs = 0;
+  private mark = 0;
+
+  private constructor(
+    readonly isolate: ivm.Isolate,
+    private readonly prelude: ivm.Script,
+    readonly scripts: ScriptCache,
+    private readonly limitsJson: string,
+    private readonly log: Logger,
+    private readonly shares: CpuShares,
+  ) {}
+
+  static async make({ limits, prelude: source, log, shares }: WarmIsolateOptions): Promise<WarmIsolate> {
+    const isolate = new ivm.Isolate({
+      memoryLimit: limits.memoryLimitMb,
+      onCatastrophicError: (message) => {
+        // isolated-vm's advice: V8 lost control of this isolate and its memory; the process must go.
+        log.fatal({ message }, 'isolated-vm catastrophic error; aborting');
+        process.abort();
+      },
+    });
+    try {
+      const cached = readCodeCache(source);
+      // Compiled from the code cache the daemon (or `javascriptd prepare`) wrote; without it, or refused by V8, only slower.
+      const prelude = await isolate.compileScript(source.source, {
+        filename: 'javascriptd:prelude',
+        ...(cached === undefined ? {} : { cachedData: new ivm.ExternalCopy(cached) }),
+      });
+      const warm = new WarmIsolate(isolate, prelude, new ScriptCache(isolate), isolateLimits(limits, source), log, shares);
+      warm.makeAhead();
+      return warm;
+    } catch (err) {
+      isolate.dispose();
+      throw err;
+    }
+  }
+
+  /** Lost: out of memory, or disposed because something still ran in it. */
+  get isDisposed(): boolean {
+    return this.isolate.isDisposed;
+  }
+
+  dispose(): void {
+    if (!this.isolate.isDisposed) this.isolate.dispose();
+  }
+
+  /** The context made ahead (made now if making it failed). */
+  async takeContext(): Promise<FreshContext> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    return (await ahead?.catch(() => undefined)) ?? this.makeContext();
+  }
+
+  /** Starts making the next execution's context, once this one's is released: no execution waits for it. */
+  makeAhead(): void {
+    if (this.ahead !== undefined || this.isolate.isDisposed) return;
+    this.ahead = this.makeContext();
+    this.ahead.catch((err: unknown) => {
+      if (!this.isolate.isDisposed) this.log.warn({ err }, 'could not make a context ahead');
+    });
+  }
+
+  /** The CPU time, µs, its calls got, a running one's so far included. */
+  get cpuTimeUs(): number {
+    return this.calls === 0 ? this.cpuUs : this.cpuUs + this.shares.since(this.mark);
+  }
+
+  /** Counts a call into the isolate while it runs, for its CPU time. */
+  track<T>(call: Promise<T>): Promise<T> {
+    if (this.calls++ === 0) this.mark = this.shares.enter();
+    return call.finally(() => {
+      if (--this.calls === 0) this.cpuUs += this.shares.leave(this.mark);
+    });
+  }
+
+  /** Its heap, with what its objects hold outside it (typed arrays); read only while no call runs in it (it would wait for one). */
+  heapUsed(): number {
+    const { used_heap_size: used, externally_allocated_size: external } = this.isolate.getHeapStatisticsSync();
+    return used + external;
+  }
+
+  /** A fresh context with the prelude run in it; its callbacks reach no execution until one is given to it. */
+  private async makeContext(): Promise<FreshContext> {
+    const link = new HostLink();
+    const context = await this.track(this.isolate.createContext());
+    const handles: Releasable[] = [context];
+    try {
+      const setup = (await this.track(this.prelude.run(context, { reference: true, timeout: PREPARE_TIMEOUT_MS }))) as ivm.Reference;
+      handles.push(setup);
+      const enter = (await this.track(
+        setup.apply(undefined, [link.async, link.sync, this.limitsJson], { result: { reference: true }, timeout: PREPARE_TIMEOUT_MS }),
+      )) as ivm.Reference;
+      handles.push(enter);
+      if (this.preload.length > 0)
+        await this.track(
+          enter.apply(undefined, entry('preload', this.preload), { arguments: { copy: true }, timeout: PREPARE_TIMEOUT_MS }),
+        );
+      return { context, enter, link, handles };
+    } catch (err) {
+      releaseAll(handles);
+      throw err;
+    }
+  }
+}
+
+/** The limits the prelude applies inside the isolate, before anything is copied out; as JSON, the cheapest to hand to every new context. */
+function isolateLimits(limits: SandboxLimits, prelude: PreludeSource): string {
+  const { consoleLimitBytes, resultLimitBytes, resultDepth, fetchMaxBytes, fetchMaxRequests } = limits;
+  return JSON.stringify({
+    consoleBytes: consoleLimitBytes,
+    resultBytes: resultLimitBytes,
+    resultDepth,
+    fetchMaxBytes,
+    fetchMaxRequests,
+    maxPendingTimers: MAX_PENDING_TIMERS,
+    modules: prelude.allowed,
+    ...ERROR_TEXT,
+  });
+}
+
+/**
+ * The host callbacks of one context; they reach the execution it is given to,
+ * and nothing before that (what a module made ahead reports is dropped).
+ */
+class HostLink {
+  execution: Execution | undefined;
+  readonly async = new ivm.Callback((op: unknown, ...args: unknown[]) => this.execution?.receive(op, args), { ignored: true });
+  readonly sync = new ivm.Callback((op: unknown, ...args: unknown[]) => {
+    if (this.execution === undefined) throw new TypeError('unsupported request');
+    return this.execution.answer(op, args);
+  });
+}
+
+export function releaseAll(handles: Releasable[]): void {
+  for (const handle of handles.reverse()) {
+    try {
+      handle.release();
+    } catch {
+      // Handles of a disposed isolate are already gone.
+    }
+  }
+}

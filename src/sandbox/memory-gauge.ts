@@ -1,0 +1,49 @@
+// A sandbox's memory against its budget (SANDBOX_MEMORY): read at most every
+// POLL_MS (reading another process's is not free), watched while the sandbox
+// runs executions, so that one going over is killed, and one holding most of
+// it takes no new execution.
+
+/** How often a sandbox's memory is read while it runs executions, and at most. */
+const POLL_MS = 50;
+/** A sandbox holding more than this share of its budget takes no new execution, and is replaced once it has none. */
+const RECYCLE_SHARE = 0.75;
+
+export class MemoryGauge {
+  private last = { bytes: undefined as number | undefined, at: Number.NEGATIVE_INFINITY };
+  private watch: NodeJS.Timeout | undefined;
+  private read: () => number | undefined = () => undefined;
+
+  constructor(readonly budgetBytes: number) {}
+
+  /** Reads a new sandbox from now on; undefined where something else bounds its memory (a container's limit). */
+  follow(read: () => number | undefined): void {
+    this.read = read;
+    this.last = { bytes: undefined, at: Number.NEGATIVE_INFINITY };
+  }
+
+  /** The sandbox's memory, read at most every POLL_MS. */
+  bytes(): number | undefined {
+    const now = performance.now();
+    if (now - this.last.at >= POLL_MS) this.last = { bytes: this.read(), at: now };
+    return this.last.bytes;
+  }
+
+  /** Past RECYCLE_SHARE of the budget. */
+  get full(): boolean {
+    const used = this.bytes();
+    return used !== undefined && used > RECYCLE_SHARE * this.budgetBytes;
+  }
+
+  /** Calls `over` with the reading, every POLL_MS, while the sandbox is past its budget; until `stop`. */
+  start(over: (bytes: number) => void): void {
+    this.watch ??= setInterval(() => {
+      const used = this.bytes();
+      if (used !== undefined && used > this.budgetBytes) over(used);
+    }, POLL_MS);
+  }
+
+  stop(): void {
+    clearInterval(this.watch);
+    this.watch = undefined;
+  }
+}
