@@ -1,6 +1,6 @@
 // Start-up, settings, sandbox process failures and graceful shutdown.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
@@ -8,18 +8,7 @@ import { TestClient } from './helpers/client.js';
 import { assertListsProblems, CLI, freePort, type RunningDaemon, runCli, startDaemon, useDaemon } from './helpers/daemon.js';
 import { startHttpServer, type TestServer } from './helpers/http-server.js';
 import { until } from './helpers/poll.js';
-
-function sandboxPids(daemon: RunningDaemon): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(daemon.process.pid)])
-      .toString()
-      .trim()
-      .split('\n')
-      .map(Number);
-  } catch {
-    return []; // pgrep exits 1 when there is none, as for a moment while a sandbox process is replaced
-  }
-}
+import { sandboxPids } from './helpers/sandbox-process.js';
 
 /** The one sandbox process of a POOL_SIZE=1 daemon, once it runs. */
 async function onlySandbox(daemon: RunningDaemon): Promise<number> {
