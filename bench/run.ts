@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { runSoak, SOAK_SETTINGS } from '../test/helpers/soak.js';
 import { chart } from './chart.js';
 import { type LoadResult, runLoad } from './load.js';
 import {
@@ -16,6 +17,7 @@ import {
   lightBesideSleepersTarget,
   poolScalingTarget,
   sleepersMemoryTarget,
+  soakTarget,
   type TargetRow,
 } from './targets.js';
 
@@ -23,6 +25,9 @@ const ROOT = join(__dirname, '..', '..');
 const DURATION_MS = Number(process.env.BENCH_DURATION ?? 4000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = 16;
+/** The mixed soak as issue 21 states its target. */
+const SOAK_CONNECTIONS = 32;
+const SOAK_SECONDS = 150;
 
 interface Server {
   name: string;
@@ -150,6 +155,15 @@ async function main(): Promise<void> {
     targets.push(await poolScalingTarget({ one, two }, DURATION_MS, ROUNDS));
   } finally {
     for (const server of pools) server.process.kill('SIGTERM');
+  }
+  process.stderr.write(
+    `targets: the mixed soak, ${SOAK_CONNECTIONS} connections × ${SOAK_SECONDS} s (npm run bench:soak for its details)\n`,
+  );
+  const soak = await startJavascriptd(SOAK_SETTINGS);
+  try {
+    targets.push(soakTarget(await runSoak({ url: soak.url, connections: SOAK_CONNECTIONS, durationMs: SOAK_SECONDS * 1000 })));
+  } finally {
+    soak.process.kill('SIGTERM');
   }
 
   const rows = WORKLOADS.flatMap((workload) => {
