@@ -3,7 +3,7 @@
 // running script's limit counts the CPU time it got, so a fixed amount of work
 // keeps its answer however long busy neighbours stretch its wall time.
 import assert from 'node:assert/strict';
-import { availableParallelism } from 'node:os';
+import { computeSlots } from '../src/sandbox/compute-slots.js';
 import { type Reply, TestClient } from './helpers/client.js';
 import { executionCounts, useDaemon } from './helpers/daemon.js';
 import { outcome } from './helpers/neighbours.js';
@@ -50,20 +50,19 @@ describe('CPU is shared between executions, not queued', function () {
   it('keeps the answer of a fixed amount of work whose wall time busy neighbours stretch past its timeout: its limit counts its CPU time', async () => {
     const [busy, measured] = await Promise.all([TestClient.connect(daemon.url), TestClient.connect(daemon.url)]);
     const work = 'let x = 0; for (let i = 0; i < 1e7; i++) x = (x + i * i) % 1000003; x';
+    const expected = new Function(`return (() => { ${work.replace(/ x$/, ' return x;')} })()`)();
     const cpuMs = (reply: Reply) => (reply.payload as unknown as { usage: { cpuMs: number } }).usage.cpuMs;
-    // The work alone, five times: the least is at least the CPU time it needs (other load on the machine only adds
-    // to a run's figure: isolated-vm's cpuTime counts the wall time a call runs, not its thread's CPU time).
-    const alone: Reply[] = [];
-    for (let run = 0; run < 5; run++) alone.push(await measured.execute({ code: work, usage: true }));
-    const expected = alone[0].payload?.value;
-    assert.deepEqual(new Set(alone.map((reply) => reply.payload?.value)), new Set([expected]));
-    const timeout = Math.ceil(2 * Math.min(...alone.map(cpuMs)));
-    // Three busy loops a core, computing until cancelled (they and the work fit the engine's bound on executions
-    // computing at once): sharing the cores with them, the work gets about 2/7 of a core, so its wall time goes well
-    // past its timeout, and stays inside its wall-clock backstop (4 × its timeout).
-    const count = 3 * availableParallelism();
+    // As many busy loops as the sandbox computes at once, less one for the work, computing until cancelled: sharing
+    // the cores with them, the work gets about 2/6 of a core (on 2 cores).
+    const count = computeSlots(POOL_SIZE).computing - 1;
     const loops = busyLoops(busy, count, 20000, 30000);
     await until(async () => (await executionCounts(daemon)).running === count, 'every busy loop running at once');
+    // The CPU time the work takes beside them (more than alone: threads sharing a core do less each), once with time
+    // to spare; then with 1.5 times that as its limit, which its wall time goes well past, inside the wall-clock
+    // backstop (4 × its timeout).
+    const measuring = await measured.execute({ code: work, timeout: 20000, usage: true });
+    assert.equal(measuring.payload?.value, expected, JSON.stringify(measuring));
+    const timeout = Math.ceil(1.5 * cpuMs(measuring));
     const reply = await measured.execute({ code: work, timeout, usage: true });
     assert.equal(reply.payload?.value, expected, JSON.stringify(reply));
     const time = reply.payload?.time ?? 0;

@@ -48,7 +48,11 @@ export class ExecutionRun {
   private limit: TimeLimit | undefined;
   /** Set once its isolate is disposed: by V8 (out of memory) or by this run. */
   private disposed: RunEnd['disposed'];
+  /** Resolves once its isolate is disposed: a call then rejects at once, or never returns (see `stuck`). */
+  private readonly gone = Promise.withResolvers<void>();
   private heapAtBegin = 0;
+  /** Its first part (globals, script, start) is over: it waits for timers and fetches. */
+  private waits = false;
 
   constructor(
     private readonly warm: WarmIsolate,
@@ -76,7 +80,8 @@ export class ExecutionRun {
       const limit = new TimeLimit({
         limitMs: request.timeoutMs,
         cpuTimeUs: () => warm.cpuTimeUs,
-        computing: () => this.calls > 0,
+        // Its first part runs call after call; after it, only a call runs the script.
+        computing: () => this.calls > 0 || !this.waits,
         onExpire: () => this.stop(errors.timeout(request.timeoutMs, execution.console.lines())),
       });
       this.limit = limit;
@@ -84,7 +89,7 @@ export class ExecutionRun {
       // The outcome can be known while a call still runs (cb called, then a loop): don't wait for it.
       await execution.outcome;
       await this.settleCalls();
-      await steps;
+      if (this.disposed === undefined) await steps;
       return { outcome: await execution.outcome, usage: execution.usage(), disposed: this.disposed };
     } finally {
       this.limit?.cancel();
@@ -111,9 +116,7 @@ export class ExecutionRun {
   evict(error: errors.RpcError): void {
     this.charge();
     this.execution.fail(error);
-    if (this.disposed !== undefined || this.warm.isDisposed) return;
-    this.disposed = 'memory-limit';
-    this.warm.dispose();
+    this.dispose('memory-limit');
   }
 
   /** The calls into the isolate that make one execution in a fresh context: globals, script, start. */
@@ -166,6 +169,7 @@ export class ExecutionRun {
       const start = entry('start', completion.derefInto(), request.call ?? null, request.caller ?? null);
       await this.call(enter.apply(undefined, start, timeout()));
     }
+    this.waits = true;
     if (!execution.isFinished) this.hooks.onWaiting();
     stalled();
   }
@@ -200,8 +204,8 @@ export class ExecutionRun {
     if (this.warm.isDisposed) {
       // Not disposed by this run: V8 ran it out of memory.
       if (this.disposed === undefined) {
-        this.disposed = 'memory-limit';
         execution.fail(errors.memoryLimit(this.limits.memoryLimitMb, execution.console.lines()));
+        this.dispose('memory-limit');
       }
       return;
     }
@@ -217,20 +221,34 @@ export class ExecutionRun {
   private stop(error: errors.RpcError): void {
     this.charge();
     this.execution.fail(error);
-    if (this.calls > 0) this.dispose();
+    if (this.calls > 0) this.dispose('still-running');
   }
 
-  /** Once it has its outcome, waits for its calls to return; past the grace, whatever still runs (cb called, then a loop) goes with its isolate. */
+  /**
+   * A call of its still running in an isolate it has disposed: isolated-vm
+   * copies a thrown value out of the isolate where nothing can stop it, and a
+   * getter that never returns there holds its thread for good.
+   */
+  get stuck(): boolean {
+    return this.disposed !== undefined && this.calls > 0;
+  }
+
+  /**
+   * Once it has its outcome, waits for its calls to return, or for its
+   * isolate to go; past the grace, whatever still runs (cb called, then a
+   * loop) goes with its isolate.
+   */
   private async settleCalls(): Promise<void> {
     if (this.calls === 0) return;
-    const grace = setTimeout(() => this.dispose(), SETTLE_GRACE_MS);
-    await this.callsReturned.wait();
+    const grace = setTimeout(() => this.dispose('still-running'), SETTLE_GRACE_MS);
+    await Promise.race([this.callsReturned.wait(), this.gone.promise]);
     clearTimeout(grace);
   }
 
-  private dispose(): void {
-    if (this.disposed !== undefined || this.warm.isDisposed) return;
-    this.disposed = 'still-running';
+  private dispose(reason: NonNullable<RunEnd['disposed']>): void {
+    if (this.disposed !== undefined) return;
+    this.disposed = reason;
     this.warm.dispose();
+    this.gone.resolve();
   }
 }

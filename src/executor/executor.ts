@@ -15,7 +15,12 @@ export interface ExecutorParts {
   log: Logger;
   /** Told each time an isolate is disposed under its execution. */
   onRecycle: (reason: Extract<RecycleReason, 'memory-limit' | 'still-running'>) => void;
+  /** Told when a disposed isolate's thread still runs: only a new process gets that core back. */
+  onWedged: () => void;
 }
+
+/** How long a call may go on in a disposed isolate before its thread is taken for wedged. */
+const WEDGE_MS = 1000;
 
 export class Executor {
   /** Executions running now, each in its isolate. */
@@ -27,7 +32,7 @@ export class Executor {
   }
 
   run(request: ExecutionRequest, hooks: RunHooks): Running {
-    const { pool, limits, log, onRecycle } = this.options;
+    const { pool, limits, log, onRecycle, onWedged } = this.options;
     const { promise: result, resolve, reject } = Promise.withResolvers<ExecutionResult>();
     // The first settlement wins: a cancel answers at once, the run's own end later changes nothing.
     const settle = (outcome: Outcome, usage: Usage) =>
@@ -45,6 +50,12 @@ export class Executor {
         const end = await current.run().finally(() => this.runs.delete(current));
         settle(end.outcome, end.usage);
         if (end.disposed !== undefined) onRecycle(end.disposed);
+        if (current.stuck)
+          setTimeout(() => {
+            if (!current.stuck) return;
+            log.error('a call still runs in a disposed isolate; its sandbox is to be replaced once its executions are over');
+            onWedged();
+          }, WEDGE_MS).unref();
       } catch (err) {
         warm.dispose();
         throw err;

@@ -93,7 +93,13 @@ async function main(): Promise<void> {
   const prelude = preludeSource(modules, cacheDir, options.modules);
   const pool = new IsolatePool({ limits: options.limits, prelude, log, shares: new CpuShares() });
   await pool.start();
-  const executor = new Executor({ pool, limits: options.limits, log, onRecycle: (reason) => send({ kind: 'recycled', reason }) });
+  const executor = new Executor({
+    pool,
+    limits: options.limits,
+    log,
+    onRecycle: (reason) => send({ kind: 'recycled', reason }),
+    onWedged: () => send({ kind: 'wedged' }),
+  });
   const executions = new Map<number, { relay: IpcRelay; running: Running }>();
   onMessage((message) => {
     if (message.kind === 'cancel') executions.get(message.id)?.running.cancel();

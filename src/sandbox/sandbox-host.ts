@@ -14,6 +14,7 @@ import type { Logger } from '../log.js';
 import type { Outbound, OutboundSession } from '../outbound/outbound.js';
 import { FetchFailure } from '../outbound/wire.js';
 import { type ExecutionRequest, type ExecutionResult, type RecycleReason, WALL_BACKSTOP } from '../shared/contract.js';
+import { IdleWaiters } from '../shared/idle-waiters.js';
 import type { FromExecutor, ToExecutor } from '../shared/ipc.js';
 import type { SandboxLink, StartLink } from './link.js';
 import { MemoryGauge } from './memory-gauge.js';
@@ -40,6 +41,8 @@ export interface SandboxHostOptions {
   onRecycle: (reason: RecycleReason) => void;
   /** Told each time an execution answers or starts waiting: another may start. */
   onAvailable: () => void;
+  /** Told when a thread in the sandbox cannot be stopped: it is to be replaced once its executions are over (sandbox-pool.ts). */
+  onWedged: () => void;
   log: Logger;
 }
 
@@ -86,6 +89,10 @@ export class SandboxHost {
   private readonly sandboxMemoryMb: number;
   private readonly onRecycle: (reason: RecycleReason) => void;
   private readonly onAvailable: () => void;
+  private readonly onWedged: () => void;
+  /** Takes no new execution: it is being replaced, and closes once its executions are over. */
+  private retired = false;
+  private readonly drained = new IdleWaiters(() => this.executions.size === 0);
   private readonly log: Logger;
   private readonly phases = { starting: 0, busy: 0 };
 
@@ -96,6 +103,7 @@ export class SandboxHost {
       sandboxMemoryMb: this.sandboxMemoryMb,
       onRecycle: this.onRecycle,
       onAvailable: this.onAvailable,
+      onWedged: this.onWedged,
       log: this.log,
     } = options);
     this.memory = new MemoryGauge(this.sandboxMemoryMb * 1024 * 1024);
@@ -128,6 +136,7 @@ export class SandboxHost {
    * executions again once its replacement is up.
    */
   hasRoom(): boolean {
+    if (this.retired) return false;
     if (!this.memory.full) return true;
     if (this.executions.size === 0) this.recycleIdle();
     return false;
@@ -168,6 +177,13 @@ export class SandboxHost {
     return promise;
   }
 
+  /** Takes no new execution, and closes once those it runs are answered: its replacement takes the next ones. */
+  async retire(): Promise<void> {
+    this.retired = true;
+    await this.drained.wait();
+    await this.close();
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     this.memory.stop();
@@ -189,6 +205,7 @@ export class SandboxHost {
     const link = await this.startLink({
       message: (message) => {
         if (message.kind === 'recycled') this.onRecycle(message.reason);
+        else if (message.kind === 'wedged') this.onWedged();
         else if (message.kind !== 'ready') this.receive(message);
         else if (!ready) {
           ready = true;
@@ -231,7 +248,7 @@ export class SandboxHost {
   }
 
   private receive(message: FromExecutor): void {
-    if (message.kind === 'ready' || message.kind === 'recycled') return;
+    if (message.kind === 'ready' || message.kind === 'recycled' || message.kind === 'wedged') return;
     const current = this.executions.get(message.id);
     if (current === undefined) return;
     if (message.kind === 'result') this.settle(current.id, (c) => c.resolve(message.result));
@@ -307,6 +324,7 @@ export class SandboxHost {
     clearTimeout(current.watchdog);
     current.fetches.close();
     answer(current);
+    this.drained.check();
     this.onAvailable();
     if (this.executions.size > 0) return;
     this.memory.stop();

@@ -19,24 +19,73 @@ export interface SandboxPoolOptions {
   size: number;
   /** MAX_CONCURRENT. */
   capacity: number;
-  host: Omit<SandboxHostOptions, 'onAvailable'>;
+  host: Omit<SandboxHostOptions, 'onAvailable' | 'onWedged'>;
 }
 
 export class SandboxPool implements Sandbox {
   private hosts: SandboxHost[] = [];
+  /** Wedged sandboxes whose replacement is on its way. */
+  private readonly replacing = new Set<SandboxHost>();
+  /** Replaced sandboxes: they finish what they run, then close. */
+  private readonly retiring = new Set<Promise<void>>();
   private available: () => void = () => {};
 
   private constructor(
-    readonly capacity: number,
+    private readonly options: SandboxPoolOptions,
     private readonly slots: ComputeSlots,
   ) {}
 
+  get capacity(): number {
+    return this.options.capacity;
+  }
+
   static async create(options: SandboxPoolOptions): Promise<SandboxPool> {
-    const pool = new SandboxPool(options.capacity, computeSlots(options.size));
-    pool.hosts = await Promise.all(
-      Array.from({ length: options.size }, () => SandboxHost.start({ ...options.host, onAvailable: () => pool.available() })),
-    );
+    const pool = new SandboxPool(options, computeSlots(options.size));
+    pool.hosts = await Promise.all(Array.from({ length: options.size }, () => pool.startHost()));
     return pool;
+  }
+
+  private startHost(): Promise<SandboxHost> {
+    const host: Promise<SandboxHost> = SandboxHost.start({
+      ...this.options.host,
+      onAvailable: () => this.available(),
+      onWedged: () => void host.then((wedged) => this.replace(wedged)),
+    });
+    return host;
+  }
+
+  /**
+   * Replaces a sandbox with a thread it cannot stop (it holds a core): once a
+   * new one is up, it takes the old one's place, while the old one finishes
+   * the executions it runs — they keep their answers — and then closes.
+   */
+  private async replace(wedged: SandboxHost): Promise<void> {
+    if (this.replacing.has(wedged)) return;
+    this.replacing.add(wedged);
+    let fresh: SandboxHost;
+    try {
+      fresh = await this.startHost();
+    } catch (err) {
+      // Without a replacement, the wedged one serves on rather than leave the key a sandbox short.
+      this.options.host.log.error({ err }, 'could not start a sandbox to replace a wedged one');
+      this.replacing.delete(wedged);
+      return;
+    }
+    const index = this.hosts.indexOf(wedged);
+    if (index === -1) {
+      await fresh.close();
+      return;
+    }
+    this.hosts[index] = fresh;
+    const retired = wedged
+      .retire()
+      .catch((err: unknown) => this.options.host.log.error({ err }, 'could not close a wedged sandbox'))
+      .finally(() => {
+        this.retiring.delete(retired);
+        this.replacing.delete(wedged);
+      });
+    this.retiring.add(retired);
+    this.available();
   }
 
   onAvailable(listener: () => void): void {
@@ -54,6 +103,6 @@ export class SandboxPool implements Sandbox {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.hosts.map((host) => host.close()));
+    await Promise.all([...this.hosts.map((host) => host.close()), ...this.retiring]);
   }
 }

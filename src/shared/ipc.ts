@@ -31,6 +31,8 @@ export type ToExecutor =
 
 export type FromExecutor =
   | { kind: 'ready' }
+  /** A disposed isolate's thread still runs (it cannot be stopped): the sandbox should be replaced once its executions are over. */
+  | { kind: 'wedged' }
   /** The sandbox replaced its isolate (the sandbox itself lives on). */
   | { kind: 'recycled'; reason: Exclude<RecycleReason, 'sandbox-lost' | 'sandbox-memory'> }
   /** Execution `id` ran its first part and now waits (timers, fetches, promises): it no longer holds the sandbox's thread. */
