@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { computeSlots } from './sandbox/compute-slots.js';
+import { computeSlots } from './compute-slots.js';
 import { ANY, parseHostName, parseOrigin } from './transport/origin.js';
 
 /** What one key (one secret) may do, and its limits. */

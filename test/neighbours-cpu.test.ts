@@ -3,7 +3,7 @@
 // running script's limit counts the CPU time it got, so a fixed amount of work
 // keeps its answer however long busy neighbours stretch its wall time.
 import assert from 'node:assert/strict';
-import { computeSlots } from '../src/sandbox/compute-slots.js';
+import { computeSlots } from '../src/compute-slots.js';
 import { type Reply, TestClient } from './helpers/client.js';
 import { executionCounts, useDaemon } from './helpers/daemon.js';
 import { outcome } from './helpers/neighbours.js';

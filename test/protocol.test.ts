@@ -346,6 +346,8 @@ describe('connection bounds', () => {
   before(async () => {
     daemon = await startDaemon({
       POOL_SIZE: '1',
+      // A connection runs one execution at a time (a quarter of 4): no more than one reply is on its way when its queue is held.
+      MAX_CONCURRENT: '4',
       HANDSHAKE_TIMEOUT: '300',
       MAX_FRAME: '65536',
       RESULT_LIMIT: '100000',

@@ -35,7 +35,8 @@ describe('unit: config', () => {
     assert.deepEqual([key.modules, key.fetchAllow, key.fetchAllowPrivate], [[], [], []]);
     assert.equal(key.timeoutMs, 3000);
     assert.equal(key.poolSize, availableParallelism());
-    assert.equal(key.sandboxMemoryMb, 384);
+    // A sandbox a core, computing three executions at once: four MEMORY_LIMITs and 128 MB.
+    assert.equal(key.sandboxMemoryMb, 4 * 128 + 128);
   });
 
   it('reads numbers, booleans and comma lists from strings; an empty value is unset', () => {
@@ -56,7 +57,12 @@ describe('unit: config', () => {
     assert.equal(config.keys[0].poolSize, 3);
   });
 
-  it('sizes a sandbox from the heap limit unless SANDBOX_MEMORY is set', () => {
+  it('sizes a sandbox for every execution it computes at once at its heap limit, unless SANDBOX_MEMORY is set', () => {
+    const cores = availableParallelism();
+    // One sandbox a core computes three executions at once: room for four heaps, and 128 MB for the rest.
+    assert.equal(readConfig({ MEMORY_LIMIT: '128', POOL_SIZE: String(cores) }).config.keys[0].sandboxMemoryMb, 4 * 128 + 128);
+    // One sandbox for all the cores computes three a core.
+    assert.equal(readConfig({ MEMORY_LIMIT: '128', POOL_SIZE: '1' }).config.keys[0].sandboxMemoryMb, (3 * cores + 1) * 128 + 128);
     assert.equal(readConfig({ MEMORY_LIMIT: '8' }).config.keys[0].sandboxMemoryMb, 384);
     assert.equal(readConfig({ MEMORY_LIMIT: '8', SANDBOX_MEMORY: '64' }).config.keys[0].sandboxMemoryMb, 64);
   });

@@ -151,7 +151,8 @@ export class ExecutionRun {
     };
     const globals = request.globals === undefined ? null : JSON.stringify(request.globals);
     const timeout = () => ({ timeout: limit.remainingMs() });
-    await this.call(enter.apply(undefined, entry('begin', Date.now() + limit.remainingMs(), globals), timeout()));
+    // Trusted and bounded (the prelude defines the globals), on an isolate nothing else runs in: one thread hop saved.
+    enter.applySync(undefined, entry('begin', Date.now() + limit.remainingMs(), globals), timeout());
     if (request.module === true) {
       const { isolate } = this.warm;
       const linked = await this.call(
@@ -189,12 +190,13 @@ export class ExecutionRun {
 
   /** Charges the isolate's CPU time to the execution, and its heap growth once no call runs (reading it would wait for one). */
   private charge(): void {
-    if (this.warm.isDisposed || this.limit === undefined) return;
+    if (this.limit === undefined) return;
+    this.execution.cpuNs = BigInt(Math.round(this.limit.cpuUs() * 1000));
+    if (this.calls > 0 || this.warm.isDisposed) return;
     try {
-      this.execution.cpuNs = BigInt(Math.round(this.limit.cpuUs() * 1000));
-      if (this.calls === 0) this.execution.heapGrowth = Math.max(this.execution.heapGrowth, this.warm.heapUsed() - this.heapAtBegin);
+      this.execution.heapGrowth = Math.max(this.execution.heapGrowth, this.warm.heapUsed() - this.heapAtBegin);
     } catch {
-      // An isolate going down (out of memory) has no figures left to read; what it cost so far stands.
+      // An isolate going down (out of memory) has no figures left to read; what it grew so far stands.
     }
   }
 

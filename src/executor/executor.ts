@@ -43,6 +43,7 @@ export class Executor {
       const warm = await pool.take();
       try {
         if (cancelled) return;
+        log.debug({ isolate: warm.id, hash: request.codeHash.slice(0, 16) }, 'execution in isolate');
         const current = new ExecutionRun(warm, request, hooks, limits);
         run = current;
         this.runs.add(current);

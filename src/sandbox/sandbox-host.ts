@@ -3,10 +3,8 @@
 // performs their fetches, keeps a watchdog on each, counts those computing
 // (sandbox-pool.ts bounds them), and kills and replaces the sandbox if an
 // execution is not answered within its wall-clock backstop plus a grace, if
-// the sandbox goes over its memory budget, or if it dies. Executions lost
-// with a sandbox are sent again, once, to its replacement — unless they had
-// asked for a fetch (it may have had an effect) or streamed a console line
-// (a second run would stream it again): those get 1008 Interrupted.
+// the sandbox goes over its memory budget, or if it dies (what its executions
+// get then: lost-execution.ts).
 
 import type { RpcError } from '../errors.js';
 import * as errors from '../errors.js';
@@ -16,7 +14,9 @@ import { FetchFailure } from '../outbound/wire.js';
 import { type ExecutionRequest, type ExecutionResult, type RecycleReason, WALL_BACKSTOP } from '../shared/contract.js';
 import { IdleWaiters } from '../shared/idle-waiters.js';
 import type { FromExecutor, ToExecutor } from '../shared/ipc.js';
+import { ComputePhases } from './compute-phases.js';
 import type { SandboxLink, StartLink } from './link.js';
+import { lostAnswer } from './lost-execution.js';
 import { MemoryGauge } from './memory-gauge.js';
 import type { ExecutionWatch } from './sandbox.js';
 
@@ -29,8 +29,6 @@ const START_TIMEOUT_MS = 60000;
  * its main thread runs no script, so only a wedged sandbox takes this long.
  */
 const CANCEL_KILL_MS = 1000;
-/** An execution computing longer than this stops counting as starting: another may start beside it (sandbox-pool.ts). */
-const START_SLICE_MS = 10;
 
 export interface SandboxHostOptions {
   startLink: StartLink;
@@ -62,9 +60,6 @@ interface Current {
   resent: boolean;
   /** Its sandbox was killed because it did not answer in time. */
   killedForTime: boolean;
-  /** Sent, and not yet waiting or answered: computing, first as starting, then (past START_SLICE_MS) as busy. */
-  phase: 'starting' | 'busy' | undefined;
-  slice: NodeJS.Timeout | undefined;
   /** It streamed a console line: running it again would stream lines again. */
   streamed: boolean;
   /** Its caller cancelled it: not sent (again) to a sandbox. */
@@ -94,7 +89,8 @@ export class SandboxHost {
   private retired = false;
   private readonly drained = new IdleWaiters(() => this.executions.size === 0);
   private readonly log: Logger;
-  private readonly phases = { starting: 0, busy: 0 };
+  /** Executions sent and not yet waiting or answered. */
+  private readonly phases: ComputePhases<Current>;
 
   private constructor(options: SandboxHostOptions) {
     ({
@@ -107,6 +103,7 @@ export class SandboxHost {
       log: this.log,
     } = options);
     this.memory = new MemoryGauge(this.sandboxMemoryMb * 1024 * 1024);
+    this.phases = new ComputePhases(() => this.onAvailable());
   }
 
   static async start(options: SandboxHostOptions): Promise<SandboxHost> {
@@ -120,14 +117,14 @@ export class SandboxHost {
     return this.executions.size;
   }
 
-  /** Executions sent and not yet waiting or answered, and computing for less than START_SLICE_MS. */
+  /** Executions sent and not yet waiting or answered, computing for less than their first slice. */
   get starting(): number {
     return this.phases.starting;
   }
 
   /** Executions sent and not yet waiting or answered: computing, each on a thread of its own. */
   get computing(): number {
-    return this.phases.starting + this.phases.busy;
+    return this.phases.computing;
   }
 
   /**
@@ -159,13 +156,11 @@ export class SandboxHost {
       outbound: false,
       resent: false,
       killedForTime: false,
-      phase: undefined,
-      slice: undefined,
       streamed: false,
       cancelled: false,
     };
     this.executions.set(id, current);
-    this.computingAs(current, 'starting');
+    this.phases.start(current);
     this.memory.start((bytes) => this.overBudget(bytes));
     if (this.bringingUp === undefined && this.link.connected) this.hand(current);
     // A sandbox on its way up, or an earlier restart that failed: this one waits for (or tries) the next.
@@ -257,7 +252,7 @@ export class SandboxHost {
       current.streamed = true;
       current.watch.onConsole?.(message.lines);
     } else if (message.kind === 'waiting') {
-      this.computingAs(current, undefined);
+      this.phases.stop(current);
       this.onAvailable();
     } else if (message.kind === 'fetch') this.fetch(current, message.fetchId, message.request);
     else current.fetches.abort(message.fetchId);
@@ -284,22 +279,6 @@ export class SandboxHost {
     }, CANCEL_KILL_MS).unref();
   }
 
-  /** Moves an execution between starting, busy and not computing (waiting, or answered), keeping the counts. */
-  private computingAs(current: Current, phase: Current['phase']): void {
-    if (current.phase === phase) return;
-    if (current.phase !== undefined) this.phases[current.phase]--;
-    if (phase !== undefined) this.phases[phase]++;
-    current.phase = phase;
-    clearTimeout(current.slice);
-    current.slice =
-      phase === 'starting'
-        ? setTimeout(() => {
-            this.computingAs(current, 'busy');
-            this.onAvailable();
-          }, START_SLICE_MS)
-        : undefined;
-  }
-
   private fetch(current: Current, fetchId: number, request: Extract<FromExecutor, { kind: 'fetch' }>['request']): void {
     current.outbound = true;
     const answer = (message: ToExecutor) => {
@@ -319,7 +298,7 @@ export class SandboxHost {
     const current = this.executions.get(id);
     if (current === undefined) return;
     this.executions.delete(id);
-    this.computingAs(current, undefined);
+    this.phases.stop(current);
     current.unwatch();
     clearTimeout(current.watchdog);
     current.fetches.close();
@@ -392,31 +371,19 @@ export class SandboxHost {
     this.killedForMemory = false;
     this.killedForCancel = false;
     const again: Current[] = [];
+    const loss = { reason, forMemory, sandboxMemoryMb: this.sandboxMemoryMb, closing: this.closing };
     for (const current of [...this.executions.values()]) {
-      if (!current.killedForTime && !current.outbound && !current.streamed && !current.resent && !this.closing) {
-        again.push(current);
-        continue;
-      }
-      this.settle(current.id, (c) => {
-        if (c.killedForTime) c.reject(errors.timeout(c.request.timeoutMs, []));
-        else if ((c.outbound || c.streamed) && !this.closing)
-          c.reject(
-            errors.interrupted(
-              `its sandbox ${forMemory ? 'went over SANDBOX_MEMORY' : `exited (${reason})`} after it had ${c.outbound ? 'made a request outside' : 'streamed console lines'}`,
-              [],
-            ),
-          );
-        else if (forMemory) c.reject(errors.memoryLimit(this.sandboxMemoryMb, []));
-        else c.reject(errors.sandboxLost(`the sandbox exited (${reason})`));
-      });
+      const answer = lostAnswer({ ...current, timeoutMs: current.request.timeoutMs }, loss);
+      if (answer === 'again') again.push(current);
+      else this.settle(current.id, (c) => c.reject(answer));
     }
     if (this.closing) return;
     if (!forMemory && !forTime && !forCancel) this.log.error({ reason }, 'sandbox exited; starting a new one');
     this.onRecycle(forMemory ? 'sandbox-memory' : 'sandbox-lost');
-    // What was lost with it, and had no effect outside, runs again, once, on the new sandbox.
+    // What was lost with it, and did nothing a second run could repeat, runs again, once, on the new sandbox.
     for (const current of again) {
       current.resent = true;
-      this.computingAs(current, 'starting');
+      this.phases.start(current);
       clearTimeout(current.watchdog);
       current.watchdog = this.watchdog(current.id, current.request.timeoutMs);
     }

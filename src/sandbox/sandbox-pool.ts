@@ -9,8 +9,9 @@
 // call never waits for a busy loop, and overload costs latency, not answers.
 // A new execution goes to the sandbox computing the fewest, then running the
 // fewest, and only to one with memory to spare.
+
+import { type ComputeSlots, computeSlots } from '../compute-slots.js';
 import type { ExecutionRequest, ExecutionResult } from '../shared/contract.js';
-import { type ComputeSlots, computeSlots } from './compute-slots.js';
 import type { ExecutionWatch, Sandbox } from './sandbox.js';
 import { SandboxHost, type SandboxHostOptions } from './sandbox-host.js';
 
@@ -62,6 +63,7 @@ export class SandboxPool implements Sandbox {
   private async replace(wedged: SandboxHost): Promise<void> {
     if (this.replacing.has(wedged)) return;
     this.replacing.add(wedged);
+    this.options.host.log.warn('a sandbox has a thread it cannot stop; replacing it, once its executions are over');
     let fresh: SandboxHost;
     try {
       fresh = await this.startHost();
