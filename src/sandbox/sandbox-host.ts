@@ -1,10 +1,10 @@
-// The daemon's handle on one sandbox (a process or a container, see link.ts),
-// which runs many executions side by side, each in an isolate of its own. It
-// performs their fetches, keeps a watchdog on each, counts those computing
-// (sandbox-pool.ts bounds them), and kills and replaces the sandbox if an
-// execution is not answered within its wall-clock backstop plus a grace, if
-// the sandbox goes over its memory budget, or if it dies (what its executions
-// get then: lost-execution.ts).
+// The daemon's handle on one sandbox (its life: sandbox-process.ts) and the
+// executions it runs side by side, each in an isolate of its own. It performs
+// their fetches, keeps a watchdog on each, counts those computing
+// (sandbox-pool.ts bounds them), and kills the sandbox if an execution is not
+// answered within its wall-clock backstop plus a grace, or a cancelled one not
+// stopped in time; when the sandbox dies, what its executions get:
+// lost-execution.ts.
 
 import type { RpcError } from '../errors.js';
 import * as errors from '../errors.js';
@@ -15,33 +15,18 @@ import { type ExecutionRequest, type ExecutionResult, type RecycleReason, WALL_B
 import { IdleWaiters } from '../shared/idle-waiters.js';
 import type { FromExecutor, ToExecutor } from '../shared/ipc.js';
 import { ComputePhases } from './compute-phases.js';
-import type { SandboxLink, StartLink } from './link.js';
-import { lostAnswer } from './lost-execution.js';
-import { MemoryGauge } from './memory-gauge.js';
+import { lostAnswer, type SandboxLoss } from './lost-execution.js';
 import type { ExecutionWatch } from './sandbox.js';
+import { type ExecutionMessage, KILL_GRACE_MS, SandboxProcess, type SandboxProcessOptions } from './sandbox-process.js';
 
-/** Past its wall-clock backstop, how long an execution may take to answer before its sandbox is killed. */
-const KILL_GRACE_MS = 1000;
-/** How long a new sandbox may take to become ready. */
-const START_TIMEOUT_MS = 60000;
 /**
  * How long a sandbox has to answer a cancelled execution before it is killed:
  * its main thread runs no script, so only a wedged sandbox takes this long.
  */
 const CANCEL_KILL_MS = 1000;
 
-export interface SandboxHostOptions {
-  startLink: StartLink;
+export interface SandboxHostOptions extends SandboxProcessOptions {
   outbound: Outbound;
-  /** SANDBOX_MEMORY: the budget a sandbox is killed past (where the daemon can read its memory), and what a 1003 for it reports. */
-  sandboxMemoryMb: number;
-  /** Told each time an isolate is replaced: with its sandbox, or inside it. */
-  onRecycle: (reason: RecycleReason) => void;
-  /** Told each time an execution answers or starts waiting: another may start. */
-  onAvailable: () => void;
-  /** Told when a thread in the sandbox cannot be stopped: it is to be replaced once its executions are over (sandbox-pool.ts). */
-  onWedged: () => void;
-  log: Logger;
 }
 
 interface Current {
@@ -67,24 +52,12 @@ interface Current {
 }
 
 export class SandboxHost {
-  private link!: SandboxLink;
-  /** A sandbox being replaced on purpose: its exit is expected. */
-  private retiring: SandboxLink | undefined;
+  private readonly sandbox: SandboxProcess;
   private readonly executions = new Map<number, Current>();
   private lastId = 0;
-  private closing = false;
-  /** A sandbox being started (or replaced): executions wait for it. */
-  private bringingUp: Promise<void> | undefined;
-  private killedForMemory = false;
-  /** The sandbox was killed because it did not stop a cancelled execution in time: its exit is no surprise. */
-  private killedForCancel = false;
-  private readonly memory: MemoryGauge;
-  private readonly startLink: StartLink;
   private readonly outbound: Outbound;
-  private readonly sandboxMemoryMb: number;
   private readonly onRecycle: (reason: RecycleReason) => void;
   private readonly onAvailable: () => void;
-  private readonly onWedged: () => void;
   /** Takes no new execution: it is being replaced, and closes once its executions are over. */
   private retired = false;
   private readonly drained = new IdleWaiters(() => this.executions.size === 0);
@@ -93,22 +66,17 @@ export class SandboxHost {
   private readonly phases: ComputePhases<Current>;
 
   private constructor(options: SandboxHostOptions) {
-    ({
-      startLink: this.startLink,
-      outbound: this.outbound,
-      sandboxMemoryMb: this.sandboxMemoryMb,
-      onRecycle: this.onRecycle,
-      onAvailable: this.onAvailable,
-      onWedged: this.onWedged,
-      log: this.log,
-    } = options);
-    this.memory = new MemoryGauge(this.sandboxMemoryMb * 1024 * 1024);
+    ({ outbound: this.outbound, onRecycle: this.onRecycle, onAvailable: this.onAvailable, log: this.log } = options);
+    this.sandbox = new SandboxProcess(options, {
+      message: (message) => this.receive(message),
+      exited: (loss, killedForCancel) => this.exited(loss, killedForCancel),
+    });
     this.phases = new ComputePhases(() => this.onAvailable());
   }
 
   static async start(options: SandboxHostOptions): Promise<SandboxHost> {
     const host = new SandboxHost(options);
-    await host.startSandbox();
+    await host.sandbox.start();
     return host;
   }
 
@@ -134,8 +102,8 @@ export class SandboxHost {
    */
   hasRoom(): boolean {
     if (this.retired) return false;
-    if (!this.memory.full) return true;
-    if (this.executions.size === 0) this.recycleIdle();
+    if (!this.sandbox.full) return true;
+    if (this.executions.size === 0) this.sandbox.recycleIdle();
     return false;
   }
 
@@ -161,11 +129,11 @@ export class SandboxHost {
     };
     this.executions.set(id, current);
     this.phases.start(current);
-    this.memory.start((bytes) => this.overBudget(bytes));
-    if (this.bringingUp === undefined && this.link.connected) this.hand(current);
+    this.sandbox.watchMemory();
+    if (!this.sandbox.startingUp && this.sandbox.link.connected) this.hand(current);
     // A sandbox on its way up, or an earlier restart that failed: this one waits for (or tries) the next.
     else
-      this.startSandbox().then(
+      this.sandbox.start().then(
         () => this.hand(current),
         (err: unknown) => this.startFailed(err),
       );
@@ -179,54 +147,8 @@ export class SandboxHost {
     await this.close();
   }
 
-  async close(): Promise<void> {
-    this.closing = true;
-    this.memory.stop();
-    await this.bringingUp?.catch(() => undefined);
-    await this.link.close(KILL_GRACE_MS);
-  }
-
-  /** Starts a sandbox; a start already under way is joined, not doubled. */
-  private startSandbox(): Promise<void> {
-    this.bringingUp ??= this.spawnSandbox().finally(() => (this.bringingUp = undefined));
-    return this.bringingUp;
-  }
-
-  private async spawnSandbox(): Promise<void> {
-    let ready = false;
-    const readiness = Promise.withResolvers<void>();
-    // Awaited below, unless the daemon is closing; an exit before then is not an error of its own.
-    readiness.promise.catch(() => undefined);
-    const link = await this.startLink({
-      message: (message) => {
-        if (message.kind === 'recycled') this.onRecycle(message.reason);
-        else if (message.kind === 'wedged') this.onWedged();
-        else if (message.kind !== 'ready') this.receive(message);
-        else if (!ready) {
-          ready = true;
-          readiness.resolve();
-        }
-      },
-      exit: (reason, outOfMemory) => {
-        if (ready) this.exited(link, reason, outOfMemory === true);
-        else readiness.reject(new Error(`the sandbox exited before it was ready (${reason})`));
-      },
-    });
-    this.link = link;
-    this.memory.follow(() => link.memoryBytes());
-    if (this.closing) {
-      await link.close(KILL_GRACE_MS);
-      throw new Error('the daemon is shutting down');
-    }
-    const timer = setTimeout(() => {
-      link.kill();
-      readiness.reject(new Error('the sandbox did not start in time'));
-    }, START_TIMEOUT_MS);
-    try {
-      await readiness.promise;
-    } finally {
-      clearTimeout(timer);
-    }
+  close(): Promise<void> {
+    return this.sandbox.close();
   }
 
   /** Sends an execution to the sandbox. One that cannot be sent fails alone; one sent to a sandbox that has just died is handled with its exit. */
@@ -237,13 +159,13 @@ export class SandboxHost {
       return;
     }
     const message: ToExecutor = { kind: 'run', id: current.id, request: current.request };
-    if (this.link.send(message) || !this.link.connected) return;
+    const { link } = this.sandbox;
+    if (link.send(message) || !link.connected) return;
     this.log.error('an execution could not be handed to its sandbox');
     this.settle(current.id, (c) => c.reject(errors.internal()));
   }
 
-  private receive(message: FromExecutor): void {
-    if (message.kind === 'ready' || message.kind === 'recycled' || message.kind === 'wedged') return;
+  private receive(message: ExecutionMessage): void {
     const current = this.executions.get(message.id);
     if (current === undefined) return;
     if (message.kind === 'result') this.settle(current.id, (c) => c.resolve(message.result));
@@ -267,22 +189,21 @@ export class SandboxHost {
     if (current === undefined) return;
     current.cancelled = true;
     // Not handed to a sandbox yet (one is starting): it never will be.
-    if (this.bringingUp !== undefined) return;
-    const { link } = this;
+    if (this.sandbox.startingUp) return;
+    const { link } = this.sandbox;
     void link.send({ kind: 'cancel', id });
     setTimeout(() => {
-      if (this.executions.get(id) !== current || this.link !== link) return;
+      if (this.executions.get(id) !== current || this.sandbox.link !== link) return;
       this.log.warn('a cancelled execution was not stopped in time; killing its sandbox');
       this.settle(id, (c) => c.reject(errors.cancelled([])));
-      this.killedForCancel = true;
-      link.kill();
+      this.sandbox.killForCancel(link);
     }, CANCEL_KILL_MS).unref();
   }
 
   private fetch(current: Current, fetchId: number, request: Extract<FromExecutor, { kind: 'fetch' }>['request']): void {
     current.outbound = true;
     const answer = (message: ToExecutor) => {
-      if (this.executions.get(current.id) === current) void this.link.send(message);
+      if (this.executions.get(current.id) === current) void this.sandbox.link.send(message);
     };
     current.fetches.fetch(fetchId, request).then(
       (response) => answer({ kind: 'fetched', id: current.id, fetchId, response }),
@@ -306,7 +227,7 @@ export class SandboxHost {
     this.drained.check();
     this.onAvailable();
     if (this.executions.size > 0) return;
-    this.memory.stop();
+    this.sandbox.unwatchMemory();
     this.hasRoom();
   }
 
@@ -316,69 +237,32 @@ export class SandboxHost {
     for (const id of [...this.executions.keys()]) this.settle(id, (c) => c.reject(errors.sandboxLost('the sandbox is not running')));
   }
 
-  /** A sandbox past SANDBOX_MEMORY while it runs executions is killed. */
-  private overBudget(bytes: number): void {
-    if (this.killedForMemory) return;
-    this.killedForMemory = true;
-    this.log.warn({ rss: bytes, budget: this.memory.budgetBytes }, 'sandbox went over SANDBOX_MEMORY; killing it');
-    this.link.kill();
-  }
-
-  /** Replaces an idle sandbox past its share of memory, the old one first, so the two never hold memory together. */
-  private recycleIdle(): void {
-    if (this.closing || this.bringingUp !== undefined) return;
-    this.log.info({ rss: this.memory.bytes(), budget: this.memory.budgetBytes }, 'sandbox holds most of its memory budget; replacing it');
-    const old = this.link;
-    this.retiring = old;
-    this.onRecycle('sandbox-memory');
-    this.bringingUp = old
-      .close(KILL_GRACE_MS)
-      .then(() => this.spawnSandbox())
-      .catch((err: unknown) => this.log.error({ err }, 'could not start a sandbox'))
-      .finally(() => {
-        this.bringingUp = undefined;
-        this.onAvailable();
-      });
-  }
-
   /** Kills the sandbox if execution `id` has not answered by its wall-clock backstop plus a grace: the sandbox stops each at its own limit. */
   private watchdog(id: number, timeoutMs: number): NodeJS.Timeout {
     return setTimeout(
       () => {
         const current = this.executions.get(id);
-        const { link } = this;
         if (current === undefined) return;
         current.killedForTime = true;
         this.log.warn('an execution did not answer within its time limit; killing its sandbox');
-        link.kill();
-        // Should the kill not be reported as an exit, the sandbox is given up on all the same.
-        setTimeout(() => {
-          if (this.link !== link || !this.executions.has(id)) return;
-          this.log.error('killed sandbox did not report its exit; abandoning it');
-          void link.close(0);
-          this.exited(link, 'killed', false);
-        }, 5 * KILL_GRACE_MS).unref();
+        this.sandbox.killForTime(() => this.executions.has(id));
       },
       timeoutMs * WALL_BACKSTOP + KILL_GRACE_MS,
     );
   }
 
-  private exited(link: SandboxLink, reason: string, outOfMemory: boolean): void {
-    if (link !== this.link || link === this.retiring) return;
-    const forMemory = outOfMemory || this.killedForMemory;
+  /** The sandbox died under its executions: each is answered, or runs again on a new one. */
+  private exited(loss: SandboxLoss, killedForCancel: boolean): void {
+    const { reason, forMemory } = loss;
     const forTime = [...this.executions.values()].some((current) => current.killedForTime);
-    const forCancel = this.killedForCancel;
-    this.killedForMemory = false;
-    this.killedForCancel = false;
     const again: Current[] = [];
-    const loss = { reason, forMemory, sandboxMemoryMb: this.sandboxMemoryMb, closing: this.closing };
     for (const current of [...this.executions.values()]) {
       const answer = lostAnswer({ ...current, timeoutMs: current.request.timeoutMs }, loss);
       if (answer === 'again') again.push(current);
       else this.settle(current.id, (c) => c.reject(answer));
     }
-    if (this.closing) return;
-    if (!forMemory && !forTime && !forCancel) this.log.error({ reason }, 'sandbox exited; starting a new one');
+    if (loss.closing) return;
+    if (!forMemory && !forTime && !killedForCancel) this.log.error({ reason }, 'sandbox exited; starting a new one');
     this.onRecycle(forMemory ? 'sandbox-memory' : 'sandbox-lost');
     // What was lost with it, and did nothing a second run could repeat, runs again, once, on the new sandbox.
     for (const current of again) {
@@ -387,7 +271,7 @@ export class SandboxHost {
       clearTimeout(current.watchdog);
       current.watchdog = this.watchdog(current.id, current.request.timeoutMs);
     }
-    this.startSandbox().then(
+    this.sandbox.start().then(
       () => {
         for (const current of again) this.hand(current);
       },
