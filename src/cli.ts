@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { type Command, help, parse, say, UsageError, versionAt } from './cli/command.js';
 import { DAEMON_EXIT, health, images, prepare, schema, serve } from './cli/daemon-commands.js';
 import { run } from './cli/run-command.js';
-import { ConfigError } from './config.js';
+import { ConfigError } from './config/config-error.js';
 
 const COMMANDS: readonly Command[] = [serve, run, health, prepare, schema, images];
 

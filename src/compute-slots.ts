@@ -5,7 +5,7 @@
 // its first slice (a loop, a heavy render) no longer counts as starting, so
 // that a light call starts beside it, up to three times that share computing
 // at once. SANDBOX_MEMORY's default makes room for that many isolates at
-// their MEMORY_LIMIT (config.ts).
+// their MEMORY_LIMIT (config/read-config.ts).
 import { availableParallelism } from 'node:os';
 
 export interface ComputeSlots {

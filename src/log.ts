@@ -1,7 +1,7 @@
 // One pino logger for the daemon. Secrets are never passed to it; the redaction
 // below is a second line of defence should a header ever be logged.
 import pino from 'pino';
-import type { Config } from './config.js';
+import type { Config } from './config/types.js';
 
 export type Logger = pino.Logger;
 

@@ -9,7 +9,7 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { Secret, Service } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
-import { SETTINGS } from '../src/config.js';
+import { SETTINGS } from '../src/config/settings.js';
 
 const DEPLOY = join(__dirname, '..', '..', 'deploy');
 

@@ -29,7 +29,7 @@ const POOL_SIZE = 2;
 const MEMORY_LIMIT = 128 * MiB;
 /**
  * What the daemon and its sandboxes may hold: the daemon half a GiB (about 200 MiB seen here), and each sandbox its
- * SANDBOX_MEMORY, whose default is room for every execution it computes at once to fill its MEMORY_LIMIT (config.ts).
+ * SANDBOX_MEMORY, whose default is room for every execution it computes at once to fill its MEMORY_LIMIT (src/config/read-config.ts).
  * The floods of cases 1-4 run a dozen executions of up to MEMORY_LIMIT each at once: each sandbox is held under its
  * budget by stopping the execution holding the most (1003) short of it, and by being killed past it.
  */

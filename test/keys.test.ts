@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Ajv from 'ajv';
-import { CONFIG_FILE_SCHEMA } from '../src/config.js';
+import { CONFIG_FILE_SCHEMA } from '../src/config/config-file-schema.js';
 import { TestClient } from './helpers/client.js';
 import { assertListsProblems, metricSample, metricsText, runCli, useDaemon } from './helpers/daemon.js';
 import { startHttpServer, type TestServer } from './helpers/http-server.js';

@@ -1,11 +1,12 @@
-// Unit tests of settings (src/config.ts readConfig): an env object in, the
+// Unit tests of settings (src/config/read-config.ts readConfig): an env object in, the
 // config and every problem out. They start nothing: no daemon; CONFIG files
 // are written to a temporary folder.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, readConfig } from '../src/config.js';
+import { ConfigError } from '../src/config/config-error.js';
+import { readConfig } from '../src/config/read-config.js';
 
 describe('unit: config', () => {
   let dir: string;

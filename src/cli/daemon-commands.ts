@@ -5,7 +5,8 @@
 // would start the ES module loader, which costs more).
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
-import { CONFIG_FILE_SCHEMA, SETTINGS } from '../config.js';
+import { CONFIG_FILE_SCHEMA } from '../config/config-file-schema.js';
+import { SETTINGS } from '../config/settings.js';
 import { type Command, UsageError } from './command.js';
 import { EXIT } from './run-command.js';
 

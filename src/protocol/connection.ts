@@ -4,7 +4,7 @@
 // replies pile up unsent (a batch's count from when they are made) stops being
 // read until they drain.
 import type { WebSocket } from 'ws';
-import type { Config } from '../config.js';
+import type { Config } from '../config/types.js';
 import * as errors from '../errors.js';
 import { RpcError } from '../errors.js';
 import type { Logger } from '../log.js';

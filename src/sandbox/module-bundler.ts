@@ -6,7 +6,7 @@ import { accessSync, constants, existsSync, mkdirSync, renameSync, writeFileSync
 import { builtinModules } from 'node:module';
 import { dirname } from 'node:path';
 import { build, stop as stopEsbuild } from 'esbuild';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config/config-error.js';
 import { type BundledModule, bundleFile } from '../shared/module-files.js';
 
 const PACKAGE_NAME = /^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/;

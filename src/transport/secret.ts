@@ -5,7 +5,7 @@
 // in logs and histories.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { KeyPolicy } from '../config.js';
+import type { KeyPolicy } from '../config/types.js';
 
 export const SECRET_HEADER = 'x-runtime-secret';
 /** The subprotocol javascriptd speaks; a browser must offer it beside its secret. */

@@ -10,7 +10,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import type { Config, KeyPolicy } from '../config.js';
+import type { Config, KeyPolicy } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { isLoopbackAddress, PageGuard } from './origin.js';
 import { playground } from './playground.js';
