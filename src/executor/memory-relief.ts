@@ -11,7 +11,7 @@ import type { ExecutionRun } from './execution-run.js';
 
 const POLL_MS = 50;
 /** Past this share of the budget, the heaviest execution is stopped; the daemon starts no new one past 0.75, and kills at 1. */
-const RELIEF_SHARE = 0.8;
+const RELIEF_SHARE = 0.9;
 /** After stopping one, how long before another may be: its isolate's memory takes a moment to go. */
 const SETTLE_MS = 100;
 /** An execution holding less than this is never stopped for memory: stopping it would give too little back. */

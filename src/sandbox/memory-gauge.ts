@@ -7,6 +7,13 @@
 const POLL_MS = 50;
 /** A sandbox holding more than this share of its budget takes no new execution, and is replaced once it has none. */
 const RECYCLE_SHARE = 0.75;
+/**
+ * Past its budget for one reading, a sandbox is over it only past this share:
+ * copies of a large value on their way out of an isolate pass in a moment,
+ * and the sandbox stops its heaviest execution short of the budget
+ * (executor/memory-relief.ts); past it on two readings running, it is over.
+ */
+const SPIKE_SHARE = 1.25;
 
 export class MemoryGauge {
   private last = { bytes: undefined as number | undefined, at: Number.NEGATIVE_INFINITY };
@@ -34,11 +41,14 @@ export class MemoryGauge {
     return used !== undefined && used > RECYCLE_SHARE * this.budgetBytes;
   }
 
-  /** Calls `over` with the reading, every POLL_MS, while the sandbox is past its budget; until `stop`. */
+  /** Calls `over` with the reading, every POLL_MS, while the sandbox is over its budget (see SPIKE_SHARE); until `stop`. */
   start(over: (bytes: number) => void): void {
+    let pastBefore = false;
     this.watch ??= setInterval(() => {
       const used = this.bytes();
-      if (used !== undefined && used > this.budgetBytes) over(used);
+      const past = used !== undefined && used > this.budgetBytes;
+      if (past && (pastBefore || used > SPIKE_SHARE * this.budgetBytes)) over(used);
+      pastBefore = past;
     }, POLL_MS);
   }
 
