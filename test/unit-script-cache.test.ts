@@ -18,34 +18,34 @@ function fakeIsolate(): { isolate: ivm.Isolate; compiled: FakeScript[] } {
     compiled.push(script);
     return script;
   };
-  const isolate = { compileScriptSync: compile, compileScript: async (code: string) => compile(code) };
+  const isolate = { compileScript: async (code: string) => compile(code) };
   return { isolate: isolate as unknown as ivm.Isolate, compiled };
 }
 
 describe('unit: script cache', () => {
-  it('compiles a script once per hash, sync or async', async () => {
+  it('keeps a compiled script by its hash', async () => {
     const { isolate, compiled } = fakeIsolate();
     const cache = new ScriptCache(isolate);
-    const first = cache.get('1 + 1', 'h1');
-    assert.equal(cache.get('1 + 1', 'h1'), first);
-    assert.equal(await cache.getAsync('1 + 1', 'h1'), first);
-    await cache.getAsync('2 + 2', 'h2');
-    assert.equal(cache.get('2 + 2', 'h2'), compiled[1] as unknown as ivm.Script);
+    assert.equal(cache.cached('h1'), undefined);
+    const first = await cache.compile('1 + 1', 'h1');
+    assert.equal(cache.cached('h1'), first);
+    await cache.compile('2 + 2', 'h2');
+    assert.equal(cache.cached('h2'), compiled[1] as unknown as ivm.Script);
     assert.deepEqual(
       compiled.map((s) => s.code),
       ['1 + 1', '2 + 2'],
     );
   });
 
-  it('releases the least recently used script past 256 of them', () => {
+  it('releases the least recently used script past 256 of them', async () => {
     const { isolate, compiled } = fakeIsolate();
     const cache = new ScriptCache(isolate);
-    for (let i = 0; i <= 256; i++) cache.get(`${i}`, `h${i}`);
+    for (let i = 0; i <= 256; i++) await cache.compile(`${i}`, `h${i}`);
     assert.deepEqual(
       compiled.filter((s) => s.released).map((s) => s.code),
       ['0'],
     );
-    cache.get('0', 'h0');
-    assert.equal(compiled.length, 258, 'the evicted script is compiled again');
+    assert.equal(cache.cached('h0'), undefined, 'the evicted script is no longer cached');
+    assert.notEqual(cache.cached('h1'), undefined);
   });
 });

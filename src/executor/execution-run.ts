@@ -90,6 +90,7 @@ export class ExecutionRun {
       await execution.outcome;
       await this.settleCalls();
       if (this.disposed === undefined) await steps;
+      this.charge();
       return { outcome: await execution.outcome, usage: execution.usage(), disposed: this.disposed };
     } finally {
       this.limit?.cancel();
@@ -162,7 +163,8 @@ export class ExecutionRun {
       started = true;
       await this.call(linked.evaluate(limit.remainingMs()));
     } else {
-      const script = await this.call(this.warm.scripts.getAsync(request.code, request.codeHash));
+      const { scripts } = this.warm;
+      const script = scripts.cached(request.codeHash) ?? (await this.call(scripts.compile(request.code, request.codeHash)));
       const completion = await this.call(script.run(context, { reference: true, ...timeout() }) as Promise<ivm.Reference>);
       handles.push(completion);
       if (execution.isFinished) return;
@@ -181,14 +183,13 @@ export class ExecutionRun {
     const tracked = this.warm.track(call);
     const returned = () => {
       this.calls--;
-      this.charge();
       this.callsReturned.check();
       if (!this.execution.isFinished) this.limit?.check();
     };
     return tracked.finally(returned);
   }
 
-  /** Charges the isolate's CPU time to the execution, and its heap growth once no call runs (reading it would wait for one). */
+  /** Charges the isolate's CPU time to the execution, and its heap growth if no call runs (reading it would wait for one): when it ends. */
   private charge(): void {
     if (this.limit === undefined) return;
     this.execution.cpuNs = BigInt(Math.round(this.limit.cpuUs() * 1000));

@@ -19,7 +19,7 @@ const TRIM_MS = 5000;
  * (about 200 KB), which V8 collects only once the heap has grown to some
  * 40 MB. A new isolate costs a few milliseconds, every hundred executions or so.
  */
-const RECYCLE_HEAP_BYTES = 24 * 1024 * 1024;
+const RECYCLE_HEAP_BYTES = 12 * 1024 * 1024;
 
 export class IsolatePool {
   private readonly idle: WarmIsolate[] = [];

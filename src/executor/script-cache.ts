@@ -14,19 +14,13 @@ export class ScriptCache {
 
   constructor(private readonly isolate: ivm.Isolate) {}
 
-  /** The compiled script of `code` (whose hash is `key`), compiled now if it is not cached; a syntax error throws. */
-  get(code: string, key: string): ivm.Script {
-    return (
-      this.scripts.get(key) ??
-      this.scripts.set(key, this.isolate.compileScriptSync(code, { filename: 'script.js' }), Buffer.byteLength(code))
-    );
+  /** The compiled script whose source's hash is `key`, if it is cached. */
+  cached(key: string): ivm.Script | undefined {
+    return this.scripts.get(key);
   }
 
-  /** The same, compiled on the isolate's thread: for an isolate that is busy. */
-  async getAsync(code: string, key: string): Promise<ivm.Script> {
-    return (
-      this.scripts.get(key) ??
-      this.scripts.set(key, await this.isolate.compileScript(code, { filename: 'script.js' }), Buffer.byteLength(code))
-    );
+  /** Compiles `code` (whose hash is `key`) on the isolate's thread, and caches it; a syntax error rejects. */
+  async compile(code: string, key: string): Promise<ivm.Script> {
+    return this.scripts.set(key, await this.isolate.compileScript(code, { filename: 'script.js' }), Buffer.byteLength(code));
   }
 }
