@@ -41,13 +41,14 @@ export class WarmIsolate {
   private static made = 0;
   /** Which isolate of the process this is (logs at debug level name it). */
   readonly id = ++WarmIsolate.made;
+  /** Its heap once made, with its first context: what its executions' garbage grows from. */
+  heapAtStart = 0;
   /** Modules the last execution required: the context made ahead has them instantiated already. */
   preload: string[] = [];
   /** The next execution's context, made ahead. */
   private ahead: FreshContext | undefined;
-  /** An execution has it (between takeContext and readyForNext). */
+  /** An execution has it (between takeContext and free). */
   private taken = false;
-  private makingAhead = false;
   /** Calls into it not yet returned; they run one at a time. */
   private calls = 0;
   /** CPU time, µs, its calls got (cpu-shares.ts); `mark` is where the running ones count from. */
@@ -81,6 +82,7 @@ export class WarmIsolate {
       });
       const warm = new WarmIsolate(isolate, prelude, new ScriptCache(isolate), isolateLimits(limits, source), log, shares);
       warm.ahead = await warm.makeContext();
+      warm.heapAtStart = warm.heapUsed();
       return warm;
     } catch (err) {
       isolate.dispose();
@@ -105,25 +107,23 @@ export class WarmIsolate {
     return ahead ?? (await this.makeContext());
   }
 
-  /**
-   * Its execution is over: the next one's context is made once this turn of
-   * the event loop is done, unless an execution has taken the isolate by then.
-   * With synchronous calls: the isolate is idle and the prelude trusted, and
-   * each thread hop saved is CPU saved.
-   */
-  readyForNext(): void {
+  /** Its execution is over: it may be taken again. */
+  free(): void {
     this.taken = false;
-    if (this.ahead !== undefined || this.makingAhead) return;
-    this.makingAhead = true;
-    setImmediate(() => {
-      this.makingAhead = false;
-      if (this.taken || this.ahead !== undefined || this.isolate.isDisposed) return;
-      try {
-        this.ahead = this.makeContextNow();
-      } catch (err) {
-        this.log.warn({ err }, 'could not make a context ahead');
-      }
-    });
+  }
+
+  /**
+   * Makes the next execution's context, unless it has one or an execution has
+   * taken it. With synchronous calls: the isolate is idle and the prelude
+   * trusted, and each thread hop saved is CPU saved.
+   */
+  makeAhead(): void {
+    if (this.taken || this.ahead !== undefined || this.isolate.isDisposed) return;
+    try {
+      this.ahead = this.makeContextNow();
+    } catch (err) {
+      this.log.warn({ err }, 'could not make a context ahead');
+    }
   }
 
   /** The CPU time, µs, its calls got, a running one's so far included. */
