@@ -191,7 +191,7 @@ describe('lifecycle', () => {
       // Held for a while: its memory is read at most every 50 ms while it runs, and that reading decides at its end.
       assert.equal((await client.execute({ code: hold(60, 500) })).payload?.value, 60);
       await until(
-        () => daemon.logs().some((line) => line.msg === 'sandbox holds most of its memory budget; replacing it'),
+        () => daemon.logs().some((line) => line.msg === 'sandbox holds much of its memory budget; replacing it'),
         'the sandbox being replaced',
       );
       assert.equal((await client.execute({ code: '"next"' })).payload?.value, 'next');

@@ -120,7 +120,7 @@ export const KEY_SETTINGS: readonly Setting[] = [
     scope: 'key',
     field: 'sandboxMemoryMb',
     schema: int(32),
-    help: "memory budget of one sandbox, MB: past three quarters of it a sandbox takes no new execution and is replaced once idle; past all of it, it is killed (its executions get 1003 or run again); a container's memory limit (default: (executions a sandbox computes at once + 1) x MEMORY_LIMIT + 128, at least 384; with the default POOL_SIZE, 4 x MEMORY_LIMIT + 128)",
+    help: "memory budget of one sandbox, MB: past three quarters of it a sandbox takes no new execution; one holding half of it after 5 s idle is replaced; past all of it, it is killed (its executions get 1003 or run again); a container's memory limit (default: (executions a sandbox computes at once + 1) x MEMORY_LIMIT + 128, at least 384; with the default POOL_SIZE, 4 x MEMORY_LIMIT + 128)",
   },
   {
     env: 'SANDBOX_CPUS',

@@ -8,6 +8,12 @@ const POLL_MS = 50;
 /** A sandbox holding more than this share of its budget takes no new execution, and is replaced once it has none. */
 const RECYCLE_SHARE = 0.75;
 /**
+ * A sandbox left holding more than this share of its budget once it runs
+ * nothing is replaced: the memory of isolates it has let go stays with its
+ * process, at the most it ever held at once.
+ */
+const IDLE_SHARE = 0.5;
+/**
  * Past its budget for one reading, a sandbox is over it only past this share:
  * copies of a large value on their way out of an isolate pass in a moment,
  * and the sandbox stops its heaviest execution short of the budget
@@ -39,6 +45,12 @@ export class MemoryGauge {
   get full(): boolean {
     const used = this.bytes();
     return used !== undefined && used > RECYCLE_SHARE * this.budgetBytes;
+  }
+
+  /** Past IDLE_SHARE of the budget. */
+  get heavy(): boolean {
+    const used = this.bytes();
+    return used !== undefined && used > IDLE_SHARE * this.budgetBytes;
   }
 
   /** Calls `over` with the reading, every POLL_MS, while the sandbox is over its budget (see SPIKE_SHARE); until `stop`. */

@@ -25,6 +25,9 @@ import { type ExecutionMessage, KILL_GRACE_MS, SandboxProcess, type SandboxProce
  */
 const CANCEL_KILL_MS = 1000;
 
+/** How long a sandbox holding half its memory budget must run nothing before it is replaced. */
+const IDLE_RECYCLE_MS = 5000;
+
 export interface SandboxHostOptions extends SandboxProcessOptions {
   outbound: Outbound;
 }
@@ -61,6 +64,8 @@ export class SandboxHost {
   /** Takes no new execution: it is being replaced, and closes once its executions are over. */
   private retired = false;
   private readonly drained = new IdleWaiters(() => this.executions.size === 0);
+  /** Replaces a sandbox holding half its budget once it has run nothing for IDLE_RECYCLE_MS. */
+  private idleRecycle: NodeJS.Timeout | undefined;
   private readonly log: Logger;
   /** Executions sent and not yet waiting or answered. */
   private readonly phases: ComputePhases<Current>;
@@ -97,17 +102,18 @@ export class SandboxHost {
 
   /**
    * Whether it may take another execution: not past three quarters of its
-   * memory budget. One past it that runs nothing is replaced, and takes
-   * executions again once its replacement is up.
+   * memory budget, nor being replaced. One past it that runs nothing is
+   * replaced, and takes executions again once its replacement is up.
    */
   hasRoom(): boolean {
-    if (this.retired) return false;
+    if (this.retired || this.sandbox.startingUp) return false;
     if (!this.sandbox.full) return true;
     if (this.executions.size === 0) this.sandbox.recycleIdle();
     return false;
   }
 
   run(request: ExecutionRequest, watch: ExecutionWatch): Promise<ExecutionResult> {
+    clearTimeout(this.idleRecycle);
     const id = ++this.lastId;
     const { promise, resolve, reject } = Promise.withResolvers<ExecutionResult>();
     const onAbort = () => this.cancel(id);
@@ -148,6 +154,7 @@ export class SandboxHost {
   }
 
   close(): Promise<void> {
+    clearTimeout(this.idleRecycle);
     return this.sandbox.close();
   }
 
@@ -228,7 +235,10 @@ export class SandboxHost {
     this.onAvailable();
     if (this.executions.size > 0) return;
     this.sandbox.unwatchMemory();
-    this.hasRoom();
+    if (this.sandbox.full) this.sandbox.recycleIdle();
+    // Half of its budget (what its isolates once held, kept): replaced once it has been idle a while, not at the next burst.
+    else if (this.sandbox.heavy)
+      this.idleRecycle = setTimeout(() => this.executions.size === 0 && this.sandbox.recycleIdle(), IDLE_RECYCLE_MS).unref();
   }
 
   /** No sandbox could be started: every execution waiting for one gets a coded error. */

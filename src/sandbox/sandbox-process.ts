@@ -72,6 +72,11 @@ export class SandboxProcess {
     return this.memory.full;
   }
 
+  /** It holds more than half its memory budget: replaced once it runs nothing. */
+  get heavy(): boolean {
+    return this.memory.heavy;
+  }
+
   /** Starts a sandbox; a start already under way is joined, not doubled. */
   start(): Promise<void> {
     this.bringingUp ??= this.spawn().finally(() => (this.bringingUp = undefined));
@@ -87,12 +92,12 @@ export class SandboxProcess {
     this.memory.stop();
   }
 
-  /** Replaces an idle sandbox past its share of memory, the old one first, so the two never hold memory together. */
+  /** Replaces an idle sandbox past a share of its memory, the old one first, so the two never hold memory together. */
   recycleIdle(): void {
     if (this.closing || this.bringingUp !== undefined) return;
     this.options.log.info(
       { rss: this.memory.bytes(), budget: this.memory.budgetBytes },
-      'sandbox holds most of its memory budget; replacing it',
+      'sandbox holds much of its memory budget; replacing it',
     );
     const old = this.current;
     this.retiring = old;
