@@ -1,11 +1,11 @@
 // Step 14's engine decision, measured with isolated-vm directly (no daemon):
-//   A (today's): many executions side by side in ONE isolate, a fresh context each.
-//   B (proposed): a pool of warm isolates, each running ONE execution at a time
+//   A (step 8's): many executions side by side in ONE isolate, a fresh context each.
+//   B (step 14 chose it): a pool of warm isolates, each running ONE execution at a time
 //     in a fresh context; every call asynchronous, so a busy isolate holds a
 //     pool thread, never this process's main thread.
 // The prelude is a minimal stand-in (a console-ish global and a `cb` that
 // reports the result through a host callback), not the real dist/prelude.js:
-// the real one's setup/enter protocol belongs to isolate-worker.ts, and the
+// the real one's setup/enter protocol belongs to executor/warm-isolate.ts, and the
 // shapes differ in isolates and threads, not in what the prelude does.
 // Memory is measured in child processes (this file, forked), so each shape's
 // RSS growth starts from a clean process.
