@@ -19,12 +19,18 @@ const HOST_CALLS_IN_FLIGHT = 256;
 
 export function hostLink(hostAsync, hostCall) {
   let sent = 0;
+  let sentAtBarrier = 0;
   let deadline = Infinity;
 
   function host(op, a, b, c, d, e, f) {
     if (DateNow() >= deadline) return;
     hostAsync(op, a, b, c, d, e, f);
-    if (++sent % HOST_CALLS_IN_FLIGHT === 0) hostCall('barrier');
+    if (++sent % HOST_CALLS_IN_FLIGHT === 0) barrier();
+  }
+
+  function barrier() {
+    sentAtBarrier = sent;
+    hostCall('barrier');
   }
 
   function hostSync(op, a, b) {
@@ -35,6 +41,19 @@ export function hostLink(hostAsync, hostCall) {
   return {
     host,
     hostSync,
+    /**
+     * Before a call returns: the host takes its reports as tasks of their own,
+     * which may come after the call's return, where it decides whether a script
+     * that has not answered has anything left pending.
+     */
+    settle() {
+      if (sent === sentAtBarrier || DateNow() >= deadline) return;
+      try {
+        barrier();
+      } catch {
+        // The host is gone or the execution over: nothing waits for the reports.
+      }
+    },
     /** The execution starts; `deadlineAt` is its end as a Date.now() time. */
     begin(deadlineAt) {
       deadline = deadlineAt;

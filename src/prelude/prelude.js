@@ -195,7 +195,7 @@ function allowedOnly(factories, names) {
 export function setup(modules, hostAsync, hostCall, limitsJson) {
   const global = globalThis;
   const limits = JSONParse(limitsJson);
-  const { host, hostSync, begin } = hostLink(hostAsync, hostCall);
+  const { host, hostSync, begin, settle } = hostLink(hostAsync, hostCall);
   let finished = false;
   const { console, flush } = makeConsole(host, limits.consoleBytes);
 
@@ -385,5 +385,6 @@ export function setup(modules, hostAsync, hostCall, limitsJson) {
     else if (op === 'fire') fire(a);
     else if (op === 'fetched') guarded(fetcher.settle, undefined, [a, b, undefined]);
     else if (op === 'fetch-failed') guarded(fetcher.settle, undefined, [a, undefined, b]);
+    settle();
   };
 }

@@ -126,7 +126,8 @@ export class SandboxHost {
       resolve,
       reject,
       watchdog: this.watchdog(id, request.timeoutMs),
-      fetches: this.outbound.session(request.timeoutMs),
+      // Its fetches end with it; this bound is the watchdog's, so that the sandbox's own time limit (1002) comes first.
+      fetches: this.outbound.session(request.timeoutMs * WALL_BACKSTOP + KILL_GRACE_MS),
       outbound: false,
       resent: false,
       killedForTime: false,
