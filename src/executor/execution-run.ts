@@ -71,7 +71,7 @@ export class ExecutionRun {
     const { execution } = this;
     const handles: Releasable[] = [];
     try {
-      const fresh = await this.warm.takeContext();
+      const fresh = this.warm.takeContext();
       handles.push(...fresh.handles);
       fresh.link.execution = execution;
       this.heapAtBegin = this.warm.heapUsed();
@@ -192,7 +192,7 @@ export class ExecutionRun {
   /** Charges the isolate's CPU time to the execution, and its heap growth if no call runs (reading it would wait for one): when it ends. */
   private charge(): void {
     if (this.limit === undefined) return;
-    this.execution.cpuNs = BigInt(Math.round(this.limit.cpuUs() * 1000));
+    this.execution.cpuUs = this.limit.cpuUs();
     if (this.calls > 0 || this.warm.isDisposed) return;
     try {
       this.execution.heapGrowth = Math.max(this.execution.heapGrowth, this.warm.heapUsed() - this.heapAtBegin);

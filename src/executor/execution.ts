@@ -35,7 +35,7 @@ export class Execution {
   /** Called with each console line kept within CONSOLE_LIMIT, as it is printed. */
   onConsole: ((line: string) => void) | undefined;
   /** CPU time and heap growth of its calls into the isolate, counted by whoever makes them (execution-run.ts). */
-  cpuNs = 0n;
+  cpuUs = 0;
   heapGrowth = 0;
   private readonly fetched = { requests: 0, bytesOut: 0, bytesIn: 0 };
   private readonly fetches = new Set<number>();
@@ -74,7 +74,7 @@ export class Execution {
   /** What it cost so far. */
   usage(): Usage {
     return {
-      cpuMs: Number(this.cpuNs / 1000n) / 1000,
+      cpuMs: Math.round(this.cpuUs) / 1000,
       wallMs: this.elapsedMs(),
       heapBytes: this.heapGrowth,
       fetchRequests: this.fetched.requests,
