@@ -213,11 +213,13 @@ export class ExecutionRun {
       return;
     }
     const console = execution.console.lines();
-    execution.fail(
-      thrown instanceof Error && thrown.message === TIMED_OUT
-        ? errors.timeout(request.timeoutMs, console)
-        : errors.exception(fromHost(thrown), console),
-    );
+    if (!(thrown instanceof Error && thrown.message === TIMED_OUT)) {
+      execution.fail(errors.exception(fromHost(thrown), console));
+      return;
+    }
+    // isolated-vm's own timeout, at the wall-clock backstop: stopped mid-way, as by the time limit, so not reused.
+    execution.fail(errors.timeout(request.timeoutMs, console));
+    this.dispose('still-running');
   }
 
   /** Ends it with `error`; a call of it still running is stopped with its isolate. */
