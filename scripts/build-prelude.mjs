@@ -1,7 +1,9 @@
 // Bundles the in-isolate prelude into one script, dist/prelude.js. Every fresh
 // context runs it, so what it evaluates up front is kept small:
-// - the libraries of src/prelude/on-demand.js are bundled apart and
-//   wrapped in a function (`javascriptd:on-demand`), evaluated on first use;
+// - groups of APIs a script may never touch are bundled apart and wrapped in a
+//   function, evaluated on first use: the web APIs of src/prelude/web-apis.js
+//   (`javascriptd:web-apis`) and the core-js libraries of
+//   src/prelude/on-demand.js (`javascriptd:on-demand`);
 // - object-inspect's string-width table (needed only to lay out long arrays)
 //   is built on its first call.
 import { readFileSync } from 'node:fs';
@@ -10,16 +12,25 @@ import { build } from 'esbuild';
 
 const common = { bundle: true, format: 'iife', platform: 'browser', target: 'es2022', legalComments: 'none', logLevel: 'warning' };
 
-const onDemand = await build({ ...common, entryPoints: ['src/prelude/on-demand.js'], globalName: 'onDemand', write: false });
+/** `import { name } from 'javascriptd:<specifier>'` gives a function that evaluates `entry` on its first call and returns its exports. */
+async function onFirstUse(specifier, name, entry) {
+  const bundled = await build({ ...common, entryPoints: [entry], globalName: 'group', write: false });
+  const contents = `let loaded;\nexport function ${name}() {\n  if (loaded === undefined) loaded = (() => {\n${bundled.outputFiles[0].text}\nreturn group;\n})();\n  return loaded;\n}\n`;
+  return { filter: new RegExp(`^javascriptd:${specifier}$`), contents };
+}
 
-const onDemandModule = {
-  name: 'on-demand',
+const groups = [
+  await onFirstUse('on-demand', 'onDemand', 'src/prelude/on-demand.js'),
+  await onFirstUse('web-apis', 'webApiGroup', 'src/prelude/web-apis.js'),
+];
+
+const firstUseGroups = {
+  name: 'first-use-groups',
   setup(builder) {
-    builder.onResolve({ filter: /^javascriptd:on-demand$/ }, (args) => ({ path: args.path, namespace: 'on-demand' }));
-    builder.onLoad({ filter: /.*/, namespace: 'on-demand' }, () => ({
-      contents: `let loaded;\nexport function onDemand() {\n  if (loaded === undefined) loaded = (() => {\n${onDemand.outputFiles[0].text}\nreturn onDemand;\n})();\n  return loaded;\n}\n`,
-      loader: 'js',
-    }));
+    for (const { filter, contents } of groups) {
+      builder.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'first-use' }));
+      builder.onLoad({ filter, namespace: 'first-use' }, () => ({ contents, loader: 'js' }));
+    }
   },
 };
 
@@ -44,5 +55,5 @@ await build({
   entryPoints: ['src/prelude/prelude.js'],
   outfile: 'dist/prelude.js',
   globalName: 'javascriptdPrelude',
-  plugins: [onDemandModule, lazyStringWidth],
+  plugins: [firstUseGroups, lazyStringWidth],
 });

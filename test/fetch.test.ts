@@ -106,6 +106,14 @@ describe('fetch', () => {
     ]);
   });
 
+  it('bounds what a fetch hands to the host even when built-ins were replaced before the web APIs were first touched', async () => {
+    // fetch.js is evaluated on first touch, so it takes this JSON.stringify as its own: the prelude's gate still checks what goes out.
+    const reply = await run(`
+      JSON.stringify = () => ({ length: 2, padding: "x".repeat(1e6) });
+      fetch("${api.origin}/users/ada/gists").then(() => "sent", (error) => error.message)`);
+    assert.equal(reply.payload?.value, 'fetch refused: the headers are not a string');
+  });
+
   it('refuses a method no rule allows, naming the rules for that origin', async () => {
     const message = rejection(await run(`fetch('${api.origin}/users/ada/gists', { method: 'DELETE' })`));
     assert.match(

@@ -122,4 +122,15 @@ describe('web APIs', () => {
       false,
     ]);
   });
+
+  it("makes each web API on a script's first touch, and afresh in each execution", async () => {
+    const names = `['TextEncoder', 'TextDecoder', 'AbortController', 'AbortSignal', 'EventTarget', 'Event', 'DOMException', 'crypto',
+      'Headers', 'Request', 'Response', 'fetch', 'URL', 'URLSearchParams', 'atob', 'btoa', 'structuredClone']`;
+    const made = `${names}.filter((name) => 'value' in Object.getOwnPropertyDescriptor(globalThis, name))`;
+    assert.deepEqual(await value(made), []);
+    assert.deepEqual(await value(`typeof fetch; new TextEncoder(); URL.name; ${made}`), ['TextEncoder', 'fetch', 'URL']);
+    assert.deepEqual(await value(made), []);
+    // Assigned before any touch, a name keeps the script's value.
+    assert.deepEqual(await value('fetch = 42; new Headers(); [fetch, typeof Headers]'), [42, 'function']);
+  });
 });

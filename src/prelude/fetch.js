@@ -4,14 +4,12 @@
 // data, and its answer comes back through `enter('fetched' | 'fetch-failed')`.
 //
 // Rules for this file. These are the script's own objects, in its own fresh
-// context: a script that replaces a built-in changes only its own fetch. But the
-// bounds applied here before anything is copied out of the isolate (request
-// count, body bytes, URL and header lengths) and what is handed to `host` are
-// made with intrinsics captured at load, so replacing JSON.stringify, String or
-// Promise cannot slip past them; and the accessors the prelude needs (a body's
-// bytes, a response made from the daemon's answer) are module-private, set in
-// static blocks, never methods a script can call. The daemon checks whatever
-// arrives through `host` all the same (src/executor/host-ops.ts).
+// context, evaluated on its first touch of a web API (web-apis.js): a script
+// that replaced a built-in before changes only its own fetch. What goes out is
+// bounded by the gate (fetch-gate.js), loaded with the prelude before any
+// script runs; and the accessors the prelude needs (a body's bytes, a response
+// made from the daemon's answer) are module-private, set in static blocks,
+// never methods a script can call.
 import { AbortController, AbortSignal, bytesOf, DOMException, TextDecoder, TextEncoder } from './web.js';
 
 const JSONParse = JSON.parse;
@@ -271,22 +269,13 @@ export class Response extends Body {
   }
 }
 
-/** Longest URL and header list (as JSON) a request may hand to the host, in characters. */
-const MAX_URL = 65536;
-const MAX_HEADERS = 65536;
-
 /**
- * fetch for one execution. `host('fetch', ...)` hands the request to the
- * daemon; `settle` is how the answer comes back in. FETCH_MAX_REQUESTS and
- * FETCH_MAX_BYTES are applied here to what goes out, before it is copied out
- * of the isolate: every request handed to the daemon counts, whether its
- * policy then refuses it or not, and request bodies count together; the
- * daemon applies them again, and to what comes back.
+ * fetch for one execution. `gate.send` hands a request to the daemon, within
+ * FETCH_MAX_REQUESTS, FETCH_MAX_BYTES and the gate's bounds (fetch-gate.js);
+ * `settle` is how the answer comes back in.
  */
-export function makeFetch(host, limits) {
+export function makeFetch(gate) {
   const pending = new Map();
-  let lastId = 0;
-  let sentBytes = 0;
   function fetch(input, init) {
     return new PromiseCtor((resolve, reject) => {
       const request = new Request(input, init);
@@ -295,34 +284,15 @@ export function makeFetch(host, limits) {
         reject(signal.reason);
         return;
       }
-      const headers = JSONStringify([...request.headers]);
-      const body = bodyBytes(request);
-      const refused = refusal(request.url, headers, body);
-      if (refused !== undefined) {
-        reject(new TypeErrorCtor(`fetch refused: ${refused}`));
-        return;
-      }
-      const id = lastId;
+      const id = gate.send(request.method, request.url, JSONStringify([...request.headers]), bodyBytes(request), request.redirect);
       const onAbort = () => {
         if (!pending.delete(id)) return;
-        host('abort-fetch', id);
+        gate.abort(id);
         reject(signal.reason ?? new DOMException('This operation was aborted', 'AbortError'));
       };
       pending.set(id, { resolve, reject, signal, onAbort });
       signal.addEventListener('abort', onAbort, { once: true });
-      host('fetch', id, request.method, request.url, headers, body, request.redirect);
     });
-  }
-  function refusal(url, headers, body) {
-    if (lastId >= limits.fetchMaxRequests) return `more than ${limits.fetchMaxRequests} requests in one execution (FETCH_MAX_REQUESTS)`;
-    if (url.length > MAX_URL) return `a URL of ${url.length} characters is longer than ${MAX_URL}`;
-    if (headers.length > MAX_HEADERS) return `headers of ${headers.length} characters are longer than ${MAX_HEADERS}`;
-    const size = body === null ? 0 : body.byteLength;
-    if (sentBytes + size > limits.fetchMaxBytes)
-      return `request bodies of this execution would exceed ${limits.fetchMaxBytes} bytes (FETCH_MAX_BYTES)`;
-    sentBytes += size;
-    lastId++;
-    return undefined;
   }
   function settle(id, wire, message) {
     const entry = pending.get(id);

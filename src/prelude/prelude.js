@@ -10,13 +10,13 @@
 //   validates everything it receives through it anyway.
 
 import { onDemand } from 'javascriptd:on-demand';
+import { webApiGroup } from 'javascriptd:web-apis';
 import inspect from 'object-inspect';
 import { makeConsole } from './console.js';
-import { Headers, makeFetch, Request, Response } from './fetch.js';
+import { makeFetchGate } from './fetch-gate.js';
 import { hostLink } from './host.js';
 import { confine } from './leftovers.js';
 import { clip, utf8Length } from './text.js';
-import { webApis } from './web.js';
 
 const ReflectApply = Reflect.apply;
 const ReflectDefineProperty = Reflect.defineProperty;
@@ -44,6 +44,23 @@ const ErrorCtor = Error;
 const TypeErrorCtor = TypeError;
 // biome-ignore lint/security/noGlobalEval: indirect eval evaluates the request's `caller` source in the script's own global scope, as the original javascriptd does.
 const indirectEval = eval;
+
+/** Globals made on a script's first touch of one: the web-apis group (web-apis.js), and core-js's (on-demand.js) one by one. */
+const WEB_APIS = [
+  'TextEncoder',
+  'TextDecoder',
+  'AbortController',
+  'AbortSignal',
+  'EventTarget',
+  'Event',
+  'DOMException',
+  'crypto',
+  'Headers',
+  'Request',
+  'Response',
+  'fetch',
+];
+const ON_DEMAND = ['URL', 'URLSearchParams', 'atob', 'btoa', 'structuredClone'];
 
 const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
 const MAX_DELAY = 2147483647;
@@ -260,14 +277,22 @@ export function setup(modules, hostAsync, hostCall, limitsJson) {
   }
 
   const moduleLoader = makeRequire(allowedOnly(modules, limits.modules), (name) => host('require', name));
-  const fetcher = makeFetch(host, limits);
-  const web = webApis(hostSync);
+  const fetchGate = makeFetchGate(host, limits);
+  let web;
+  let makingWeb = false;
+  // While the group is made, its own code may look for these globals (event-target-shim does): they are not there yet.
+  const webApi = (key) => {
+    if (web === undefined && !makingWeb) {
+      makingWeb = true;
+      try {
+        web = webApiGroup().webApis(fetchGate, hostSync);
+      } finally {
+        makingWeb = false;
+      }
+    }
+    return web?.values[key];
+  };
   const api = {
-    ...web.values,
-    Headers,
-    Request,
-    Response,
-    fetch: fetcher.fetch,
     console,
     setTimeout(fn, delay, ...args) {
       return addTimer(fn, delay, args, false);
@@ -286,15 +311,18 @@ export function setup(modules, hostAsync, hostCall, limitsJson) {
   for (const key of ReflectOwnKeys(api)) {
     ReflectDefineProperty(global, key, { value: api[key], writable: true, configurable: true, enumerable: false });
   }
-  for (const key of web.lazy) {
+  // Each an accessor that replaces itself with its value once made (or with what a script assigns).
+  const onFirstTouch = (key, make) => {
     const install = (value) => ReflectDefineProperty(global, key, { value, writable: true, configurable: true, enumerable: false });
     const get = () => {
-      const value = onDemand()[key]();
-      install(value);
+      const value = make();
+      if (value !== undefined) install(value);
       return value;
     };
     ReflectDefineProperty(global, key, { get, set: install, configurable: true, enumerable: false });
-  }
+  };
+  for (const key of WEB_APIS) onFirstTouch(key, () => webApi(key));
+  for (const key of ON_DEMAND) onFirstTouch(key, () => onDemand()[key]());
 
   // WebAssembly memory is allocated outside the isolate's memory limit, so it is not offered.
   ReflectDeleteProperty(global, 'WebAssembly');
@@ -383,8 +411,9 @@ export function setup(modules, hostAsync, hostCall, limitsJson) {
     if (op === 'start') guarded(start, undefined, [a, b, c, lookup]);
     else if (op === 'start-module') guarded(startModule, undefined, [a, b, c]);
     else if (op === 'fire') fire(a);
-    else if (op === 'fetched') guarded(fetcher.settle, undefined, [a, b, undefined]);
-    else if (op === 'fetch-failed') guarded(fetcher.settle, undefined, [a, undefined, b]);
+    // A fetch was made, so the web APIs were.
+    else if (op === 'fetched') guarded(web.settle, undefined, [a, b, undefined]);
+    else if (op === 'fetch-failed') guarded(web.settle, undefined, [a, undefined, b]);
     settle();
   };
 }

@@ -1,13 +1,15 @@
-// Web-platform APIs for scripts, installed in every context. URL,
-// URLSearchParams, atob, btoa and structuredClone come from core-js and are
-// only evaluated when a script first touches them (on-demand.js). Randomness and digests come
-// from the host (`hostSync`), which gets and returns bytes only.
+// Web-platform APIs for scripts: encoders, events and aborts, crypto. Part of
+// the web-apis group (web-apis.js), evaluated on a script's first touch of one
+// of them. Randomness and digests come from the host (`hostSync`), which gets
+// and returns bytes only.
 // Rule: these are the script's own objects in its own fresh context, so they
 // may use its built-ins (a script that replaces String changes only its own
 // TextEncoder); what reaches `hostSync` is bytes and names the host checks, and
 // the promises handed back are made with intrinsics captured at load. Internal
 // accessors are module-private, set in static blocks.
 import { Event, EventTarget, getEventAttributeValue, setEventAttributeValue } from 'event-target-shim';
+
+export { Event, EventTarget };
 
 const ReflectDefineProperty = Reflect.defineProperty;
 const Uint8ArrayCtor = Uint8Array;
@@ -198,7 +200,7 @@ export class AbortController {
 
 const DIGESTS = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' };
 
-function makeCrypto(hostSync) {
+export function makeCrypto(hostSync) {
   const getRandomValues = (array) => {
     if (!ArrayBufferIsView(array) || array instanceof Float32Array || array instanceof Float64Array || array instanceof DataView) {
       throw new DOMException('getRandomValues needs an integer typed array', 'TypeMismatchError');
@@ -229,16 +231,5 @@ function makeCrypto(hostSync) {
         }
       },
     },
-  };
-}
-
-/** Names of the web APIs on-demand.js loads from core-js on a script's first use. */
-const ON_DEMAND = ['URL', 'URLSearchParams', 'atob', 'btoa', 'structuredClone'];
-
-/** The web APIs as global properties: plain values, and the names of those loaded on first use. */
-export function webApis(hostSync) {
-  return {
-    values: { TextEncoder, TextDecoder, AbortController, AbortSignal, EventTarget, Event, DOMException, crypto: makeCrypto(hostSync) },
-    lazy: ON_DEMAND,
   };
 }
