@@ -45,7 +45,7 @@ export const serve: Command = {
   async run() {
     const [{ Daemon, prepareDaemon }, { createLogger }] = await Promise.all([import('../daemon.js'), import('../log.js')]);
     const prepared = await prepareDaemon(process.env);
-    const log = createLogger(prepared.config);
+    const log = createLogger(prepared.config, 1, true);
     // The last line of defence: every promise the daemon makes has its rejection
     // handled, and should one be missed it is logged, not the end of every connection.
     process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));

@@ -58,7 +58,9 @@ export class OutboundSession implements FetchRelay {
   private requests = 0;
   private bytes = 0;
   private readonly endsAt: number;
-  private readonly ended = new AbortController();
+  /** Made with its first fetch: most executions never fetch, and a controller costs each of them. */
+  private ended: AbortController | undefined;
+  private closed = false;
   private readonly pending = new Map<number, AbortController>();
 
   constructor(
@@ -71,10 +73,12 @@ export class OutboundSession implements FetchRelay {
   }
 
   async fetch(fetchId: number, wire: WireRequest): Promise<WireResponse> {
+    if (this.closed) throw new FetchFailure('fetch aborted: the execution ended');
+    this.ended ??= new AbortController();
     const controller = new AbortController();
     this.pending.set(fetchId, controller);
     try {
-      return await this.follow(wire, controller.signal);
+      return await this.follow(wire, AbortSignal.any([controller.signal, this.ended.signal]));
     } finally {
       this.pending.delete(fetchId);
     }
@@ -86,7 +90,8 @@ export class OutboundSession implements FetchRelay {
 
   /** The execution is over: whatever it still has in flight is aborted. */
   close(): void {
-    this.ended.abort();
+    this.closed = true;
+    this.ended?.abort();
   }
 
   private async follow(wire: WireRequest, aborted: AbortSignal): Promise<WireResponse> {
@@ -102,7 +107,7 @@ export class OutboundSession implements FetchRelay {
     for (let hop = 0; ; hop++) {
       const target = this.admit(method, url, hop > 0);
       const timeoutMs = Math.ceil(Math.min(this.limits.timeoutMs, Math.max(1, this.endsAt - performance.now())));
-      const signal = AbortSignal.any([aborted, this.ended.signal, AbortSignal.timeout(timeoutMs)]);
+      const signal = AbortSignal.any([aborted, AbortSignal.timeout(timeoutMs)]);
       const response = await request(target, { method, headers: headers.flat(), body, dispatcher: this.agent, signal }).catch(
         (error: unknown) => {
           throw failure(error, target, timeoutMs);
