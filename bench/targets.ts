@@ -92,9 +92,9 @@ export async function latencyTargets(url: string, baselineUrl: string, ceilingUr
 
   return [
     {
-      target: 'hello world, one connection: p50 ≤ 0.5 ms',
+      target: 'hello world, one connection: p50 ≤ 0.3 ms',
       measured: `back to back ${ms(hello)} (node:vm baseline ${ms(helloVm)}, protocol ceiling ${ms(helloCeiling)}); 10 ms apart ${ms(helloPaced)}`,
-      met: hello <= 0.5,
+      met: hello <= 0.3,
     },
     {
       target: 'repeated 50 KB script ≥ 5× faster than its first run',
