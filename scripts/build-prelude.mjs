@@ -4,6 +4,9 @@
 //   wrapped in a function (`javascriptd:on-demand`), evaluated on first use;
 // - object-inspect's string-width table (needed only to lay out long arrays)
 //   is built on its first call.
+// It also bundles dist/library.js, the script of an isolate's library realm
+// (src/prelude-library), with SES's lockdown wrapped the same way: evaluated
+// only once a script requires a module.
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { build } from 'esbuild';
@@ -18,6 +21,20 @@ const onDemandModule = {
     builder.onResolve({ filter: /^javascriptd:on-demand$/ }, (args) => ({ path: args.path, namespace: 'on-demand' }));
     builder.onLoad({ filter: /.*/, namespace: 'on-demand' }, () => ({
       contents: `let loaded;\nexport function onDemand() {\n  if (loaded === undefined) loaded = (() => {\n${onDemand.outputFiles[0].text}\nreturn onDemand;\n})();\n  return loaded;\n}\n`,
+      loader: 'js',
+    }));
+  },
+};
+
+// SES's lockdown shim (it defines globalThis.lockdown and, once that has run, harden); strict, as SES requires.
+const ses = await build({ ...common, stdin: { contents: "import 'ses/lockdown-shim.js';", resolveDir: '.' }, minify: true, write: false });
+
+const sesModule = {
+  name: 'ses',
+  setup(builder) {
+    builder.onResolve({ filter: /^javascriptd:ses$/ }, (args) => ({ path: args.path, namespace: 'ses' }));
+    builder.onLoad({ filter: /.*/, namespace: 'ses' }, () => ({
+      contents: `export function lockdownShim() {\n${ses.outputFiles[0].text}\n}\n`,
       loader: 'js',
     }));
   },
@@ -45,4 +62,12 @@ await build({
   outfile: 'dist/prelude.js',
   globalName: 'javascriptdPrelude',
   plugins: [onDemandModule, lazyStringWidth],
+});
+
+await build({
+  ...common,
+  entryPoints: ['src/prelude-library/library.js'],
+  outfile: 'dist/library.js',
+  globalName: 'javascriptdLibrary',
+  plugins: [sesModule],
 });
