@@ -107,7 +107,7 @@ describe('shared module instances', () => {
     const second = await client.execute({
       code: 'const _ = require("lodash"); [Number(_.uniqueId()), require("lodash") === _, typeof [].mine, typeof mine, _.chunk([1], 1) instanceof Array, Array.isArray(_.chunk([1], 1))]',
     });
-    const [count, same, ...rest] = second.payload?.value as unknown[];
+    const [count, same, ...rest] = (second.payload?.value ?? []) as unknown[];
     assert.equal(count, (first.payload?.value as number) + 1);
     assert.deepEqual([same, ...rest], [true, 'undefined', 'undefined', false, true]);
     const ran = await last(since, 2);
