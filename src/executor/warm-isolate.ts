@@ -43,7 +43,7 @@ export class WarmIsolate {
   /** Which isolate of the process this is (logs at debug level name it). */
   readonly id = ++WarmIsolate.made;
   /** Its heap once made, with its first context: what its executions' garbage grows from. */
-  heapAtStart = 0;
+  private heapAtStart = 0;
   /** Modules the last execution required: the context made ahead has them instantiated already. */
   preload: string[] = [];
   /** The next execution's context, made ahead. */
