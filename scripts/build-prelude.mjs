@@ -6,6 +6,9 @@
 //   src/prelude/on-demand.js (`javascriptd:on-demand`);
 // - object-inspect's string-width table (needed only to lay out long arrays)
 //   is built on its first call.
+// It also bundles dist/library.js, the script of an isolate's library realm
+// (src/prelude-library), with SES's lockdown wrapped the same way: evaluated
+// only once a script requires a module.
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { build } from 'esbuild';
@@ -34,6 +37,20 @@ const firstUseGroups = {
   },
 };
 
+// SES's lockdown shim (it defines globalThis.lockdown and, once that has run, harden); strict, as SES requires.
+const ses = await build({ ...common, stdin: { contents: "import 'ses/lockdown-shim.js';", resolveDir: '.' }, minify: true, write: false });
+
+const sesModule = {
+  name: 'ses',
+  setup(builder) {
+    builder.onResolve({ filter: /^javascriptd:ses$/ }, (args) => ({ path: args.path, namespace: 'ses' }));
+    builder.onLoad({ filter: /.*/, namespace: 'ses' }, () => ({
+      contents: `export function lockdownShim() {\n${ses.outputFiles[0].text}\n}\n`,
+      loader: 'js',
+    }));
+  },
+};
+
 const lazyStringWidth = {
   name: 'lazy-string-width',
   setup(builder) {
@@ -56,4 +73,12 @@ await build({
   outfile: 'dist/prelude.js',
   globalName: 'javascriptdPrelude',
   plugins: [firstUseGroups, lazyStringWidth],
+});
+
+await build({
+  ...common,
+  entryPoints: ['src/prelude-library/library.js'],
+  outfile: 'dist/library.js',
+  globalName: 'javascriptdLibrary',
+  plugins: [sesModule],
 });

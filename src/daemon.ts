@@ -25,7 +25,7 @@ import type { Sandbox } from './sandbox/sandbox.js';
 import { SandboxPool } from './sandbox/sandbox-pool.js';
 import type { RecycleReason } from './shared/contract.js';
 import type { BundledModule } from './shared/module-files.js';
-import { preludeSource } from './shared/prelude-source.js';
+import { type ModuleInstances, preludeSource } from './shared/prelude-source.js';
 import { isLoopbackAddress } from './transport/origin.js';
 import { listen, type Transport } from './transport/server.js';
 
@@ -235,13 +235,19 @@ export async function prepareDaemon(env: NodeJS.ProcessEnv): Promise<Prepared> {
   return { config, keys, modulePath, docker };
 }
 
+const MODULE_INSTANCES: readonly ModuleInstances[] = ['shared', 'per-execution'];
+
 type KeyModules = Pick<PreparedKey, 'modules' | 'bundles' | 'imageModules'>;
 
-/** A sandbox process's modules, bundled, and their prelude's code cache, written now if missing so that sandboxes only read it. */
+/**
+ * A sandbox process's modules, bundled, and the code caches of the scripts
+ * that hold them, written now if missing so that sandboxes only read them:
+ * for either MODULE_INSTANCES, so that a cache prepared in an image serves both.
+ */
 async function processModules(key: KeyPolicy, modulePath: string, cacheDir: string, problems: string[]): Promise<KeyModules> {
   try {
     const bundles = await bundleModules(key.modules, modulePath, cacheDir);
-    await prepareCodeCache(preludeSource(bundles, cacheDir));
+    for (const instances of MODULE_INSTANCES) await prepareCodeCache(preludeSource(bundles, cacheDir, instances));
     return { modules: key.modules, bundles, imageModules: undefined };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -304,6 +310,7 @@ async function startSandbox({ prepared, config, modulePath, docker, onRecycle, l
       fetchMaxRequests: key.fetchMaxRequests,
     },
     modules,
+    moduleInstances: key.moduleInstances,
     logLevel: log.level,
     noLogs: log.level === 'silent',
   };

@@ -33,8 +33,10 @@ describe('allowlisted modules', () => {
     assert.equal(reply.payload?.value, 'fooBarBaz');
   });
 
-  it('gives each execution a fresh instance, and one instance within an execution', async () => {
-    await client.execute({ code: 'const _ = require("lodash"); _.leaked = "from an earlier execution"; _.mixin({ evil: () => 1 }); 1' });
+  it('gives each execution a frozen instance that an earlier one could not change, and one instance within an execution', async () => {
+    const refused = await client.execute({ code: '"use strict"; const _ = require("lodash"); _.leaked = "from an earlier execution"; 1' });
+    assert.equal(refused.error?.message, 'TypeError: Cannot add property leaked, object is not extensible');
+    await client.execute({ code: 'const _ = require("lodash"); try { _.mixin({ evil: () => 1 }); } catch {} 1' });
     const reply = await client.execute({ code: 'const _ = require("lodash"); [typeof _.leaked, typeof _.evil, require("lodash") === _]' });
     assert.deepEqual(reply.payload?.value, ['undefined', 'undefined', true]);
   });
@@ -73,10 +75,12 @@ describe('allowlisted modules', () => {
       files.map((f) => f.replace(/-[0-9a-f]{12}\.js$/, '')),
       ['camelcase@9.0.0', 'graceful-fs@4.2.12', 'lodash@4.18.1'],
     );
-    assert.ok(
-      readdirSync(cache).some((f) => f.endsWith('.v8cache')),
-      'the prelude code cache is written',
-    );
+    const caches = readdirSync(cache)
+      .filter((f) => f.endsWith('.v8cache'))
+      .map((f) => f.replace(/-[0-9a-f]{16}\.v8cache$/, ''))
+      .sort();
+    // The library realm's script, and the prelude without the modules (shared) and with them (per-execution).
+    assert.deepEqual(caches, ['library', 'prelude', 'prelude'], 'the code caches are written');
     const before = files.map((f) => statSync(join(cache, f)).mtimeMs);
     const again = await startDaemon({ MODULES: 'lodash, camelcase, graceful-fs', MODULE_PATH, MODULE_CACHE: cache });
     try {

@@ -14,6 +14,13 @@ export const KEY_SETTINGS: readonly Setting[] = [
     help: "modules scripts may require, comma-separated (e.g. lodash,dayjs); with EXECUTOR=container, default: all of SANDBOX_IMAGE's",
   },
   {
+    env: 'MODULE_INSTANCES',
+    scope: 'key',
+    field: 'moduleInstances',
+    schema: { type: 'string', enum: ['shared', 'per-execution'], default: 'shared' },
+    help: 'how scripts get a module: "shared" (made once per isolate, frozen, in a realm of its own; see the README) or "per-execution" (a fresh, mutable instance in each execution, made in its own context)',
+  },
+  {
     env: 'FETCH_ALLOW',
     scope: 'key',
     field: 'fetchAllow',

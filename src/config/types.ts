@@ -6,6 +6,7 @@ export interface KeyPolicy {
   name: string;
   secret: string | undefined;
   modules: string[];
+  moduleInstances: 'shared' | 'per-execution';
   fetchAllow: string[];
   fetchAllowPrivate: string[];
   fetchMaxRequests: number;

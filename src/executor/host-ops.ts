@@ -27,6 +27,8 @@ export interface Asks {
   digest: { args: [algorithm: string, data: Uint8Array]; answer: Uint8Array };
   /** Answered once the host has taken the isolate's earlier reports (flow control). */
   barrier: { args: []; answer: undefined };
+  /** With shared module instances: the isolate's library realm's modules, made now if need be (library-realm.ts). */
+  library: { args: []; answer: unknown };
 }
 
 /** What the sandbox enters the isolate with. */
@@ -68,6 +70,7 @@ const ASKS: { [K in keyof Asks]: Shape[] } = {
   random: ['number'],
   digest: ['string', 'bytes'],
   barrier: [],
+  library: [],
 };
 
 /** A report of the shape its op says, or undefined for anything else. */

@@ -60,8 +60,9 @@ export class IsolatePool {
   giveBack(warm: WarmIsolate): void {
     if (
       warm.isDisposed ||
+      warm.spoiled ||
       this.idle.length >= MAX_IDLE ||
-      warm.heapUsed() - warm.heapAtStart > Math.max(LEAST_GARBAGE_BYTES, GARBAGE_BYTES / this.alive)
+      warm.garbageBytes() > Math.max(LEAST_GARBAGE_BYTES, GARBAGE_BYTES / this.alive)
     ) {
       this.dispose(warm);
       this.topUp();

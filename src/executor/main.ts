@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   const modulePath = options.modulePath ?? process.env.MODULE_PATH ?? '';
   const cacheDir = options.cacheDir ?? process.env.MODULE_CACHE ?? '/tmp/javascriptd-modules';
   const modules = cachedBundles(options.preludeModules ?? options.modules, modulePath, cacheDir);
-  const prelude = preludeSource(modules, cacheDir, options.modules);
+  const prelude = preludeSource(modules, cacheDir, options.moduleInstances, options.modules);
   const pool = new IsolatePool({ limits: options.limits, prelude, log, shares: new CpuShares() });
   await pool.start();
   const executor = new Executor({

@@ -10,7 +10,8 @@ import { type PreludeSource, readCodeCache } from '../shared/prelude-source.js';
 import type { CpuShares } from './cpu-shares.js';
 import type { Execution } from './execution.js';
 import { MAX_PENDING_TIMERS } from './execution.js';
-import { entry } from './host-ops.js';
+import { asAsk, entry } from './host-ops.js';
+import { LibraryRealm } from './library-realm.js';
 import { ScriptCache } from './script-cache.js';
 import { ERROR_TEXT } from './thrown.js';
 
@@ -42,7 +43,7 @@ export class WarmIsolate {
   /** Which isolate of the process this is (logs at debug level name it). */
   readonly id = ++WarmIsolate.made;
   /** Its heap once made, with its first context: what its executions' garbage grows from. */
-  heapAtStart = 0;
+  private heapAtStart = 0;
   /** Modules the last execution required: the context made ahead has them instantiated already. */
   preload: string[] = [];
   /** The next execution's context, made ahead. */
@@ -59,6 +60,8 @@ export class WarmIsolate {
     readonly isolate: ivm.Isolate,
     private readonly prelude: ivm.Script,
     readonly scripts: ScriptCache,
+    /** With shared module instances: where its modules are made, once a script requires one. */
+    private readonly library: LibraryRealm | undefined,
     private readonly limitsJson: string,
     private readonly log: Logger,
     private readonly shares: CpuShares,
@@ -80,7 +83,8 @@ export class WarmIsolate {
         filename: 'javascriptd:prelude',
         ...(cached === undefined ? {} : { cachedData: new ivm.ExternalCopy(cached) }),
       });
-      const warm = new WarmIsolate(isolate, prelude, new ScriptCache(isolate), isolateLimits(limits, source), log, shares);
+      const library = source.library === undefined ? undefined : await LibraryRealm.compile(isolate, source.library, source.allowed);
+      const warm = new WarmIsolate(isolate, prelude, new ScriptCache(isolate), library, isolateLimits(limits, source), log, shares);
       warm.ahead = warm.makeContext();
       warm.heapAtStart = warm.heapUsed();
       return warm;
@@ -93,6 +97,19 @@ export class WarmIsolate {
   /** Lost: out of memory, or disposed because something still ran in it. */
   get isDisposed(): boolean {
     return this.isolate.isDisposed;
+  }
+
+  /** Not to be reused, though not disposed: its library realm was left half-made. */
+  get spoiled(): boolean {
+    return this.library?.lost === true;
+  }
+
+  /** What its heap grew by since it was made (with its modules, once its library realm has made them): its executions' garbage. */
+  garbageBytes(): number {
+    const used = this.heapUsed();
+    // Counting the execution that made them with them: a few hundred KB, against the few MB of the modules.
+    if (this.library?.takeJustMade()) this.heapAtStart = used;
+    return used - this.heapAtStart;
   }
 
   dispose(): void {
@@ -151,13 +168,14 @@ export class WarmIsolate {
    * an idle isolate, and the prelude is trusted; each thread hop saved is CPU saved.
    */
   private makeContext(): FreshContext {
-    const link = new HostLink();
+    const link = new HostLink(this.library);
     const context = this.isolate.createContextSync();
     const handles: Releasable[] = [context];
     try {
       const setup = this.prelude.runSync(context, { reference: true, timeout: PREPARE_TIMEOUT_MS });
       handles.push(setup);
-      const enter = setup.applySync(undefined, [link.async, link.sync, this.limitsJson], {
+      // The library realm's modules, once made: the prelude derefs them at once and keeps only the object.
+      const enter = setup.applySync(undefined, [link.async, link.sync, this.limitsJson, this.library?.modules], {
         result: { reference: true },
         timeout: PREPARE_TIMEOUT_MS,
       }) as ivm.Reference;
@@ -183,19 +201,24 @@ function isolateLimits(limits: SandboxLimits, prelude: PreludeSource): string {
     fetchMaxRequests,
     maxPendingTimers: MAX_PENDING_TIMERS,
     modules: prelude.allowed,
+    sharedModules: prelude.library !== undefined,
     ...ERROR_TEXT,
   });
 }
 
 /**
  * The host callbacks of one context; they reach the execution it is given to,
- * and nothing before that (what a module made ahead reports is dropped).
+ * and nothing before that (what a module made ahead reports is dropped). The
+ * library realm's asks are the isolate's, answered here.
  */
 class HostLink {
   execution: Execution | undefined;
+  constructor(private readonly library: LibraryRealm | undefined) {}
   readonly async = new ivm.Callback((op: unknown, ...args: unknown[]) => this.execution?.receive(op, args), { ignored: true });
   readonly sync = new ivm.Callback((op: unknown, ...args: unknown[]) => {
     if (this.execution === undefined) throw new TypeError('unsupported request');
+    const ask = asAsk(op, args);
+    if (ask?.op === 'library' && this.library !== undefined) return this.library.make();
     return this.execution.answer(op, args);
   });
 }

@@ -16,6 +16,7 @@ import { makeConsole } from './console.js';
 import { makeFetchGate } from './fetch-gate.js';
 import { hostLink } from './host.js';
 import { confine } from './leftovers.js';
+import { sharedRequire } from './shared-modules.js';
 import { clip, utf8Length } from './text.js';
 
 const ReflectApply = Reflect.apply;
@@ -204,12 +205,14 @@ function allowedOnly(factories, names) {
 
 /**
  * @param {Record<string, (module: object, exports: object, require: Function) => void>} modules module factories, of which `limits.modules` are allowed
+ *   (none with `limits.sharedModules`: the isolate's library realm holds them)
  * @param {(op: string, ...args: unknown[]) => void} host asynchronous: console, timers, fetches, the outcome
  * @param {(op: string, ...args: unknown[]) => Uint8Array} hostSync synchronous: random bytes and digests
  * @param {string} limitsJson `{ consoleBytes, resultBytes, resultDepth, fetchMaxBytes, fetchMaxRequests,
- *   maxPendingTimers, modules, nameChars, messageChars, stackChars }`, applied here before anything is copied out of the isolate
+ *   maxPendingTimers, modules, sharedModules, nameChars, messageChars, stackChars }`, applied here before anything is copied out of the isolate
+ * @param {{ deref(): Function } | undefined} library with shared modules, the library realm's loader once the isolate has made it (shared-modules.js)
  */
-export function setup(modules, hostAsync, hostCall, limitsJson) {
+export function setup(modules, hostAsync, hostCall, limitsJson, library) {
   const global = globalThis;
   const limits = JSONParse(limitsJson);
   const { host, hostSync, begin, settle } = hostLink(hostAsync, hostCall);
@@ -276,7 +279,10 @@ export function setup(modules, hostAsync, hostCall, limitsJson) {
     guarded(timer.fn, undefined, timer.args);
   }
 
-  const moduleLoader = makeRequire(allowedOnly(modules, limits.modules), (name) => host('require', name));
+  const onLoad = (name) => host('require', name);
+  const moduleLoader = limits.sharedModules
+    ? { require: sharedRequire(library, hostSync, limits.modules, onLoad), preload() {} }
+    : makeRequire(allowedOnly(modules, limits.modules), onLoad);
   const fetchGate = makeFetchGate(host, limits);
   let web;
   let makingWeb = false;

@@ -4,6 +4,7 @@
 import type { WireError } from '../errors.js';
 import type { WireRequest, WireResponse } from '../outbound/wire.js';
 import type { ExecutionRequest, ExecutionResult, RecycleReason, SandboxLimits, Usage } from './contract.js';
+import type { ModuleInstances } from './prelude-source.js';
 
 export interface ExecutorOptions {
   /** The key it runs for: its log lines name it. */
@@ -11,6 +12,8 @@ export interface ExecutorOptions {
   limits: SandboxLimits;
   /** Allowlisted module names; the sandbox loads their bundles from `cacheDir`. */
   modules: string[];
+  /** MODULE_INSTANCES: one frozen instance per isolate, or one per execution. */
+  moduleInstances: ModuleInstances;
   /**
    * The modules the prelude holds, `modules` and maybe more: a runtime image's
    * prepared ones, whose code cache is made for exactly these. Default: `modules`.
