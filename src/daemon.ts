@@ -201,6 +201,8 @@ export interface Prepared {
   modulePath: string;
   /** The Docker engine, reached on first use: only container keys need one. */
   docker: () => Promise<Docker>;
+  /** Variables that look like a setting but are none, each a line to log. */
+  warnings: string[];
 }
 
 /**
@@ -210,7 +212,7 @@ export interface Prepared {
  * every problem, the settings' and the keys' alike.
  */
 export async function prepareDaemon(env: NodeJS.ProcessEnv): Promise<Prepared> {
-  const { config, problems } = readConfig(env);
+  const { config, problems, warnings } = readConfig(env);
   const docker = dockerEngine();
   const local = (key: KeyPolicy) => key.executor !== 'container' && key.modules.length > 0;
   const modulePath = config.keys.some(local) ? (config.modulePath ?? globalModulePath()) : '';
@@ -230,9 +232,9 @@ export async function prepareDaemon(env: NodeJS.ProcessEnv): Promise<Prepared> {
   }
   if (problems.length > 0) {
     await Promise.all(keys.map((p) => p.outbound.close()));
-    throw new ConfigError([...new Set(problems)]);
+    throw new ConfigError([...new Set(problems)], warnings);
   }
-  return { config, keys, modulePath, docker };
+  return { config, keys, modulePath, docker, warnings };
 }
 
 type KeyModules = Pick<PreparedKey, 'modules' | 'bundles' | 'imageModules'>;

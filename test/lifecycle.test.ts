@@ -32,10 +32,10 @@ describe('lifecycle', () => {
       assert.equal(run.status, 2);
       assert.match(run.stderr, /invalid settings:/);
       assertListsProblems(run.stderr, [
-        'PORT must be integer',
-        'MEMORY_LIMIT must be >= 8',
+        'PORT must be an integer, got "eighty"',
+        'MEMORY_LIMIT must be >= 8, got 1',
         'TLS_CERT needs TLS_KEY',
-        'LOG_LEVEL must be equal to one of the allowed values',
+        'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, got "loud"',
       ]);
     });
 
