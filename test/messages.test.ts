@@ -35,7 +35,10 @@ describe('messages', function () {
           .filter((line) => line.level === 40)
           .map((line) => line.msg);
         assert.ok(warnings.includes('TIMOUT is not a setting, and is ignored: did you mean TIMEOUT?'), warnings.join('\n'));
-        assert.ok(warnings.includes('JAVASCRIPTD_MAX_FRAME is not a setting, and is ignored: did you mean MAX_FRAME?'), warnings.join('\n'));
+        assert.ok(
+          warnings.includes('JAVASCRIPTD_MAX_FRAME is not a setting, and is ignored: did you mean MAX_FRAME?'),
+          warnings.join('\n'),
+        );
       } finally {
         await daemon.stop();
       }

@@ -42,6 +42,7 @@ export const serve: Command = {
   positionals: { min: 0, max: 0 },
   summary: 'Runs the daemon: runtime.execute over Duplex or JSON-RPC 2.0 on a WebSocket. The default command.',
   options: {},
+  refused: { secret: 'set the SECRET environment variable (a command line shows in process lists)' },
   details: settingsHelp,
   async run() {
     const [{ Daemon, prepareDaemon }, { createLogger }] = await Promise.all([import('../daemon.js'), import('../log.js')]);
