@@ -7,7 +7,7 @@ import type { WebSocket } from 'ws';
 import { ConfigError } from './config/config-error.js';
 import { readConfig } from './config/read-config.js';
 import type { Config, KeyPolicy } from './config/types.js';
-import type { Logger } from './log.js';
+import { type Logger, logFormat } from './log.js';
 import { Metrics } from './metrics.js';
 import { FetchPolicy } from './outbound/fetch-policy.js';
 import { Outbound } from './outbound/outbound.js';
@@ -27,7 +27,7 @@ import type { RecycleReason } from './shared/contract.js';
 import type { BundledModule } from './shared/module-files.js';
 import { preludeSource } from './shared/prelude-source.js';
 import { isLoopbackAddress } from './transport/origin.js';
-import { listen, type Transport } from './transport/server.js';
+import { isEveryInterface, listen, type Transport } from './transport/server.js';
 
 export class Daemon {
   private readonly connections = new Set<Connection>();
@@ -167,7 +167,18 @@ export class Daemon {
       modules,
       fetchRules: key.fetchAllow.length,
     }));
-    log.info({ url: this.url, keys, tls: config.tlsCert !== undefined }, 'listening');
+    const { address, addresses } = this.transport;
+    log.info(
+      {
+        url: this.url,
+        addresses,
+        everyInterface: isEveryInterface(address.address),
+        secretRequired: config.keys.every((key) => key.secret !== undefined),
+        keys,
+        tls: config.tlsCert !== undefined,
+      },
+      'listening',
+    );
   }
 }
 
@@ -308,6 +319,7 @@ async function startSandbox({ prepared, config, modulePath, docker, onRecycle, l
     modules,
     logLevel: log.level,
     noLogs: log.level === 'silent',
+    logFormat: logFormat(config.logFormat),
   };
   const link =
     key.executor === 'container'

@@ -1,28 +1,39 @@
 // One pino logger for the daemon. Secrets are never passed to it; the redaction
 // below is a second line of defence should a header ever be logged.
+import { isatty } from 'node:tty';
 import pino from 'pino';
-import type { Config } from './config/types.js';
+import type { Config, LogFormat } from './config/types.js';
 
 export type Logger = pino.Logger;
 
-/** Logs to stdout, or to `fd` (a sandbox in a container keeps stdout for frames). */
-export function createLogger(config: Pick<Config, 'logLevel' | 'noLogs'>, fd: 1 | 2 = 1): Logger {
-  return pino(
-    {
-      name: 'javascriptd',
-      level: config.noLogs ? 'silent' : config.logLevel,
-      redact: {
-        paths: [
-          'secret',
-          '*.secret',
-          ...['x-runtime-secret', 'authorization', 'sec-websocket-protocol'].flatMap((name) => [
-            `headers["${name}"]`,
-            `*.headers["${name}"]`,
-          ]),
-        ],
-        censor: '[redacted]',
-      },
+/** The format LOG_FORMAT chooses for lines written to `fd`: auto is pretty at a terminal, JSON elsewhere. */
+export function logFormat(setting: Config['logFormat'], fd: 1 | 2 = 1): LogFormat {
+  if (setting !== 'auto') return setting;
+  return isatty(fd) ? 'pretty' : 'json';
+}
+
+/**
+ * Logs to stdout, or to `fd` (a sandbox in a container keeps stdout for frames);
+ * pretty or JSON as `config.logFormat` says (a sandbox is given the daemon's choice).
+ */
+export function createLogger(config: Pick<Config, 'logLevel' | 'noLogs' | 'logFormat'>, fd: 1 | 2 = 1): Logger {
+  const options: pino.LoggerOptions = {
+    name: 'javascriptd',
+    level: config.noLogs ? 'silent' : config.logLevel,
+    redact: {
+      paths: [
+        'secret',
+        '*.secret',
+        ...['x-runtime-secret', 'authorization', 'sec-websocket-protocol'].flatMap((name) => [
+          `headers["${name}"]`,
+          `*.headers["${name}"]`,
+        ]),
+      ],
+      censor: '[redacted]',
     },
-    pino.destination(fd),
-  );
+  };
+  if (logFormat(config.logFormat, fd) === 'json') return pino(options, pino.destination(fd));
+  // Loaded only for pretty lines: JSON logging, the daemon's usual, does without it.
+  const pretty = require('pino-pretty') as typeof import('pino-pretty');
+  return pino(options, pretty({ destination: fd, sync: true, colorize: isatty(fd) }));
 }
