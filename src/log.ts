@@ -8,7 +8,7 @@ export type Logger = pino.Logger;
 
 /** The format LOG_FORMAT chooses for lines written to `fd`: auto is pretty at a terminal, JSON elsewhere. */
 export function logFormat(setting: Config['logFormat'], fd: 1 | 2 = 1): LogFormat {
-  if (setting !== 'auto') return setting;
+  if (setting === 'pretty' || setting === 'json') return setting;
   return isatty(fd) ? 'pretty' : 'json';
 }
 
