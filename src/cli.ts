@@ -4,7 +4,7 @@
 // First: on a Node it does not support, one line and exit 2.
 import './cli/supported-node.js';
 import { join } from 'node:path';
-import { type Command, help, parse, say, UsageError, versionAt } from './cli/command.js';
+import { type Command, help, parse, say, UsageError, usageLine, versionAt } from './cli/command.js';
 import { DAEMON_EXIT, health, images, prepare, schema, serve } from './cli/daemon-commands.js';
 import { run } from './cli/run-command.js';
 import { ConfigError } from './config/config-error.js';
@@ -38,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
     if (values.help === true) return say(help(command));
     return await command.run(values, positionals, 'javascriptd');
   } catch (error) {
-    if (error instanceof UsageError) error.help = help(command);
+    if (error instanceof UsageError) error.usage = usageLine(command);
     throw error;
   }
 }
@@ -47,7 +47,9 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     if (error instanceof UsageError) {
-      process.stderr.write(`javascriptd: ${error.message}\n\n${error.help ?? overview()}`);
+      process.stderr.write(
+        `javascriptd: ${error.message}\n${error.usage ?? 'Usage: javascriptd [command] [options] (`javascriptd --help` lists the commands)'}\n`,
+      );
       process.exit(DAEMON_EXIT.usage);
     }
     process.stderr.write(`javascriptd: ${error instanceof Error ? error.message : String(error)}\n`);

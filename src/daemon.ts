@@ -7,7 +7,7 @@ import type { WebSocket } from 'ws';
 import { ConfigError } from './config/config-error.js';
 import { readConfig } from './config/read-config.js';
 import type { Config, KeyPolicy } from './config/types.js';
-import type { Logger } from './log.js';
+import { type Logger, logFormat } from './log.js';
 import { Metrics } from './metrics.js';
 import { FetchPolicy } from './outbound/fetch-policy.js';
 import { Outbound } from './outbound/outbound.js';
@@ -27,7 +27,7 @@ import type { RecycleReason } from './shared/contract.js';
 import type { BundledModule } from './shared/module-files.js';
 import { type ModuleInstances, preludeSource } from './shared/prelude-source.js';
 import { isLoopbackAddress } from './transport/origin.js';
-import { listen, type Transport } from './transport/server.js';
+import { isEveryInterface, listen, type Transport } from './transport/server.js';
 
 export class Daemon {
   private readonly connections = new Set<Connection>();
@@ -167,7 +167,18 @@ export class Daemon {
       modules,
       fetchRules: key.fetchAllow.length,
     }));
-    log.info({ url: this.url, keys, tls: config.tlsCert !== undefined }, 'listening');
+    const { address, addresses } = this.transport;
+    log.info(
+      {
+        url: this.url,
+        addresses,
+        everyInterface: isEveryInterface(address.address),
+        secretRequired: config.keys.every((key) => key.secret !== undefined),
+        keys,
+        tls: config.tlsCert !== undefined,
+      },
+      'listening',
+    );
   }
 }
 
@@ -201,6 +212,8 @@ export interface Prepared {
   modulePath: string;
   /** The Docker engine, reached on first use: only container keys need one. */
   docker: () => Promise<Docker>;
+  /** Variables that look like a setting but are none, each a line to log. */
+  warnings: string[];
 }
 
 /**
@@ -210,7 +223,7 @@ export interface Prepared {
  * every problem, the settings' and the keys' alike.
  */
 export async function prepareDaemon(env: NodeJS.ProcessEnv): Promise<Prepared> {
-  const { config, problems } = readConfig(env);
+  const { config, problems, warnings } = readConfig(env);
   const docker = dockerEngine();
   const local = (key: KeyPolicy) => key.executor !== 'container' && key.modules.length > 0;
   const modulePath = config.keys.some(local) ? (config.modulePath ?? globalModulePath()) : '';
@@ -230,9 +243,9 @@ export async function prepareDaemon(env: NodeJS.ProcessEnv): Promise<Prepared> {
   }
   if (problems.length > 0) {
     await Promise.all(keys.map((p) => p.outbound.close()));
-    throw new ConfigError([...new Set(problems)]);
+    throw new ConfigError([...new Set(problems)], warnings);
   }
-  return { config, keys, modulePath, docker };
+  return { config, keys, modulePath, docker, warnings };
 }
 
 const MODULE_INSTANCES: readonly ModuleInstances[] = ['shared', 'per-execution'];
@@ -313,6 +326,7 @@ async function startSandbox({ prepared, config, modulePath, docker, onRecycle, l
     moduleInstances: key.moduleInstances,
     logLevel: log.level,
     noLogs: log.level === 'silent',
+    logFormat: logFormat(config.logFormat),
   };
   const link =
     key.executor === 'container'

@@ -1,34 +1,43 @@
 // One pino logger for the daemon. Secrets are never passed to it; the redaction
 // below is a second line of defence should a header ever be logged.
+import { isatty } from 'node:tty';
 import pino from 'pino';
-import type { Config } from './config/types.js';
+import type { Config, LogFormat } from './config/types.js';
 
 export type Logger = pino.Logger;
 
+/** The format LOG_FORMAT chooses for lines written to `fd`: auto is pretty at a terminal, JSON elsewhere. */
+export function logFormat(setting: Config['logFormat'], fd: 1 | 2 = 1): LogFormat {
+  if (setting === 'pretty' || setting === 'json') return setting;
+  return isatty(fd) ? 'pretty' : 'json';
+}
+
 /**
- * Logs to stdout, or to `fd` (a sandbox in a container keeps stdout for frames).
- * The daemon's lines are written `async`: a line an execution is not a write
- * call of its own on the main thread, and lines logged together go out in one
- * write (pino flushes what is left when the process exits). A sandbox writes
- * each line at once: it may abort right after its last.
+ * Logs to stdout, or to `fd` (a sandbox in a container keeps stdout for frames);
+ * pretty or JSON as `config.logFormat` says (a sandbox is given the daemon's choice).
+ * The daemon's JSON lines are written `async`: a line an execution is not a
+ * write call of its own on the main thread, and lines logged together go out
+ * in one write (pino flushes what is left when the process exits). A sandbox
+ * writes each line at once: it may abort right after its last.
  */
-export function createLogger(config: Pick<Config, 'logLevel' | 'noLogs'>, fd: 1 | 2 = 1, async = false): Logger {
-  return pino(
-    {
-      name: 'javascriptd',
-      level: config.noLogs ? 'silent' : config.logLevel,
-      redact: {
-        paths: [
-          'secret',
-          '*.secret',
-          ...['x-runtime-secret', 'authorization', 'sec-websocket-protocol'].flatMap((name) => [
-            `headers["${name}"]`,
-            `*.headers["${name}"]`,
-          ]),
-        ],
-        censor: '[redacted]',
-      },
+export function createLogger(config: Pick<Config, 'logLevel' | 'noLogs' | 'logFormat'>, fd: 1 | 2 = 1, async = false): Logger {
+  const options: pino.LoggerOptions = {
+    name: 'javascriptd',
+    level: config.noLogs ? 'silent' : config.logLevel,
+    redact: {
+      paths: [
+        'secret',
+        '*.secret',
+        ...['x-runtime-secret', 'authorization', 'sec-websocket-protocol'].flatMap((name) => [
+          `headers["${name}"]`,
+          `*.headers["${name}"]`,
+        ]),
+      ],
+      censor: '[redacted]',
     },
-    pino.destination({ dest: fd, sync: !async }),
-  );
+  };
+  if (logFormat(config.logFormat, fd) === 'json') return pino(options, pino.destination({ dest: fd, sync: !async }));
+  // Loaded only for pretty lines: JSON logging, the daemon's usual, does without it.
+  const pretty = require('pino-pretty') as typeof import('pino-pretty');
+  return pino(options, pretty({ destination: fd, sync: true, colorize: isatty(fd) }));
 }

@@ -172,16 +172,32 @@ for (const { program, node } of CLIS)
       assert.equal(result.stdout, '"from stdin"\n');
     });
 
-    it('exits 1 on an exception, printing the message, the stack and the console', () => {
-      const result = cli([file('throws.js', 'console.log("got here");\nfunction explode() { throw new TypeError("boom"); }\nexplode();')]);
+    it("exits 1 on an exception, printing the message once, the stack's frames in the file's own name and the console", () => {
+      const path = file('throws.js', 'console.log("got here");\nfunction explode() { throw new TypeError("boom"); }\nexplode();');
+      const result = cli([path]);
       assert.equal(result.status, 1);
       assert.equal(result.stdout, 'got here\n');
-      assert.match(result.stderr, /1000 TypeError: boom/);
-      assert.match(result.stderr, /at explode \(script\.js:2:/);
+      assert.equal(
+        result.stderr,
+        `${program}: 1000 TypeError: boom\n    at explode (${path}:2:28)\n    at ${path}:3:1\n`,
+        "the stack's first line, the message, is not printed again",
+      );
+      // A TypeScript syntax error: its position, in the file's name, once.
+      const syntax = file('broken.ts', 'const x: number = ;\n');
+      assert.equal(cli([syntax]).stderr, `${program}: 1000 SyntaxError: Unexpected ";" [${syntax}:1:19]\n`);
+      // From standard input there is no file name: the daemon's stays.
+      assert.match(spawnCli(node, ['run', '-', '--typescript'], env, 'const x: number = ;').stderr, /\[script\.ts:1:19\]/);
     });
 
-    it('exits 2 when --call names no function, 3 on a timeout', () => {
-      assert.equal(cli([file('nofn.js', '1'), '--call', 'missing']).status, 2);
+    it('exits 2 when --call names no function, saying which it looked for; 3 on a timeout', () => {
+      const missing = cli([file('nofn.js', 'function handler(cb) { cb(1); }'), '--call', 'hanlder']);
+      assert.equal(missing.status, 2);
+      assert.equal(missing.stderr, `${program}: 1001 Not implemented: no function "hanlder" in the script\n`);
+      const notExported = cli([file('nofn.mjs', 'export function handler(cb) { cb(1); }'), '--call', 'hanlder']);
+      assert.equal(notExported.stderr, `${program}: 1001 Not implemented: no exported function "hanlder" in the module\n`);
+      // --json is the daemon's reply as sent: the message the original javascriptd's clients compare.
+      const json = cli([file('nofn2.js', '1'), '--call', 'hanlder', '--json']);
+      assert.deepEqual(JSON.parse(json.stdout), { error: { code: 1001, message: 'Not implemented' } });
       const timeout = cli([file('loop.js', 'console.log("looping"); while (true) {}'), '--timeout', '100', '--json']);
       assert.equal(timeout.status, 3);
       const reply = JSON.parse(timeout.stdout) as { error: { code: number; data: { console: string[] } } };
@@ -200,11 +216,18 @@ for (const { program, node } of CLIS)
       const wrong = cli([script], { JAVASCRIPTD_SECRET: 'not-it' });
       assert.equal(wrong.status, 4);
       assert.ok(!wrong.stderr.includes('not-it') && !wrong.stdout.includes('not-it'), 'the secret is never printed');
-      const flag = cli([script, '--secret', SECRET]);
-      assert.equal(flag.status, 5, 'there is no --secret flag to leak into process lists');
+      for (const flag of [['--secret', SECRET], [`--secret=${SECRET}`]]) {
+        const refused = cli([script, ...flag]);
+        assert.equal(refused.status, 5, 'there is no --secret flag to leak into process lists');
+        assert.equal(
+          refused.stderr,
+          `${program}: --secret is not an option: pass the secret in JAVASCRIPTD_SECRET (a command line shows in process lists)\n` +
+            `Usage: ${program} run <file> [options] (\`${program} run --help\` lists them)\n`,
+        );
+      }
     });
 
-    it('exits 5 on usage errors, with the command help', () => {
+    it('exits 5 on usage errors, saying what is wrong in one line and how the command is called in another', () => {
       for (const args of [
         [],
         ['missing-file.js'],
@@ -212,11 +235,16 @@ for (const { program, node } of CLIS)
         [file('u2.js', '1'), '--global', 'novalue'],
         [file('u3.js', '1'), '--globals', file('bad.json', '{nope')],
         [file('u4.js', '1'), '--url', 'http://x/'],
+        [file('u5.js', '1'), '--frobnicate'],
       ]) {
         const result = cli(args);
         assert.equal(result.status, 5, `${args.join(' ')}: ${result.stderr}`);
-        assert.match(result.stderr, new RegExp(`Usage: ${program} run <file>`));
+        const lines = result.stderr.split('\n');
+        assert.equal(lines.length, 3, result.stderr);
+        assert.match(lines[0], new RegExp(`^${program}: `));
+        assert.equal(lines[1], `Usage: ${program} run <file> [options] (\`${program} run --help\` lists them)`);
       }
+      assert.match(cli([file('u6.js', '1'), '--frobnicate']).stderr, new RegExp(`^${program}: unknown option --frobnicate\n`));
     });
 
     it('shows a spinner with the elapsed time on a terminal, and nothing when piped', () => {
@@ -307,7 +335,10 @@ describe('javascriptd-client --help, --version', () => {
   it("exits 5 without a command or with one of the daemon's", () => {
     const none = client([]);
     assert.equal(none.status, 5);
-    assert.match(none.stderr, /^javascriptd-client: javascriptd-client needs a command: run <file>\n\nUsage: javascriptd-client run/);
+    assert.equal(
+      none.stderr,
+      'javascriptd-client: javascriptd-client needs a command: run <file>\nUsage: javascriptd-client run <file> [options] (`javascriptd-client run --help` lists them)\n',
+    );
     const serve = client(['serve']);
     assert.equal(serve.status, 5);
     assert.match(serve.stderr, /unknown command: serve \(javascriptd-client runs scripts only; the daemon is the javascriptd command\)/);

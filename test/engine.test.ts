@@ -183,6 +183,7 @@ describe('the execution engine', function () {
         cacheDir: dir,
         logLevel: 'silent',
         noLogs: true,
+        logFormat: 'json',
       };
       // Run as in a container (frames on stdin and stdout); closing stdin ends it, once it is up.
       const { loaded } = loadedBy([join(__dirname, '..', 'src', 'executor', 'main.js'), JSON.stringify(options)], { input: '' });
@@ -192,7 +193,7 @@ describe('the execution engine', function () {
       );
       assert.deepEqual(
         loaded.filter((file) =>
-          /node_modules[\\/](ajv|esbuild|dockerode|prom-client|undici)[\\/]|src[\\/](config|daemon|sandbox[\\/]module-bundler)\.js/.test(
+          /node_modules[\\/](ajv|esbuild|dockerode|prom-client|undici|pino-pretty)[\\/]|src[\\/](config|daemon|sandbox[\\/]module-bundler)\.js/.test(
             file,
           ),
         ),

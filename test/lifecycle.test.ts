@@ -32,10 +32,10 @@ describe('lifecycle', () => {
       assert.equal(run.status, 2);
       assert.match(run.stderr, /invalid settings:/);
       assertListsProblems(run.stderr, [
-        'PORT must be integer',
-        'MEMORY_LIMIT must be >= 8',
+        'PORT must be an integer, got "eighty"',
+        'MEMORY_LIMIT must be >= 8, got 1',
         'TLS_CERT needs TLS_KEY',
-        'LOG_LEVEL must be equal to one of the allowed values',
+        'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, got "loud"',
       ]);
     });
 
@@ -62,11 +62,20 @@ describe('lifecycle', () => {
       }
     });
 
-    it('refuses an unknown command with usage', () => {
+    it('refuses an unknown command, or a secret on the command line, in one line and a usage line', () => {
       const run = runCli(['frobnicate']);
       assert.equal(run.status, 5);
-      assert.match(run.stderr, /unknown command: frobnicate/);
-      assert.match(run.stderr, /Usage: javascriptd/);
+      assert.equal(
+        run.stderr,
+        'javascriptd: unknown command: frobnicate\nUsage: javascriptd [command] [options] (`javascriptd --help` lists the commands)\n',
+      );
+      const secret = runCli(['--secret', 'x']);
+      assert.equal(secret.status, 5);
+      assert.equal(
+        secret.stderr,
+        'javascriptd: --secret is not an option: set the SECRET environment variable (a command line shows in process lists)\n' +
+          'Usage: javascriptd serve [options] (`javascriptd serve --help` lists them)\n',
+      );
     });
 
     it('writes no logs with NOLOGS=true, and serves', async () => {

@@ -78,11 +78,88 @@ describe('unit: config', () => {
       MAX_DEPTH: '1001',
     });
     assert.deepEqual(problems.sort(), [
-      'LOG_LEVEL must be equal to one of the allowed values',
-      'MAX_DEPTH must be <= 1000',
-      'PORT must be integer',
-      'TIMEOUT must not exceed MAX_TIMEOUT',
+      'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, got "loud"',
+      'MAX_DEPTH must be <= 1000, got 1001',
+      'PORT must be an integer, got "x"',
+      'TIMEOUT must not exceed MAX_TIMEOUT, got 5000 and 100',
       'TLS_CERT needs TLS_KEY',
+    ]);
+  });
+
+  it('echoes the value of a setting it refuses, and says what it accepts', () => {
+    const { problems } = readConfig({ TIMEOUT: 'abc', PLAYGROUND: 'maybe', EXECUTOR: 'docker', SANDBOX_CPUS: 'two', MODULES: ',' });
+    assert.deepEqual(problems.sort(), [
+      'EXECUTOR must be one of process, container, got "docker"',
+      'PLAYGROUND must be true or false (also 1/yes/on or 0/no/off), got "maybe"',
+      'SANDBOX_CPUS must be a number, got "two"',
+      'TIMEOUT must be an integer, got "abc"',
+    ]);
+    // A value of any length is echoed cut short.
+    const [long] = readConfig({ TIMEOUT: 'x'.repeat(10_000) }).problems;
+    assert.ok(long.length < 200, long);
+  });
+
+  it('reads a boolean spelt true/false, 1/0, yes/no or on/off, in any case', () => {
+    for (const [given, read] of [
+      ['true', true],
+      ['TRUE', true],
+      ['1', true],
+      ['Yes', true],
+      ['on', true],
+      ['false', false],
+      ['False', false],
+      ['0', false],
+      ['no', false],
+      ['OFF', false],
+    ] as const) {
+      const { config, problems } = readConfig({ PLAYGROUND: given, NOLOGS: given });
+      assert.deepEqual(problems, [], given);
+      assert.deepEqual([config.playground, config.noLogs], [read, read], given);
+    }
+  });
+
+  it('warns of a variable that looks like a setting: misspelt, in lower case, or with the JAVASCRIPTD_ prefix', () => {
+    const { warnings, problems } = readConfig({
+      TIMOUT: '5000',
+      MAX_TIMOUET: '9000',
+      log_level: 'debug',
+      SECERT: 's',
+      JAVASCRIPTD_PORT: '9000',
+      JAVASCRIPTD_WHATEVER: '1',
+    });
+    assert.deepEqual(problems, []);
+    assert.deepEqual(warnings, [
+      'TIMOUT is not a setting, and is ignored: did you mean TIMEOUT?',
+      'MAX_TIMOUET is not a setting, and is ignored: did you mean MAX_TIMEOUT?',
+      'log_level is not a setting, and is ignored: did you mean LOG_LEVEL?',
+      'SECERT is not a setting, and is ignored: did you mean SECRET?',
+      'JAVASCRIPTD_PORT is not a setting, and is ignored: did you mean PORT?',
+      'JAVASCRIPTD_WHATEVER is not a setting, and is ignored: settings have no prefix (javascriptd --help lists them)',
+    ]);
+  });
+
+  it("does not warn of a shell's, CI's or Kubernetes' own variables, nor of the CLI's (unless it looks meant for the daemon)", () => {
+    const env = {
+      HOME: '/root',
+      HOSTNAME: 'vm',
+      PATH: '/bin',
+      PWD: '/',
+      LOGNAME: 'root',
+      NODE_PATH: '/x',
+      NODE_ENV: 'production',
+      NO_COLOR: '1',
+      TERM: 'xterm',
+      CI: 'true',
+      GITHUB_EVENT_PATH: '/e.json',
+      JAVASCRIPTD_URL: 'ws://127.0.0.1:8765/',
+      JAVASCRIPTD_PORT: 'tcp://10.0.0.7:8765',
+      JAVASCRIPTD_PORT_8765_TCP: 'tcp://10.0.0.7:8765',
+      JAVASCRIPTD_SERVICE_HOST: '10.0.0.7',
+    };
+    assert.deepEqual(readConfig(env).warnings, []);
+    assert.deepEqual(readConfig({ ...env, JAVASCRIPTD_SECRET: 's', SECRET: 't' }).warnings, []);
+    assert.deepEqual(readConfig({ ...env, JAVASCRIPTD_SECRET: 's' }).warnings, [
+      'JAVASCRIPTD_SECRET is read by `javascriptd run`, not by the daemon: its secret is SECRET, which is not set',
     ]);
   });
 
@@ -95,10 +172,10 @@ describe('unit: config', () => {
     );
     const wrong = readConfig({ MAX_SOURCE_BYTES: '0', MAX_SOURCE_DEPTH: '100001', TRANSFORM_TIMEOUT: '10', TRANSFORM_MEMORY: '32' });
     assert.deepEqual(wrong.problems.sort(), [
-      'MAX_SOURCE_BYTES must be >= 1',
-      'MAX_SOURCE_DEPTH must be <= 100000',
-      'TRANSFORM_MEMORY must be >= 64',
-      'TRANSFORM_TIMEOUT must be >= 100',
+      'MAX_SOURCE_BYTES must be >= 1, got 0',
+      'MAX_SOURCE_DEPTH must be <= 100000, got 100001',
+      'TRANSFORM_MEMORY must be >= 64, got 32',
+      'TRANSFORM_TIMEOUT must be >= 100, got 10',
     ]);
   });
 
@@ -165,7 +242,12 @@ describe('unit: config', () => {
       readConfig({ CONFIG: configFile({ keys: { a: { secret: 's', memoryLimit: 'lots' } } }) }).problems.map((p) =>
         p.replace(/^CONFIG \S+: /, ''),
       ),
-      ['/keys/a/memoryLimit must be integer'],
+      ['/keys/a/memoryLimit must be an integer, got "lots"'],
+    );
+    // A misspelt setting is named with the one meant; a secret is never echoed.
+    assert.deepEqual(
+      readConfig({ CONFIG: configFile({ keys: { a: { secret: 12345, timout: 5 } } }) }).problems.map((p) => p.replace(/^CONFIG \S+: /, '')),
+      ['/keys/a has no setting "timout" (did you mean timeout?)', '/keys/a/secret must be text'],
     );
     const keys = {
       a: { secret: 'same' },
@@ -176,7 +258,7 @@ describe('unit: config', () => {
     };
     assert.deepEqual(readConfig({ CONFIG: configFile({ keys }) }).problems.sort(), [
       'at most one key may have no secret',
-      'key "e": TIMEOUT must not exceed MAX_TIMEOUT',
+      'key "e": TIMEOUT must not exceed MAX_TIMEOUT, got 9000 and 100',
       'key "e": environment variable UNSET_SECRET (secretEnv) is not set',
       'two keys have the same secret',
     ]);
@@ -197,5 +279,10 @@ describe('unit: config', () => {
     const error = new ConfigError(['PORT must be integer', 'TLS_CERT needs TLS_KEY']);
     assert.equal(error.message, 'invalid settings:\n  PORT must be integer\n  TLS_CERT needs TLS_KEY');
     assert.deepEqual(error.problems, ['PORT must be integer', 'TLS_CERT needs TLS_KEY']);
+    const warned = new ConfigError(['no SECRET is set'], ['SECERT is not a setting, and is ignored: did you mean SECRET?']);
+    assert.equal(
+      warned.message,
+      'invalid settings:\n  no SECRET is set\n  (warning) SECERT is not a setting, and is ignored: did you mean SECRET?',
+    );
   });
 });

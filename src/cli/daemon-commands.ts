@@ -6,6 +6,7 @@
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { CONFIG_FILE_SCHEMA } from '../config/config-file-schema.js';
+import { BOOLEAN_WORDS } from '../config/problem-text.js';
 import { SETTINGS } from '../config/settings.js';
 import { type Command, UsageError } from './command.js';
 import { EXIT } from './run-command.js';
@@ -25,7 +26,7 @@ function settingsHelp(): string[] {
     });
   return [
     '',
-    'Settings (environment variables):',
+    `Settings (environment variables; a boolean is true or false, also ${BOOLEAN_WORDS.true.slice(1).join('/')} or ${BOOLEAN_WORDS.false.slice(1).join('/')}):`,
     ...settings('server'),
     '',
     'Settings of a key (environment variables for the single key; per key in a CONFIG file, in camelCase):',
@@ -41,11 +42,13 @@ export const serve: Command = {
   positionals: { min: 0, max: 0 },
   summary: 'Runs the daemon: runtime.execute over Duplex or JSON-RPC 2.0 on a WebSocket. The default command.',
   options: {},
+  refused: { secret: 'set the SECRET environment variable (a command line shows in process lists)' },
   details: settingsHelp,
   async run() {
     const [{ Daemon, prepareDaemon }, { createLogger }] = await Promise.all([import('../daemon.js'), import('../log.js')]);
     const prepared = await prepareDaemon(process.env);
     const log = createLogger(prepared.config, 1, true);
+    for (const warning of prepared.warnings) log.warn(warning);
     // The last line of defence: every promise the daemon makes has its rejection
     // handled, and should one be missed it is logged, not the end of every connection.
     process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
@@ -106,8 +109,9 @@ export const prepare: Command = {
   async run() {
     const [{ prepareDaemon }, { createLogger }] = await Promise.all([import('../daemon.js'), import('../log.js')]);
     // Nothing is served here, so a missing secret does not matter.
-    const { config, keys } = await prepareDaemon({ ...process.env, ALLOW_NO_SECRET: 'true' });
+    const { config, keys, warnings } = await prepareDaemon({ ...process.env, ALLOW_NO_SECRET: 'true' });
     const log = createLogger(config);
+    for (const warning of warnings) log.warn(warning);
     for (const { key, bundles, outbound } of keys) {
       await outbound.close();
       // A container key's modules are its image's, prepared when that was built.

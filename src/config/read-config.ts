@@ -8,6 +8,8 @@ import { computeSlots } from '../compute-slots.js';
 import { ANY, parseHostName, parseOrigin } from '../transport/origin.js';
 import { CONFIG_FILE_SCHEMA, fileName } from './config-file-schema.js';
 import { KEY_SETTINGS } from './key-settings.js';
+import { lookalikeWarnings } from './lookalikes.js';
+import { booleanWord, brokenRule } from './problem-text.js';
 import { SERVER_SETTINGS } from './server-settings.js';
 import { SETTINGS } from './settings.js';
 import type { Config, KeyPolicy, Setting } from './types.js';
@@ -35,38 +37,49 @@ let compiled: Validators | undefined;
 function validators(): Validators {
   if (compiled !== undefined) return compiled;
   const { default: Ajv } = require('ajv') as typeof import('ajv');
-  const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true });
+  // verbose: each error holds the value it is about, which the problem echoes.
+  const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, verbose: true });
   compiled = {
     server: ajv.compile({ ...envSchema(SERVER_SETTINGS), dependencies: { tlsCert: ['tlsKey'], tlsKey: ['tlsCert'] } }),
     policy: ajv.compile(envSchema(KEY_SETTINGS)),
-    file: new Ajv({ allErrors: true }).compile(CONFIG_FILE_SCHEMA),
+    file: new Ajv({ allErrors: true, verbose: true }).compile(CONFIG_FILE_SCHEMA),
   };
   return compiled;
 }
 
 const envName = new Map<string, string>(SETTINGS.map((s) => [s.field, s.env]));
+/** Values never echoed in a problem (in a CONFIG file, by their camelCase names). */
+const HIDDEN = new Set(['secret', 'metricsToken']);
 
-function describe(prefix: string, error: ErrorObject): string {
+function describe(error: ErrorObject): string {
   if (error.keyword === 'dependencies') {
     const params = error.params as { property: string; missingProperty: string };
     return `${envName.get(params.property)} needs ${envName.get(params.missingProperty)}`;
   }
   const field = error.instancePath.split('/')[1] ?? '';
-  return `${prefix}${envName.get(field) ?? (error.instancePath || 'settings')} ${error.message ?? 'is invalid'}`;
+  return `${envName.get(field) ?? (error.instancePath || 'settings')} ${brokenRule(error, HIDDEN.has(field))}`;
 }
 
-/** The environment's values for `settings`, lists split on commas. */
+/** A problem of the CONFIG file at `path`, by its place in the file (/keys/ci/timeout). */
+function describeInFile(path: string, error: ErrorObject): string {
+  const hidden = error.instancePath.split('/').some((part) => HIDDEN.has(part));
+  return `CONFIG ${path}: ${error.instancePath || '/'} ${brokenRule(error, hidden)}`;
+}
+
+/** The environment's values for `settings`: lists split on commas, booleans' spellings (on, 1, …) made true or false. */
 function fromEnv(env: NodeJS.ProcessEnv, settings: readonly Setting[]): Record<string, unknown> {
   const raw: Record<string, unknown> = {};
   for (const s of settings) {
     const value = env[s.env];
     if (value === undefined || value === '') continue;
-    raw[s.field] = s.list
-      ? value
-          .split(',')
-          .map((item) => item.trim())
-          .filter((item) => item !== '')
-      : value;
+    if (s.schema.type === 'boolean') raw[s.field] = booleanWord(value);
+    else
+      raw[s.field] = s.list
+        ? value
+            .split(',')
+            .map((item) => item.trim())
+            .filter((item) => item !== '')
+        : value;
   }
   return raw;
 }
@@ -82,7 +95,8 @@ function asPolicy(name: string, values: Record<string, unknown>): KeyPolicy {
 
 function checkPolicy(name: string, policy: KeyPolicy, problems: string[]): void {
   const where = name === 'default' ? '' : `key "${name}": `;
-  if (policy.timeoutMs > policy.maxTimeoutMs) problems.push(`${where}TIMEOUT must not exceed MAX_TIMEOUT`);
+  if (policy.timeoutMs > policy.maxTimeoutMs)
+    problems.push(`${where}TIMEOUT must not exceed MAX_TIMEOUT, got ${policy.timeoutMs} and ${policy.maxTimeoutMs}`);
 }
 
 /** Each entry in the form requests are compared in; a problem, echoing it, for each that is not an origin or host name. */
@@ -123,16 +137,17 @@ function checkUnsent(server: Record<string, unknown>, keys: readonly KeyPolicy[]
 /**
  * Reads the settings from `env` (and the CONFIG file it names): the settings as far
  * as they could be read, and every problem found, so that the keys' modules and
- * fetch rules can be checked too before the daemon refuses to start.
+ * fetch rules can be checked too before the daemon refuses to start; and a
+ * warning for each variable that looks like a setting but is none.
  */
-export function readConfig(env: NodeJS.ProcessEnv): { config: Config; problems: string[] } {
+export function readConfig(env: NodeJS.ProcessEnv): { config: Config; problems: string[]; warnings: string[] } {
   const problems: string[] = [];
   const { server: validateServer, policy: validatePolicy } = validators();
   const server = fromEnv(env, SERVER_SETTINGS);
-  if (!validateServer(server)) problems.push(...(validateServer.errors ?? []).map((e) => describe('', e)));
+  if (!validateServer(server)) problems.push(...(validateServer.errors ?? []).map(describe));
   checkBrowserLists(server, problems);
   const defaults = fromEnv(env, KEY_SETTINGS);
-  if (!validatePolicy(defaults)) problems.push(...(validatePolicy.errors ?? []).map((e) => describe('', e)));
+  if (!validatePolicy(defaults)) problems.push(...(validatePolicy.errors ?? []).map(describe));
   defaults.poolSize ??= availableParallelism();
 
   const keys: KeyPolicy[] = [];
@@ -154,7 +169,7 @@ export function readConfig(env: NodeJS.ProcessEnv): { config: Config; problems: 
   }
   const config = { ...server, keys } as unknown as Config;
   config.host ??= keys.some((k) => k.secret === undefined) ? '127.0.0.1' : undefined;
-  return { config, problems };
+  return { config, problems, warnings: lookalikeWarnings(env, SETTINGS) };
 }
 
 function readKeys(path: string, env: NodeJS.ProcessEnv, defaults: Record<string, unknown>, problems: string[]): KeyPolicy[] {
@@ -167,7 +182,7 @@ function readKeys(path: string, env: NodeJS.ProcessEnv, defaults: Record<string,
   }
   const validateFile = validators().file;
   if (!validateFile(file)) {
-    problems.push(...(validateFile.errors ?? []).map((e) => `CONFIG ${path}: ${e.instancePath || '/'} ${e.message ?? 'is invalid'}`));
+    problems.push(...(validateFile.errors ?? []).map((e) => describeInFile(path, e)));
     return [];
   }
   const entries = Object.entries((file as { keys: Record<string, Record<string, unknown>> }).keys);

@@ -115,6 +115,13 @@ export const SERVER_SETTINGS: readonly Setting[] = [
     schema: { type: 'string', enum: LOG_LEVELS, default: 'info' },
     help: 'pino log level',
   },
+  {
+    env: 'LOG_FORMAT',
+    scope: 'server',
+    field: 'logFormat',
+    schema: { type: 'string', enum: ['auto', 'pretty', 'json'], default: 'auto' },
+    help: 'pretty: lines for a person (pino-pretty); json: one JSON object a line, with the same fields; auto: pretty when stdout is a terminal, else json',
+  },
   { env: 'NOLOGS', scope: 'server', field: 'noLogs', schema: { type: 'boolean', default: false }, help: 'true: write no logs at all' },
   {
     env: 'ALLOW_NO_SECRET',

@@ -1,6 +1,9 @@
 // The typed settings every layer is given (readConfig makes them), and a row of
 // the settings table they are made from.
 
+/** How log lines are written: for a person, or one JSON object a line. */
+export type LogFormat = 'pretty' | 'json';
+
 /** What one key (one secret) may do, and its limits. */
 export interface KeyPolicy {
   name: string;
@@ -49,6 +52,7 @@ export interface Config {
   unsentTimeoutMs: number;
   shutdownGraceMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  logFormat: 'auto' | LogFormat;
   noLogs: boolean;
   allowNoSecret: boolean;
   metricsToken: string | undefined;

@@ -82,7 +82,10 @@ class IpcRelay implements FetchRelay {
 
 async function main(): Promise<void> {
   const options = JSON.parse(process.argv[2] ?? '') as ExecutorOptions;
-  const log = createLogger({ logLevel: options.logLevel as 'info', noLogs: options.noLogs }, overIpc ? 1 : 2).child({
+  const log = createLogger(
+    { logLevel: options.logLevel as 'info', noLogs: options.noLogs, logFormat: options.logFormat },
+    overIpc ? 1 : 2,
+  ).child({
     key: options.key,
     sandbox: process.pid,
   });

@@ -1,6 +1,8 @@
 // Messages between the daemon and a sandbox process (over Node's IPC channel,
 // or a container's stdio): executions go in, each gets one answer back, and
 // its fetches go out to the daemon and back.
+
+import type { LogFormat } from '../config/types.js';
 import type { WireError } from '../errors.js';
 import type { WireRequest, WireResponse } from '../outbound/wire.js';
 import type { ExecutionRequest, ExecutionResult, RecycleReason, SandboxLimits, Usage } from './contract.js';
@@ -24,6 +26,8 @@ export interface ExecutorOptions {
   cacheDir?: string;
   logLevel: string;
   noLogs: boolean;
+  /** The daemon's choice, so that a sandbox's lines look like the daemon's. */
+  logFormat: LogFormat;
 }
 
 export type ToExecutor =

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Config, KeyPolicy } from '../config/types.js';
@@ -15,6 +16,7 @@ import type { Logger } from '../log.js';
 import { isLoopbackAddress, PageGuard } from './origin.js';
 import { playground } from './playground.js';
 import { chooseSubprotocol, keyResolver, matcher, presentedSecret, SECRET_HEADER } from './secret.js';
+import { ThrottledWarning } from './throttled-warning.js';
 
 export interface TransportHandlers {
   onConnection(ws: WebSocket, request: IncomingMessage, key: KeyPolicy): void;
@@ -27,12 +29,14 @@ export interface TransportHandlers {
 export interface Transport {
   readonly url: string;
   readonly address: AddressInfo;
+  /** Where clients reach it: the address bound, or each interface's when that is 0.0.0.0 or ::. */
+  readonly addresses: string[];
   /** Stops listening; resolves when every socket is closed. */
   close(): Promise<void>;
 }
 
-/** The least time between two log lines saying MAX_CONNECTIONS was reached. */
-const FULL_WARNING_INTERVAL_MS = 10_000;
+/** The least time between two log lines for one reason: MAX_CONNECTIONS reached, or a secret refused for one reason. */
+const WARNING_INTERVAL_MS = 10_000;
 
 export async function listen(config: Config, handlers: TransportHandlers, log: Logger): Promise<Transport> {
   const servePlayground = config.playground ? playground() : undefined;
@@ -42,7 +46,8 @@ export async function listen(config: Config, handlers: TransportHandlers, log: L
     : createHttpServer();
   // Node closes each connection past the cap as it is accepted; WebSockets and TLS handshakes count.
   server.maxConnections = config.maxConnections;
-  warnWhenFull(server, config.maxConnections, log);
+  const warnings = new ThrottledWarning(log, WARNING_INTERVAL_MS);
+  warnWhenFull(server, config.maxConnections, warnings);
   const becameWebSocket = closeUnlessWebSocket(server, config.headerTimeoutMs);
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, handleProtocols: chooseSubprotocol });
   const resolveKey = keyResolver(config.keys);
@@ -105,10 +110,16 @@ export async function listen(config: Config, handlers: TransportHandlers, log: L
     const notAllowed = guard.refuseHost(req) ?? guard.refuseOrigin(req);
     if (notAllowed !== undefined) return refuse(socket, 403, notAllowed);
     const presented = presentedSecret(req.headers);
-    if (!presented.ok) return refuse(socket, 401, presented.reason);
-    const key = resolveKey(presented.secret);
-    if (key === undefined)
-      return refuse(socket, 401, `missing or wrong secret (${SECRET_HEADER}, Authorization: Bearer, or a javascriptd.secret. subprotocol)`);
+    const key = presented.ok ? resolveKey(presented.secret) : undefined;
+    if (key === undefined) {
+      // The reason is the daemon's own words: never the secret, nor a header that carries it.
+      const reason = presented.ok ? `${presented.secret === undefined ? 'missing' : 'wrong'} secret` : presented.reason;
+      warnings.warn(reason, { reason, remote: req.socket.remoteAddress }, `refused a WebSocket upgrade (401): ${reason}`);
+      const body = presented.ok
+        ? `missing or wrong secret (${SECRET_HEADER}, Authorization: Bearer, or a javascriptd.secret. subprotocol)`
+        : presented.reason;
+      return refuse(socket, 401, body);
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
       becameWebSocket(socket);
       handlers.onConnection(ws, req, key);
@@ -118,6 +129,7 @@ export async function listen(config: Config, handlers: TransportHandlers, log: L
   return {
     url: `${tls ? 'wss' : 'ws'}://${host}:${address.port}/`,
     address,
+    addresses: reachableAt(address),
     close: () =>
       new Promise<void>((resolve) => {
         for (const ws of wss.clients) ws.terminate();
@@ -145,17 +157,23 @@ function closeUnlessWebSocket(server: Server, timeoutMs: number): (socket: Duple
   return (socket) => clearTimeout(deadlines.get((socket as { _parent?: Duplex | null })._parent ?? socket));
 }
 
-/** Says in the log, at most every FULL_WARNING_INTERVAL_MS, that connections are closed at the cap. */
-function warnWhenFull(server: Server, maxConnections: number, log: Logger): void {
-  let closed = 0;
-  let warnedAt = -Infinity;
-  server.on('drop', () => {
-    closed++;
-    if (performance.now() - warnedAt < FULL_WARNING_INTERVAL_MS) return;
-    warnedAt = performance.now();
-    log.warn({ maxConnections, closed }, 'MAX_CONNECTIONS reached: closing new connections');
-    closed = 0;
-  });
+/** Says in the log, at most every WARNING_INTERVAL_MS, that connections are closed at the cap. */
+function warnWhenFull(server: Server, maxConnections: number, warnings: ThrottledWarning): void {
+  server.on('drop', () => warnings.warn('full', { maxConnections }, 'MAX_CONNECTIONS reached: closing new connections'));
+}
+
+/** Whether a socket bound to `address` takes connections on every interface: 0.0.0.0 (IPv4) or :: (both). */
+export const isEveryInterface = (address: string) => address === '0.0.0.0' || address === '::';
+
+/** host:port for each address a socket bound to `bound` takes connections on. */
+function reachableAt(bound: AddressInfo): string[] {
+  const hosts = isEveryInterface(bound.address)
+    ? Object.values(networkInterfaces())
+        .flatMap((entries) => entries ?? [])
+        .filter((entry) => bound.address === '::' || entry.family === 'IPv4')
+        .map((entry) => entry.address)
+    : [bound.address];
+  return hosts.map((host) => `${host.includes(':') ? `[${host}]` : host}:${bound.port}`);
 }
 
 function refuse(socket: Duplex, status: number, body: string): void {

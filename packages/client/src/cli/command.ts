@@ -25,16 +25,26 @@ export interface Command {
   options: Record<string, Option>;
   /** More --help text after the options. */
   details?: () => string[];
+  /** Flags that are not options, each with what to do instead (e.g. --secret: the secret's variable). */
+  refused?: Record<string, string>;
   /** Resolves with the exit code. `program` is the CLI's name, for its messages. */
   run(values: Values, positionals: string[], program: string): Promise<number>;
 }
 
-/** Wrong arguments: the CLI prints the message and `help` (the command's, else the overview), and exits 5. */
+/** Wrong arguments: the CLI prints the message and `usage` (the command's usage line, else the CLI's), and exits 5. */
 export class UsageError extends Error {
-  help: string | undefined;
+  usage: string | undefined;
 }
 
 export const HELP: Option = { type: 'boolean', short: 'h', description: 'show this help' };
+
+const synopsis = (command: Command, program: string) =>
+  `Usage: ${program} ${command.name}${command.args === '' ? '' : ` ${command.args}`} [options]`;
+
+/** The line after a usage error's message: how the command is called, and where its options are. */
+export function usageLine(command: Command, program = 'javascriptd'): string {
+  return `${synopsis(command, program)} (\`${program} ${command.name} --help\` lists them)`;
+}
 
 /** The command's --help; `program` is the CLI's name (javascriptd, javascriptd-client). */
 export function help(command: Command, program = 'javascriptd'): string {
@@ -42,16 +52,7 @@ export function help(command: Command, program = 'javascriptd'): string {
     const flag = `${option.short === undefined ? '    ' : `-${option.short}, `}--${name}${option.value === undefined ? '' : ` <${option.value}>`}`;
     return `  ${flag.padEnd(28)} ${option.description}${option.multiple ? ' (repeatable)' : ''}`;
   });
-  return [
-    `Usage: ${program} ${command.name}${command.args === '' ? '' : ` ${command.args}`} [options]`,
-    '',
-    command.summary,
-    '',
-    'Options:',
-    ...options,
-    ...(command.details?.() ?? []),
-    '',
-  ].join('\n');
+  return [synopsis(command, program), '', command.summary, '', 'Options:', ...options, ...(command.details?.() ?? []), ''].join('\n');
 }
 
 export function parse(command: Command, argv: string[], program = 'javascriptd'): { values: Values; positionals: string[] } {
@@ -61,11 +62,20 @@ export function parse(command: Command, argv: string[], program = 'javascriptd')
       { type, ...(short === undefined ? {} : { short }), ...(multiple ? { multiple } : {}) },
     ]),
   );
+  for (const arg of argv) {
+    if (arg === '--') break;
+    const name = /^--([^=]+)/.exec(arg)?.[1];
+    const instead = name === undefined ? undefined : command.refused?.[name];
+    if (instead !== undefined) throw new UsageError(`--${name} is not an option: ${instead}`);
+  }
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    // Node's message goes on about positional arguments after '--': the option's name is what matters.
+    const unknown = (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION';
+    const message = error instanceof Error ? error.message : String(error);
+    throw new UsageError(unknown ? `unknown option ${/'([^']*)'/.exec(message)?.[1] ?? message}` : message);
   }
   const { positionals } = parsed;
   // Options are declared string or boolean, so their values are strings, booleans or lists of strings.

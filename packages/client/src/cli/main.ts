@@ -2,7 +2,7 @@
 // daemon; --help and --version. The daemon's own CLI has `javascriptd run`,
 // the same command.
 import { join } from 'node:path';
-import { help, parse, say, UsageError, versionAt } from './command.js';
+import { help, parse, say, UsageError, usageLine, versionAt } from './command.js';
 import { EXIT, run } from './run-command.js';
 
 const PROGRAM = 'javascriptd-client';
@@ -32,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
     if (values.help === true) return say(help(run, PROGRAM));
     return await run.run(values, positionals, PROGRAM);
   } catch (error) {
-    if (error instanceof UsageError) error.help = help(run, PROGRAM);
+    if (error instanceof UsageError) error.usage = usageLine(run, PROGRAM);
     throw error;
   }
 }
@@ -41,7 +41,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     if (error instanceof UsageError) {
-      process.stderr.write(`${PROGRAM}: ${error.message}\n\n${error.help ?? overview()}`);
+      process.stderr.write(`${PROGRAM}: ${error.message}\n${error.usage ?? usageLine(run, PROGRAM)}\n`);
       process.exit(EXIT.usage);
     }
     process.stderr.write(`${PROGRAM}: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -134,17 +134,35 @@ function printResult(result: ExecutionResult, json: boolean, printed: number): v
   if (result.usage !== undefined) printUsage(result.usage);
 }
 
-function printError(error: ExecutionError, json: boolean, program: string, printed: number): void {
-  if (json) {
-    print(
-      JSON.stringify({ error: { code: error.code, message: error.message, ...(error.data === undefined ? {} : { data: error.data }) } }),
-    );
-    return;
-  }
+/**
+ * `text` with the name the daemon gives the code it ran (script.js, module.ts…:
+ * README, "Errors point at the source sent") replaced, in its positions, by the
+ * file's own.
+ */
+function withFileName(text: string, script: Script, file: string): string {
+  if (file === '-') return text;
+  const ran = `${script.module === true ? 'module' : 'script'}\\.${script.typescript === true ? 'ts' : 'js'}`;
+  return text.replace(new RegExp(`(?<![\\w.-])${ran}(?=:\\d+:\\d+)`, 'g'), () => file);
+}
+
+/** What the daemon's error says, for a person: the function --call looked for, positions in the file, the message once. */
+function printError(error: ExecutionError, script: Script, file: string, program: string, printed: number): void {
   for (const line of error.console.slice(printed)) print(line);
-  process.stderr.write(`${program}: ${error.code} ${error.message}\n`);
-  if (error.scriptStack) process.stderr.write(`${error.scriptStack}\n`);
+  let message = withFileName(error.message, script, file);
+  // The daemon's message stays the original javascriptd's, which its clients compare exactly: the name is added here.
+  if (error.code === ErrorCode.NotImplemented && script.call !== undefined)
+    message += `: no ${script.module === true ? 'exported function' : 'function'} ${JSON.stringify(script.call)} in the ${script.module === true ? 'module' : 'script'}`;
+  process.stderr.write(`${program}: ${error.code} ${message}\n`);
+  // A stack begins with the message, just printed: only its frames follow.
+  const stack = withFileName(error.scriptStack ?? '', script, file);
+  const frames = stack.startsWith(message) ? stack.slice(message.length).replace(/^\n/, '') : stack;
+  if (frames !== '') process.stderr.write(`${frames}\n`);
   if (isUsage(error.data?.usage)) printUsage(error.data.usage);
+}
+
+/** The daemon's error as it sent it, for --json. */
+function printErrorJson(error: ExecutionError): void {
+  print(JSON.stringify({ error: { code: error.code, message: error.message, ...(error.data === undefined ? {} : { data: error.data }) } }));
 }
 
 function printUsage(usage: Usage): void {
@@ -188,6 +206,7 @@ export const run: Command = {
     usage: { type: 'boolean', description: 'print what the run cost (CPU, wall time, heap, fetches, console) on stderr' },
     json: { type: 'boolean', description: 'print the whole reply as one JSON document (console lines then come with it, not as printed)' },
   },
+  refused: { secret: 'pass the secret in JAVASCRIPTD_SECRET (a command line shows in process lists)' },
   details: () => [
     '',
     'Console lines are printed as the script prints them. Ctrl-C cancels the execution in the daemon, then exits 130.',
@@ -230,7 +249,8 @@ export const run: Command = {
         return EXIT.interrupted;
       }
       if (error instanceof ExecutionError) {
-        printError(error, json, program, printed);
+        if (json) printErrorJson(error);
+        else printError(error, script, file, program, printed);
         return exitCodeOf(error.code);
       }
       if (error instanceof ConnectionError) {
