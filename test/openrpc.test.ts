@@ -64,7 +64,9 @@ describe('rpc.discover', function () {
     try {
       const reply = client.replyTo('d');
       client.send({ jsonrpc: '2.0', id: 'd', method: 'rpc.discover' });
-      assert.deepEqual((await reply).result, doc);
+      const result = (await reply).result as unknown as Doc;
+      assert.match(result.openrpc, /^1\.3\.\d+$/);
+      assert.deepEqual(result, doc);
     } finally {
       client.ws.terminate();
     }
