@@ -33,5 +33,5 @@ export async function curl(args: string[]): Promise<CurlAnswer> {
   }
 }
 
-/** curl's arguments for POSTing `body` as JSON (`-d @-` style files are the caller's). */
+/** curl's arguments that say a POST's body is JSON. */
 export const JSON_HEADER = ['-H', 'content-type: application/json'];
