@@ -1,9 +1,11 @@
 // Wires the layers together (transport → protocol → runtime → sandbox) and
 // runs the graceful shutdown.
 import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import Docker from 'dockerode';
 import type { WebSocket } from 'ws';
+import { versionAt } from './cli/command.js';
 import { ConfigError } from './config/config-error.js';
 import { readConfig } from './config/read-config.js';
 import type { Config, KeyPolicy } from './config/types.js';
@@ -12,6 +14,9 @@ import { Metrics } from './metrics.js';
 import { FetchPolicy } from './outbound/fetch-policy.js';
 import { Outbound } from './outbound/outbound.js';
 import { Connection } from './protocol/connection.js';
+import { Dispatcher } from './protocol/dispatcher.js';
+import { answerBody } from './protocol/http-body.js';
+import { openRpcDocument } from './protocol/openrpc.js';
 import { EsbuildService } from './runtime/esbuild-service.js';
 import { type KeyPipeline, Runtime } from './runtime/runtime.js';
 import { Scheduler } from './runtime/scheduler.js';
@@ -26,12 +31,14 @@ import { SandboxPool } from './sandbox/sandbox-pool.js';
 import type { RecycleReason } from './shared/contract.js';
 import type { BundledModule } from './shared/module-files.js';
 import { type ModuleInstances, preludeSource } from './shared/prelude-source.js';
+import type { RpcPost } from './transport/http-rpc.js';
 import { isLoopbackAddress } from './transport/origin.js';
 import { isEveryInterface, listen, type Transport } from './transport/server.js';
 
 export class Daemon {
   private readonly connections = new Set<Connection>();
   private lastConnectionId = 0;
+  private lastPostId = 0;
   private draining = false;
   private transport!: Transport;
 
@@ -74,6 +81,7 @@ export class Daemon {
     // One esbuild service for the daemon, as esbuild's API keeps one per process.
     const esbuild = new EsbuildService({ timeoutMs: config.transformTimeoutMs, memoryMb: config.transformMemoryMb }, log);
     const sourceLimits = { maxBytes: config.maxSourceBytes, maxDepth: config.maxSourceDepth };
+    const version = versionAt(join(__dirname, '..', '..'));
     // Each key has its own sandboxes: executions of different keys never share an isolate.
     for (const entry of prepared) {
       const { key } = entry;
@@ -95,6 +103,7 @@ export class Daemon {
         scheduler,
         parseScript: scriptParser(key.timeoutMs, key.maxTimeoutMs),
         transform: new SourceTransform(entry.modules, key.queueBytes, sourceLimits, esbuild),
+        discovery: JSON.stringify(openRpcDocument(version, key.maxTimeoutMs)),
       });
     }
     const schedulers = [...keys.values()].map((k) => k.scheduler);
@@ -104,6 +113,7 @@ export class Daemon {
       config,
       {
         onConnection: (ws, request, key) => daemon.accept(ws, request, key),
+        onPost: (post) => daemon.answer(post),
         accepting: () => !daemon.draining,
         metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       },
@@ -152,6 +162,17 @@ export class Daemon {
       this.metrics.connectionClosed();
     });
     this.log.info({ connection: id, key: key.name, remote: request.socket.remoteAddress }, 'connection opened');
+  }
+
+  /** A JSON-RPC body POSTed over HTTP: a client of its own, whose executions stop if it leaves before its answer. */
+  private answer({ body, key, remote, signal, answer }: RpcPost): void {
+    const client = `h${++this.lastPostId}`;
+    const log = this.log.child({ client });
+    log.debug({ key: key.name, remote, bytes: Buffer.byteLength(body) }, 'JSON-RPC over HTTP');
+    const dispatcher = new Dispatcher({ key: key.name, client, runtime: this.runtime, limits: this.config, log, signal });
+    answerBody(dispatcher, body)
+      .then(answer)
+      .catch((err: unknown) => log.error({ err }, 'failed to answer a POST'));
   }
 
   private announce(): void {

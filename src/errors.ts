@@ -10,6 +10,24 @@ export { ErrorCode };
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** Each code's message, as errors are made with it (1000's is the script's own, `Name: message`); the OpenRPC document lists them. */
+export const ERROR_MESSAGES = {
+  [ErrorCode.Exception]: 'Name: message, the error the script threw',
+  [ErrorCode.NotImplemented]: 'Not implemented',
+  [ErrorCode.Timeout]: 'Timeout',
+  [ErrorCode.MemoryLimit]: 'Memory limit exceeded',
+  [ErrorCode.Busy]: 'Busy',
+  [ErrorCode.ResultTooLarge]: 'Result too large',
+  [ErrorCode.ShuttingDown]: 'Shutting down',
+  [ErrorCode.Cancelled]: 'Cancelled',
+  [ErrorCode.Interrupted]: 'Interrupted',
+  [ErrorCode.ParseError]: 'Parse error',
+  [ErrorCode.InvalidRequest]: 'Invalid request',
+  [ErrorCode.MethodNotFound]: 'Method not found',
+  [ErrorCode.InvalidParams]: 'Invalid params',
+  [ErrorCode.Internal]: 'Internal error',
+} as const satisfies Record<ErrorCodeValue, string>;
+
 export interface WireError {
   code: ErrorCodeValue;
   message: string;
@@ -40,6 +58,11 @@ export class RpcError extends Error {
       ? { code: this.code, message: this.message }
       : { code: this.code, message: this.message, data: this.data };
   }
+}
+
+/** An error with its code's own message. */
+function coded(code: Exclude<ErrorCodeValue, typeof ErrorCode.Exception>, data?: Record<string, unknown>): RpcError {
+  return new RpcError(code, ERROR_MESSAGES[code], data);
 }
 
 /** What a script threw, as read inside the isolate (or copied out by isolated-vm). */
@@ -73,28 +96,28 @@ export function rewriteException(
 // exactly with {code, message}.
 
 export function notImplemented(console: string[]): RpcError {
-  return new RpcError(ErrorCode.NotImplemented, 'Not implemented', console.length === 0 ? undefined : { console });
+  return coded(ErrorCode.NotImplemented, console.length === 0 ? undefined : { console });
 }
 
 export function timeout(limitMs: number, console: string[], reason = 'the time limit was reached'): RpcError {
-  return new RpcError(ErrorCode.Timeout, 'Timeout', console.length === 0 ? undefined : { timeout: limitMs, reason, console });
+  return coded(ErrorCode.Timeout, console.length === 0 ? undefined : { timeout: limitMs, reason, console });
 }
 
 export function memoryLimit(limitMb: number, console: string[]): RpcError {
-  return new RpcError(ErrorCode.MemoryLimit, 'Memory limit exceeded', { limit: limitMb, console });
+  return coded(ErrorCode.MemoryLimit, { limit: limitMb, console });
 }
 
 export function busy(reason: string): RpcError {
-  return new RpcError(ErrorCode.Busy, 'Busy', { reason });
+  return coded(ErrorCode.Busy, { reason });
 }
 
 export function resultTooLarge(size: number, limit: number, console: string[]): RpcError {
-  return new RpcError(ErrorCode.ResultTooLarge, 'Result too large', { size, limit, console });
+  return coded(ErrorCode.ResultTooLarge, { size, limit, console });
 }
 
 /** A JSON-RPC batch member whose reply would take the batch's reply frame past MAX_FRAME (`limit`): `size` is its reply's. */
 export function batchReplyTooLarge(size: number, limit: number): RpcError {
-  return new RpcError(ErrorCode.ResultTooLarge, 'Result too large', {
+  return coded(ErrorCode.ResultTooLarge, {
     size,
     limit,
     reason: 'the reply does not fit in the batch reply frame (MAX_FRAME)',
@@ -107,45 +130,45 @@ export function batchTooLarge(members: number): RpcError {
 }
 
 export function interrupted(reason: string, console: string[]): RpcError {
-  return new RpcError(ErrorCode.Interrupted, 'Interrupted', { reason, console });
+  return coded(ErrorCode.Interrupted, { reason, console });
 }
 
 export function cancelled(console: string[]): RpcError {
-  return new RpcError(ErrorCode.Cancelled, 'Cancelled', { console });
+  return coded(ErrorCode.Cancelled, { console });
 }
 
 export function shuttingDown(): RpcError {
-  return new RpcError(ErrorCode.ShuttingDown, 'Shutting down');
+  return coded(ErrorCode.ShuttingDown);
 }
 
 export function parseError(detail: string): RpcError {
-  return new RpcError(ErrorCode.ParseError, 'Parse error', { detail });
+  return coded(ErrorCode.ParseError, { detail });
 }
 
 export function invalidRequest(detail: string): RpcError {
-  return new RpcError(ErrorCode.InvalidRequest, 'Invalid request', { detail });
+  return coded(ErrorCode.InvalidRequest, { detail });
 }
 
 export function methodNotFound(method: string): RpcError {
-  return new RpcError(ErrorCode.MethodNotFound, 'Method not found', { method: clip(method) });
+  return coded(ErrorCode.MethodNotFound, { method: clip(method) });
 }
 
 export function invalidParams(errors: unknown[]): RpcError {
-  return new RpcError(ErrorCode.InvalidParams, 'Invalid params', { errors });
+  return coded(ErrorCode.InvalidParams, { errors });
 }
 
 export function internal(): RpcError {
-  return new RpcError(ErrorCode.Internal, 'Internal error');
+  return coded(ErrorCode.Internal);
 }
 
 /** The process hosting an execution's isolate went away before it answered. */
 export function sandboxLost(reason: string): RpcError {
-  return new RpcError(ErrorCode.Internal, 'Internal error', { reason });
+  return coded(ErrorCode.Internal, { reason });
 }
 
 /** esbuild's service died, hung or outgrew TRANSFORM_MEMORY with this TypeScript or module transform in hand; a new service takes the next. */
 export function transformFailed(reason: string): RpcError {
-  return new RpcError(ErrorCode.Internal, 'Internal error', {
+  return coded(ErrorCode.Internal, {
     reason: `the TypeScript and module compiler (esbuild) failed and was restarted: ${reason}`,
   });
 }

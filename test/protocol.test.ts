@@ -322,12 +322,14 @@ describe('wire protocol', () => {
   });
 
   describe('HTTP', () => {
-    it('answers GET /healthz with 200 and other paths without a WebSocket', async () => {
+    it('answers GET /healthz with 200, GET / with 405 (it takes POSTs and WebSockets), and other paths with 404', async () => {
       const base = daemon.url.replace('ws://', 'http://');
       const health = await fetch(new URL('/healthz', base));
       assert.equal(health.status, 200);
       assert.deepEqual(await health.json(), { status: 'ok' });
-      assert.equal((await fetch(base)).status, 426);
+      const root = await fetch(base);
+      assert.equal(root.status, 405);
+      assert.equal(root.headers.get('allow'), 'POST, OPTIONS');
       assert.equal((await fetch(new URL('/elsewhere', base))).status, 404);
     });
 

@@ -38,6 +38,10 @@ const EXPECTED: Record<string, Expected> = {
     stdout: '#7 "feat(cli): run scripts from CI jobs" by octocat\n{\n  "ok": true,\n  "type": "feat"\n}\n',
     executions: 1,
   },
+  curl: {
+    stdout: '{"jsonrpc":"2.0","id":1,"result":{"value":42,"console":["hi"],"time":T}}',
+    executions: 1,
+  },
 };
 
 interface Block {
@@ -104,9 +108,9 @@ describe('README', function () {
     await exited;
   });
 
-  it('marks every shell block that runs javascriptd as an example, and each example has its expected output here', () => {
+  it('marks every shell block that runs javascriptd (its CLI, or curl) as an example, and each example has its expected output here', () => {
     for (const block of blocks()) {
-      if (block.lang === 'sh' && /\bjavascriptd run\b/.test(block.code)) {
+      if (block.lang === 'sh' && /\bjavascriptd run\b|^curl\b/m.test(block.code)) {
         assert.ok(block.name !== undefined, `this shell block is not marked <!-- example: NAME -->:\n${block.code}`);
       }
     }

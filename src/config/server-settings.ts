@@ -22,14 +22,14 @@ export const SERVER_SETTINGS: readonly Setting[] = [
     scope: 'server',
     field: 'maxInFlight',
     schema: int(1, 100),
-    help: 'unanswered requests per connection before new ones get 1004 Busy',
+    help: 'unanswered requests per connection (or HTTP POST body) before new ones get 1004 Busy',
   },
   {
     env: 'MAX_FRAME',
     scope: 'server',
     field: 'maxFrameBytes',
     schema: int(1024, 4194304),
-    help: 'largest WebSocket message accepted, bytes; larger ones close the connection (1009); also the largest JSON-RPC batch reply, whose members that do not fit get 1005',
+    help: 'largest WebSocket message or HTTP POST body accepted, bytes; larger messages close the connection (1009), larger bodies get 413; also the largest JSON-RPC batch reply, whose members that do not fit get 1005',
   },
   {
     env: 'MAX_DEPTH',
@@ -78,7 +78,7 @@ export const SERVER_SETTINGS: readonly Setting[] = [
     scope: 'server',
     field: 'headerTimeoutMs',
     schema: int(100, 10000),
-    help: 'time a new connection has to send its complete HTTP request headers (a TLS handshake included), ms; only a WebSocket stays open longer',
+    help: 'time a new connection has to send its complete HTTP request headers, and a POST its body (a TLS handshake included), ms; only a WebSocket, or a POST waiting for its answer, stays open longer',
   },
   {
     env: 'HANDSHAKE_TIMEOUT',
@@ -143,7 +143,7 @@ export const SERVER_SETTINGS: readonly Setting[] = [
     field: 'allowedOrigins',
     list: true,
     schema: text,
-    help: "origins (scheme://host[:port]) of web pages that may open a WebSocket besides the daemon's own, comma-separated, or * for any; a page on any other gets 403, secret or not",
+    help: "origins (scheme://host[:port]) of web pages that may open a WebSocket or POST JSON-RPC besides the daemon's own, comma-separated, or * for any; a page on any other gets 403, secret or not",
   },
   {
     env: 'ALLOWED_HOSTS',

@@ -56,7 +56,7 @@ export interface Config {
   noLogs: boolean;
   allowNoSecret: boolean;
   metricsToken: string | undefined;
-  /** Origins (as browsers send them) whose pages may open a WebSocket, or `*`; the daemon's own is always allowed. */
+  /** Origins (as browsers send them) whose pages may open a WebSocket or POST, or `*`; the daemon's own is always allowed. */
   allowedOrigins: string[];
   /** Host names (beside loopback ones) requests may be for, or `*`. */
   allowedHosts: string[];

@@ -5,14 +5,13 @@
 // read until they drain.
 import type { WebSocket } from 'ws';
 import type { Config } from '../config/types.js';
-import * as errors from '../errors.js';
-import { RpcError } from '../errors.js';
+import type { RpcError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { CANCEL, type Call, type Runtime } from '../runtime/runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { clip } from '../text.js';
-import { BatchReply, maxBatchMembers } from './batch-reply.js';
-import { type BatchMember, type Dialect, type FrameLimits, type Message, replyTarget } from './dialect.js';
+import type { BatchMember, Dialect } from './dialect.js';
+import { Dispatcher } from './dispatcher.js';
 import { DUPLEX_ACCEPT, DUPLEX_HANDSHAKE, duplex } from './duplex.js';
 import { jsonRpc, looksLikeJsonRpc } from './jsonrpc.js';
 
@@ -44,11 +43,10 @@ export class Connection {
   private readonly key: string;
   private readonly runtime: Runtime;
   private readonly limits: ConnectionLimits;
-  private readonly frameLimits: FrameLimits;
+  private readonly dispatcher: Dispatcher;
   private readonly log: Logger;
   private readonly metrics: Metrics;
   private dialect: Dialect | undefined;
-  private inFlight = 0;
   private handshakeTimer: NodeJS.Timeout | undefined;
   /** Set while unsent replies are over MAX_UNSENT: the connection is not read and closes when it fires. */
   private slowReaderTimer: NodeJS.Timeout | undefined;
@@ -67,7 +65,14 @@ export class Connection {
       metrics: this.metrics,
     } = options);
     const { ws } = this;
-    this.frameLimits = { maxDepth: this.limits.maxDepth, maxBatchMembers: maxBatchMembers(this.limits.maxFrameBytes) };
+    this.dispatcher = new Dispatcher({
+      key: this.key,
+      client: this.id,
+      runtime: this.runtime,
+      limits: this.limits,
+      log: this.log,
+      sendConsole: (frame) => this.send(frame),
+    });
     this.handshakeTimer = setTimeout(
       () => this.close(CLOSE_POLICY, `no handshake within ${this.limits.handshakeTimeoutMs} ms`),
       this.limits.handshakeTimeoutMs,
@@ -102,73 +107,33 @@ export class Connection {
   }
 
   private handle(dialect: Dialect, frame: string): void {
-    const incoming = dialect.parse(frame, this.frameLimits);
+    const incoming = dialect.parse(frame, this.dispatcher.frameLimits);
     if (incoming.kind === 'invalid' && incoming.target === undefined) {
       this.dropped(incoming.error);
       return;
     }
-    if (incoming.kind === 'batch') {
-      this.handleBatch(dialect, incoming.members);
-      return;
-    }
-    this.respond(dialect, incoming, Buffer.byteLength(frame))
-      .then((reply) => {
-        if (reply !== undefined) this.send(reply);
+    const reply =
+      incoming.kind === 'batch'
+        ? this.handleBatch(dialect, incoming.members)
+        : this.dispatcher.reply(dialect, incoming, Buffer.byteLength(frame));
+    reply
+      .then((text) => {
+        if (text !== undefined) this.send(text);
       })
       .catch((err: unknown) => this.log.error({ err }, 'failed to send a reply'));
   }
 
-  /**
-   * A batch is answered once every member is, in one frame of at most
-   * MAX_FRAME; members without a reply (notifications) leave none. Each member
-   * weighs its own bytes, and its reply counts as unsent from when it is made.
-   */
-  private handleBatch(dialect: Dialect, members: BatchMember[]): void {
-    const batch = new BatchReply(
-      members.map(({ message }) => replyTarget(message)),
-      this.limits.maxFrameBytes,
-    );
-    if (!batch.fits) {
-      this.send(dialect.error({ id: null }, errors.batchTooLarge(members.length)));
-      return;
-    }
+  /** A batch's replies count as unsent from when each is made until its frame is sent. */
+  private async handleBatch(dialect: Dialect, members: BatchMember[]): Promise<string | undefined> {
     let held = 0;
-    const replies = members.map(async ({ message, bytes }, index) => {
-      const reply = await this.respond(dialect, message, bytes);
-      if (reply === undefined) return;
-      const added = batch.add(index, reply);
-      held += added;
-      this.batchHeld += added;
-      this.checkUnsent();
-    });
-    Promise.allSettled(replies)
-      .then((outcomes) => {
-        this.batchHeld -= held;
-        const failed = outcomes.find((outcome) => outcome.status === 'rejected');
-        if (failed !== undefined) throw failed.reason;
-        if (batch.answered) this.send(batch.frame());
-      })
-      .catch((err: unknown) => this.log.error({ err }, 'failed to send a reply'));
-  }
-
-  /** The reply to one message, or undefined if it gets none; never rejects. */
-  private async respond(dialect: Dialect, message: Message, bytes: number): Promise<string | undefined> {
-    const target = replyTarget(message);
-    if (message.kind === 'ignore' || target === undefined) {
-      if (message.kind === 'request') await this.dispatch({ method: message.method, params: message.params, bytes }).catch(() => undefined);
-      return undefined;
-    }
-    if (message.kind === 'invalid') return dialect.error(target, message.error);
     try {
-      const onConsole = (lines: string[]) => this.send(dialect.console(target, lines));
-      // JSON-RPC's null id names no request: such a request cannot be cancelled.
-      const requestId = target.id ?? undefined;
-      return dialect.result(target, await this.dispatch({ method: message.method, params: message.params, bytes, requestId, onConsole }));
-    } catch (error) {
-      if (error instanceof RpcError) return dialect.error(target, error);
-      // A reply that cannot be made becomes an internal error, never a lost caller.
-      this.log.error({ err: error }, 'failed to make a reply');
-      return dialect.error({ id: target.id }, errors.internal());
+      return await this.dispatcher.batch(dialect, members, (bytes) => {
+        held += bytes;
+        this.batchHeld += bytes;
+        this.checkUnsent();
+      });
+    } finally {
+      this.batchHeld -= held;
     }
   }
 
@@ -193,19 +158,6 @@ export class Connection {
   private dropped(error: RpcError): void {
     if (this.droppedFrames++ === 0)
       this.log.warn({ reason: clip(JSON.stringify(error.data ?? {})) }, 'dropped a frame that cannot be answered');
-  }
-
-  /** Runs one request within MAX_IN_FLIGHT (each message of a batch counts; a cancel does not); resolves to its result as JSON text. */
-  private async dispatch(request: Omit<Call, 'key' | 'client'>): Promise<string> {
-    if (request.method === CANCEL) return this.runtime.call({ ...request, key: this.key, client: this.id });
-    if (this.inFlight >= this.limits.maxInFlight)
-      throw errors.busy(`more than ${this.limits.maxInFlight} requests in flight on this connection`);
-    this.inFlight++;
-    try {
-      return await this.runtime.call({ ...request, key: this.key, client: this.id });
-    } finally {
-      this.inFlight--;
-    }
   }
 
   private send(frame: string): void {

@@ -1,6 +1,7 @@
 // The RPC methods javascriptd serves. runtime.execute validates the script,
 // schedules it fairly, and logs one line per execution; runtime.cancel stops
-// one of the same connection's executions, by its request id.
+// one of the same connection's executions, by its request id; rpc.discover
+// answers with the key's OpenRPC document.
 import * as errors from '../errors.js';
 import { RpcError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -14,6 +15,8 @@ import type { SourceTransform } from './source-transform.js';
 const EXECUTE = 'runtime.execute';
 /** Answered at once, and never refused for the requests in flight: it is how a client makes room. */
 export const CANCEL = 'runtime.cancel';
+/** OpenRPC's service discovery method. */
+export const DISCOVER = 'rpc.discover';
 
 /** One key's way from params to a result: its script limits, its transform, its own queue and sandboxes. */
 export interface KeyPipeline {
@@ -21,6 +24,8 @@ export interface KeyPipeline {
   parseScript: ParseScript;
   /** TypeScript and module scripts made into JavaScript, their errors mapped back. */
   transform: SourceTransform;
+  /** rpc.discover's result: the key's OpenRPC document, as JSON text. */
+  discovery: string;
 }
 
 /** One request, as a connection hands it over. */
@@ -34,8 +39,10 @@ export interface Call {
   bytes: number;
   /** The request's id, when it has one: runtime.cancel finds it by that. */
   requestId?: string | number;
-  /** Where console lines go as they are printed, for a request that asks for them. */
+  /** Where console lines go as they are printed, for a request that asks for them; without it none are streamed. */
   onConsole?: (lines: string[]) => void;
+  /** Aborted when nobody is left to answer (an HTTP client gone): the execution stops, as runtime.cancel stops it. */
+  signal?: AbortSignal;
 }
 
 export class Runtime {
@@ -54,6 +61,7 @@ export class Runtime {
   /** Calls the method; resolves to the result as JSON text, rejects with an RpcError. */
   async call(call: Call): Promise<string> {
     if (call.method === CANCEL) return this.cancel(call.client, call.params);
+    if (call.method === DISCOVER) return this.pipeline(call.key).discovery;
     if (call.method !== EXECUTE) throw errors.methodNotFound(call.method);
     return this.execute(call);
   }
@@ -84,9 +92,12 @@ export class Runtime {
     return found;
   }
 
-  private async execute({ key, client, params, bytes, requestId, onConsole }: Call): Promise<string> {
+  private async execute({ key, client, params, bytes, requestId, onConsole, signal }: Call): Promise<string> {
     const { scheduler, parseScript, transform } = this.pipeline(key);
-    const { request, usage: withUsage } = parseScript(params);
+    const parsed = parseScript(params);
+    // Where lines cannot be streamed (HTTP) they come in the result only, and the execution counts as not streaming (it may run again).
+    const request = onConsole === undefined ? { ...parsed.request, stream: false } : parsed.request;
+    const withUsage = parsed.usage;
     const id = ++this.executions;
     const started = performance.now();
     const fields = {
@@ -98,7 +109,11 @@ export class Runtime {
     };
     const cancel = requestId === undefined ? undefined : this.watchForCancel(client, requestId);
     try {
-      const watch = { signal: cancel?.controller.signal, onConsole: request.stream ? onConsole : undefined };
+      const signals = [cancel?.controller.signal, signal].filter((s) => s !== undefined);
+      const watch = {
+        signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
+        onConsole: request.stream ? onConsole : undefined,
+      };
       const result = await transform.run(request, (runnable) => scheduler.run(client, runnable, bytes, watch));
       this.log.info({ ...fields, outcome: 'ok', ms: elapsed(started) }, 'execution');
       this.metrics.execution(key, undefined, elapsed(started) / 1000);

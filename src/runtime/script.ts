@@ -23,23 +23,41 @@ export interface ParsedScript {
 
 export type ParseScript = (params: unknown) => ParsedScript;
 
-/** Builds the validator once; `maxTimeoutMs` bounds what a script may ask for. */
-export function scriptParser(defaultTimeoutMs: number, maxTimeoutMs: number): ParseScript {
-  const schema = {
+/** runtime.execute's params (the OpenRPC document is made from this too); `maxTimeoutMs` bounds what a script may ask for. */
+export function scriptSchema(maxTimeoutMs: number) {
+  return {
     type: 'object',
     required: ['code'],
     properties: {
-      code: { type: 'string' },
-      globals: { type: ['object', 'null'] },
-      call: { type: ['string', 'null'] },
-      caller: { type: ['string', 'null'] },
-      timeout: { type: ['number', 'null'], exclusiveMinimum: 0, maximum: maxTimeoutMs },
-      module: { type: ['boolean', 'null'] },
-      typescript: { type: ['boolean', 'null'] },
-      stream: { type: ['boolean', 'null'] },
-      usage: { type: ['boolean', 'null'] },
+      code: { type: 'string', description: 'the script: its last expression is the value, unless `call` names a function' },
+      globals: { type: ['object', 'null'], description: 'globals defined before the script runs (JSON values)' },
+      call: {
+        type: ['string', 'null'],
+        description: 'a function the script defines (an export, for a module), called with a callback `cb`',
+      },
+      caller: {
+        type: ['string', 'null'],
+        description: 'a function expression called as caller(callee, cb); default function (callee, cb) { callee(cb); }',
+      },
+      timeout: { type: ['number', 'null'], exclusiveMinimum: 0, maximum: maxTimeoutMs, description: 'time limit, ms' },
+      module: { type: ['boolean', 'null'], description: '`code` is an ES module' },
+      typescript: { type: ['boolean', 'null'], description: '`code` is TypeScript (types stripped, not checked)' },
+      stream: { type: ['boolean', 'null'], description: 'console lines sent ahead of the reply as they are printed (WebSocket only)' },
+      usage: { type: ['boolean', 'null'], description: 'the result (or an error) says what the run cost' },
     },
   };
+}
+
+/** runtime.cancel's params: the id of a request of the same connection. */
+export const CANCEL_SCHEMA = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: ['string', 'number'], description: 'the id of the request to cancel' } },
+};
+
+/** Builds the validator once. */
+export function scriptParser(defaultTimeoutMs: number, maxTimeoutMs: number): ParseScript {
+  const schema = scriptSchema(maxTimeoutMs);
   const validate = new Ajv({ allErrors: true }).compile<Script>(schema);
   return (params) => {
     // JSON-RPC clients may pass the script positionally.
@@ -61,11 +79,7 @@ export function scriptParser(defaultTimeoutMs: number, maxTimeoutMs: number): Pa
 }
 
 /** runtime.cancel's params: `{id}`, or `[id]` positionally, the id of a request of the same connection. */
-const validateCancel = new Ajv({ allErrors: true, allowUnionTypes: true }).compile<{ id: string | number }>({
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: ['string', 'number'] } },
-});
+const validateCancel = new Ajv({ allErrors: true, allowUnionTypes: true }).compile<{ id: string | number }>(CANCEL_SCHEMA);
 
 /** The request id runtime.cancel names; -32602 listing what is wrong otherwise. */
 export function parseCancel(params: unknown): string | number {

@@ -1,6 +1,6 @@
 // Which web pages, and which host names, may use the daemon. A browser lets any
-// page open a WebSocket to any address, saying in the Origin header which page
-// it is; so an upgrade from a page on another origin is refused unless
+// page open a WebSocket to any address (or POST to it), saying in the Origin
+// header which page it is; so an upgrade (or a POST) from a page on another origin is refused unless
 // ALLOWED_ORIGINS lists that origin, secret or not. And a page whose own name
 // an attacker re-points at 127.0.0.1 (DNS rebinding) reaches a loopback daemon
 // as its own origin, under that name, which only the Host header shows; so
@@ -77,7 +77,8 @@ export interface GuardSettings {
 }
 
 export const HOST_REFUSED = 'Host not allowed: this daemon answers to loopback names (localhost, 127.0.0.1, [::1]) and to ALLOWED_HOSTS\n';
-export const ORIGIN_REFUSED = 'Origin not allowed: a page on another origin may open a WebSocket here only if ALLOWED_ORIGINS lists it\n';
+export const ORIGIN_REFUSED =
+  'Origin not allowed: a page on another origin may open a WebSocket or POST here only if ALLOWED_ORIGINS lists it\n';
 
 /** Checks each request's Host and each upgrade's Origin; says why one is refused (the 403's body), logging it. */
 export class PageGuard {
@@ -106,13 +107,13 @@ export class PageGuard {
     return HOST_REFUSED;
   }
 
-  /** Why the upgrade `req` is refused for its Origin, or undefined; its Host has passed refuseHost. */
-  refuseOrigin(req: IncomingMessage): string | undefined {
+  /** Why `req` (`what`: a WebSocket upgrade, a POST…) is refused for its Origin, or undefined; its Host has passed refuseHost. */
+  refuseOrigin(req: IncomingMessage, what = 'a WebSocket upgrade'): string | undefined {
     const header = req.headers.origin;
     if (header === undefined || this.anyOrigin) return undefined;
     const origin = parseOrigin(header);
     if (origin !== undefined && (this.origins.has(origin) || isOwnOrigin(origin, req.headers.host))) return undefined;
-    this.refusals.add('origin', header, req, 'refused a WebSocket upgrade from a page on an origin not in ALLOWED_ORIGINS');
+    this.refusals.add('origin', header, req, `refused ${what} from a page on an origin not in ALLOWED_ORIGINS`);
     return ORIGIN_REFUSED;
   }
 }

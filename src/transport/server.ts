@@ -1,9 +1,10 @@
 // The listening socket: HTTP (or HTTPS with TLS_CERT/TLS_KEY) for /healthz,
-// /metrics and, with PLAYGROUND=true, /playground; and WebSocket upgrades,
-// refused before any WebSocket exists: 403 for a Host or a page's Origin that
-// is not allowed (origin.ts), 401 when the secret does not match.
-// It bounds connections: at most MAX_CONNECTIONS, and each must become a
-// WebSocket within HEADER_TIMEOUT of connecting.
+// /metrics, JSON-RPC POSTed to / (http-rpc.ts) and, with PLAYGROUND=true,
+// /playground; and WebSocket upgrades, refused before any WebSocket exists:
+// 403 for a Host or a page's Origin that is not allowed (origin.ts), 401 when
+// the secret does not match. It bounds connections: at most MAX_CONNECTIONS,
+// and each must become a WebSocket, or have sent its whole POST, within
+// HEADER_TIMEOUT of connecting.
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -13,6 +14,7 @@ import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Config, KeyPolicy } from '../config/types.js';
 import type { Logger } from '../log.js';
+import { type Admission, httpRpc, RPC_PATH, type RpcPost } from './http-rpc.js';
 import { isLoopbackAddress, PageGuard } from './origin.js';
 import { playground } from './playground.js';
 import { chooseSubprotocol, keyResolver, matcher, presentedSecret, SECRET_HEADER } from './secret.js';
@@ -20,6 +22,8 @@ import { ThrottledWarning } from './throttled-warning.js';
 
 export interface TransportHandlers {
   onConnection(ws: WebSocket, request: IncomingMessage, key: KeyPolicy): void;
+  /** A JSON-RPC body POSTed over HTTP, read whole. */
+  onPost(post: RpcPost): void;
   /** false while draining: health checks fail and upgrades are refused. */
   accepting(): boolean;
   /** The Prometheus exposition, for GET /metrics. */
@@ -48,7 +52,7 @@ export async function listen(config: Config, handlers: TransportHandlers, log: L
   server.maxConnections = config.maxConnections;
   const warnings = new ThrottledWarning(log, WARNING_INTERVAL_MS);
   warnWhenFull(server, config.maxConnections, warnings);
-  const becameWebSocket = closeUnlessWebSocket(server, config.headerTimeoutMs);
+  const keepOpen = closeUnlessWebSocket(server, config.headerTimeoutMs);
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, handleProtocols: chooseSubprotocol });
   const resolveKey = keyResolver(config.keys);
   // With a secret the daemon listens beyond loopback by default: its metrics (every key's name among them) need a token of their own.
@@ -68,6 +72,27 @@ export async function listen(config: Config, handlers: TransportHandlers, log: L
   // Whether Host is checked depends on the address bound. Requests are read from
   // the event loop's next poll, so none comes before the handlers below are on.
   const guard = new PageGuard({ ...config, loopback: isLoopbackAddress(address.address) }, log);
+  // What an upgrade and a POST both pass, in this order: a page on another origin is refused whether or not it holds a secret.
+  const admit = (req: IncomingMessage, what: string): Admission => {
+    if (!handlers.accepting()) return { ok: false, status: 503, reason: 'shutting down' };
+    const notAllowed = guard.refuseHost(req) ?? guard.refuseOrigin(req, what);
+    if (notAllowed !== undefined) return { ok: false, status: 403, reason: notAllowed };
+    const presented = presentedSecret(req.headers);
+    const key = presented.ok ? resolveKey(presented.secret) : undefined;
+    if (key === undefined) {
+      // The reason is the daemon's own words: never the secret, nor a header that carries it.
+      const reason = presented.ok ? `${presented.secret === undefined ? 'missing' : 'wrong'} secret` : presented.reason;
+      warnings.warn(reason, { reason, remote: req.socket.remoteAddress }, `refused ${what} (401): ${reason}`);
+      const body = presented.ok
+        ? `missing or wrong secret (${SECRET_HEADER}, Authorization: Bearer, or a javascriptd.secret. subprotocol)`
+        : presented.reason;
+      return { ok: false, status: 401, reason: body };
+    }
+    return { ok: true, key };
+  };
+  const rpc = httpRpc({ maxFrameBytes: config.maxFrameBytes, guard, admit, bodyRead: keepOpen, onPost: handlers.onPost });
+  // Refusals are read by curl and the like: without it, they carry on sending a body nobody reads.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     // Only a WebSocket outlives HEADER_TIMEOUT: one reply, then the connection closes, so no client reuses one about to be cut.
@@ -99,30 +124,17 @@ export async function listen(config: Config, handlers: TransportHandlers, log: L
       return;
     }
     if (servePlayground?.(req, res) === true) return;
-    res.writeHead(req.url === '/' ? 426 : 404, { 'content-type': 'text/plain' });
-    res.end(req.url === '/' ? 'javascriptd speaks Duplex or JSON-RPC 2.0 over WebSocket\n' : 'not found\n');
+    if (req.url === RPC_PATH) return rpc(req, res);
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
   });
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    if (!handlers.accepting()) return refuse(socket, 503, 'shutting down');
-    // Before the secret: a page on another origin is refused whether or not it holds one (README: Origin and Host).
-    const notAllowed = guard.refuseHost(req) ?? guard.refuseOrigin(req);
-    if (notAllowed !== undefined) return refuse(socket, 403, notAllowed);
-    const presented = presentedSecret(req.headers);
-    const key = presented.ok ? resolveKey(presented.secret) : undefined;
-    if (key === undefined) {
-      // The reason is the daemon's own words: never the secret, nor a header that carries it.
-      const reason = presented.ok ? `${presented.secret === undefined ? 'missing' : 'wrong'} secret` : presented.reason;
-      warnings.warn(reason, { reason, remote: req.socket.remoteAddress }, `refused a WebSocket upgrade (401): ${reason}`);
-      const body = presented.ok
-        ? `missing or wrong secret (${SECRET_HEADER}, Authorization: Bearer, or a javascriptd.secret. subprotocol)`
-        : presented.reason;
-      return refuse(socket, 401, body);
-    }
+    const admission = admit(req, 'a WebSocket upgrade');
+    if (!admission.ok) return refuse(socket, admission.status, admission.reason);
     wss.handleUpgrade(req, socket, head, (ws) => {
-      becameWebSocket(socket);
-      handlers.onConnection(ws, req, key);
+      keepOpen(socket);
+      handlers.onConnection(ws, req, admission.key);
     });
   });
 
@@ -140,10 +152,10 @@ export async function listen(config: Config, handlers: TransportHandlers, log: L
 }
 
 /**
- * Closes every connection that has not become a WebSocket HEADER_TIMEOUT ms after
- * connecting. Counted from the TCP connect, so neither a slow TLS handshake nor
- * headers trickled a byte at a time extend it. Returns the call that exempts an
- * upgraded socket.
+ * Closes every connection that has not become a WebSocket, nor sent a whole
+ * POST body, HEADER_TIMEOUT ms after connecting. Counted from the TCP connect,
+ * so neither a slow TLS handshake nor headers or a body trickled a byte at a
+ * time extend it. Returns the call that exempts such a socket.
  */
 function closeUnlessWebSocket(server: Server, timeoutMs: number): (socket: Duplex) => void {
   const deadlines = new WeakMap<Duplex, NodeJS.Timeout>();

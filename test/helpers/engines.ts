@@ -51,6 +51,13 @@ export function dockerMissing(): string | undefined {
   return undefined;
 }
 
+/** Why the curl suites cannot run here, or undefined: `curl --version` must run. */
+export function curlMissing(): string | undefined {
+  const version = spawnSync('curl', ['--version'], { encoding: 'utf8', timeout: CHECK_TIMEOUT_MS });
+  if (version.error === undefined && version.status === 0) return undefined;
+  return `no curl command (${version.error?.message ?? firstLine(version.stderr)}): install curl (Debian: apt-get install curl)`;
+}
+
 /** Why the scale-out suite cannot run here, or undefined: `haproxy -v` must run. */
 export function haproxyMissing(): string | undefined {
   const version = spawnSync('haproxy', ['-v'], { encoding: 'utf8', timeout: CHECK_TIMEOUT_MS });
