@@ -17,21 +17,14 @@ export class LibraryRealm {
   private justMade = false;
   /** Making it failed: the isolate is not to be reused. */
   lost = false;
+  private readonly allowedJson: string;
 
-  private constructor(
+  constructor(
     private readonly isolate: ivm.Isolate,
-    private readonly script: ivm.Script,
-    private readonly allowedJson: string,
-  ) {}
-
-  /** Compiles the library script (from its code cache when there is one); nothing runs yet. */
-  static async compile(isolate: ivm.Isolate, source: ScriptSource, allowed: readonly string[]): Promise<LibraryRealm> {
-    const cached = readCodeCache(source);
-    const script = await isolate.compileScript(source.source, {
-      filename: 'javascriptd:library',
-      ...(cached === undefined ? {} : { cachedData: new ivm.ExternalCopy(cached) }),
-    });
-    return new LibraryRealm(isolate, script, JSON.stringify(allowed));
+    private readonly source: ScriptSource,
+    allowed: readonly string[],
+  ) {
+    this.allowedJson = JSON.stringify(allowed);
   }
 
   /** The modules, if a script of this isolate has required one. */
@@ -49,8 +42,14 @@ export class LibraryRealm {
     if (this.made !== undefined) return this.made;
     if (this.lost) throw new Error('the allowlisted modules could not be made in this isolate');
     this.lost = true;
+    // Compiled only now (from its code cache when there is one): most isolates never make a realm.
+    const cached = readCodeCache(this.source);
+    const script = this.isolate.compileScriptSync(this.source.source, {
+      filename: 'javascriptd:library',
+      ...(cached === undefined ? {} : { cachedData: new ivm.ExternalCopy(cached) }),
+    });
     const context = this.isolate.createContextSync();
-    const makeModules = this.script.runSync(context, { reference: true, timeout: MAKE_TIMEOUT_MS }) as ivm.Reference;
+    const makeModules = script.runSync(context, { reference: true, timeout: MAKE_TIMEOUT_MS }) as ivm.Reference;
     try {
       this.made = makeModules.applySync(undefined, [this.allowedJson], {
         result: { reference: true },

@@ -83,7 +83,7 @@ export class WarmIsolate {
         filename: 'javascriptd:prelude',
         ...(cached === undefined ? {} : { cachedData: new ivm.ExternalCopy(cached) }),
       });
-      const library = source.library === undefined ? undefined : await LibraryRealm.compile(isolate, source.library, source.allowed);
+      const library = source.library === undefined ? undefined : new LibraryRealm(isolate, source.library, source.allowed);
       const warm = new WarmIsolate(isolate, prelude, new ScriptCache(isolate), library, isolateLimits(limits, source), log, shares);
       warm.ahead = warm.makeContext();
       warm.heapAtStart = warm.heapUsed();

@@ -65,8 +65,14 @@ function script(name: string, bundle: string, entry: string, factories: string[]
   return { source, cacheFile: join(cacheDir, `${name}-${hash}.v8cache`) };
 }
 
+/** Code caches read so far: every isolate a sandbox makes compiles from the same file (written whole at start-up, named by its source's hash). */
+const readCaches = new Map<string, ArrayBuffer>();
+
 export function readCodeCache(script: ScriptSource): ArrayBuffer | undefined {
+  const read = readCaches.get(script.cacheFile);
+  if (read !== undefined) return read;
   if (!existsSync(script.cacheFile)) return undefined;
-  const bytes = readFileSync(script.cacheFile);
-  return new Uint8Array(bytes).buffer;
+  const bytes = new Uint8Array(readFileSync(script.cacheFile)).buffer;
+  readCaches.set(script.cacheFile, bytes);
+  return bytes;
 }
