@@ -34,7 +34,6 @@ export interface Asks {
 /** What the sandbox enters the isolate with. */
 export interface Entries {
   begin: [deadlineAt: number, globalsJson: string | null];
-  preload: [modules: string[]];
   start: [completion: unknown, call: string | null, caller: string | null];
   /** Entered by a module's entry (module-entry.ts) once its evaluation is over, not by the sandbox itself. */
   'start-module': [namespace: unknown, call: string | null, caller: string | null];

@@ -1,7 +1,7 @@
 // The warm isolates of a sandbox process. An execution takes one of its own
 // and gives it back when nothing of it runs any more; the most recently used
-// goes out first, its compiled scripts and preloaded modules still warm. One
-// that was disposed under its execution is dropped. A few are kept made ahead
+// goes out first, its compiled scripts and its library realm's modules still
+// warm. One that was disposed under its execution is dropped. A few are kept made ahead
 // so that no execution waits for one; past that, those not needed lately are
 // let go (an idle isolate holds about a megabyte).
 import type { Logger } from '../log.js';

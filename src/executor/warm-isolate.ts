@@ -10,7 +10,7 @@ import { type PreludeSource, readCodeCache } from '../shared/prelude-source.js';
 import type { CpuShares } from './cpu-shares.js';
 import type { Execution } from './execution.js';
 import { MAX_PENDING_TIMERS } from './execution.js';
-import { asAsk, entry } from './host-ops.js';
+import { asAsk } from './host-ops.js';
 import { LibraryRealm } from './library-realm.js';
 import { ScriptCache } from './script-cache.js';
 import { ERROR_TEXT } from './thrown.js';
@@ -44,8 +44,6 @@ export class WarmIsolate {
   readonly id = ++WarmIsolate.made;
   /** Its heap once made, with its first context: what its executions' garbage grows from. */
   private heapAtStart = 0;
-  /** Modules the last execution required: the context made ahead has them instantiated already. */
-  preload: string[] = [];
   /** The next execution's context, made ahead. */
   private ahead: FreshContext | undefined;
   /** An execution has it (between takeContext and free). */
@@ -180,8 +178,6 @@ export class WarmIsolate {
         timeout: PREPARE_TIMEOUT_MS,
       }) as ivm.Reference;
       handles.push(enter);
-      if (this.preload.length > 0)
-        enter.applySync(undefined, entry('preload', this.preload), { arguments: { copy: true }, timeout: PREPARE_TIMEOUT_MS });
       return { context, enter, link, handles };
     } catch (err) {
       releaseAll(handles);

@@ -149,9 +149,7 @@ const ObjectHasOwn = Object.hasOwn;
 
 /**
  * `require` for one execution: each allowlisted module is instantiated at most
- * once per execution, from its factory, so no module state outlives it.
- * `preload` instantiates modules in a context made ahead of its execution
- * (those the sandbox's previous execution used), before any script runs there;
+ * once per execution, from its factory, so no module state outlives it;
  * `onLoad` tells the host which modules a script required.
  */
 function makeRequire(modules, onLoad) {
@@ -184,16 +182,7 @@ function makeRequire(modules, onLoad) {
     }
     return load(key);
   }
-  function preload(names) {
-    for (let i = 0; i < names.length; i++) {
-      try {
-        if (ObjectHasOwn(modules, names[i])) load(names[i]);
-      } catch {
-        // It fails again, in front of the script, if the script requires it.
-      }
-    }
-  }
-  return { require, preload };
+  return require;
 }
 
 /** The factories of the modules `names` allows: the prelude may hold more (a runtime image's, whose code cache covers them all). */
@@ -280,8 +269,8 @@ export function setup(modules, hostAsync, hostCall, limitsJson, library) {
   }
 
   const onLoad = (name) => host('require', name);
-  const moduleLoader = limits.sharedModules
-    ? { require: sharedRequire(library, hostSync, limits.modules, onLoad), preload() {} }
+  const require = limits.sharedModules
+    ? sharedRequire(library, hostSync, limits.modules, onLoad)
     : makeRequire(allowedOnly(modules, limits.modules), onLoad);
   const fetchGate = makeFetchGate(host, limits);
   let web;
@@ -312,7 +301,7 @@ export function setup(modules, hostAsync, hostCall, limitsJson, library) {
       if (typeof fn !== 'function') throw new TypeErrorCtor('The "callback" argument must be of type function');
       then(undefined, () => guarded(fn, undefined, []), undefined);
     },
-    require: moduleLoader.require,
+    require,
   };
   for (const key of ReflectOwnKeys(api)) {
     ReflectDefineProperty(global, key, { value: api[key], writable: true, configurable: true, enumerable: false });
@@ -412,7 +401,6 @@ export function setup(modules, hostAsync, hostCall, limitsJson, library) {
       if (b !== null) defineGlobals(b);
       return;
     }
-    if (op === 'preload') return moduleLoader.preload(a);
     leftovers.runCleanups();
     if (op === 'start') guarded(start, undefined, [a, b, c, lookup]);
     else if (op === 'start-module') guarded(startModule, undefined, [a, b, c]);
