@@ -11,7 +11,7 @@ import { httpBase, type RunningDaemon, startDaemon } from './helpers/daemon.js';
 import { describeWithEngine } from './helpers/engines.js';
 
 const SECRET = 'playground-secret-🔑';
-/** Set to a file name to save a screenshot of the page after a run (the README's docs/playground.png). */
+/** Set to a file name to save a screenshot of the page after a run (docs/playground.png, in docs/clients.md). */
 const SCREENSHOT = process.env.PLAYGROUND_SCREENSHOT;
 
 /** The little of the DOM these tests read (the project's types have no DOM library). */
