@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import Ajv from 'ajv';
 import WebSocket from 'ws';
@@ -196,6 +196,29 @@ describe('README and docs/*.md examples', function () {
       const named = new Set(readFileSync(join(ROOT, file), 'utf8').match(/\bexamples\/[\w./-]*\w/g) ?? []);
       for (const path of named) assert.ok(existsSync(join(ROOT, path)), `${file} names ${path}, which does not exist`);
     }
+  });
+
+  it('links only to files that exist, and to headings they have', () => {
+    /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens. */
+    const slug = (heading: string) =>
+      heading
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N} _-]/gu, '')
+        .replace(/ /g, '-');
+    const anchors = (file: string) => new Set([...readFileSync(file, 'utf8').matchAll(/^#+ (.+)$/gm)].map((match) => slug(match[1])));
+    let checked = 0;
+    for (const file of DOCS) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target)) continue;
+        const [path, anchor] = target.split('#');
+        const linked = path === '' ? join(ROOT, file) : join(ROOT, dirname(file), path);
+        assert.ok(existsSync(linked), `${file} links to ${target}, which does not exist`);
+        if (anchor !== undefined) assert.ok(anchors(linked).has(anchor), `${file} links to ${target}: no such heading`);
+        checked++;
+      }
+    }
+    assert.ok(checked > 20, `${checked} links checked`);
   });
 
   it("the README's client example prints the first call's value, and finds the daemon at JAVASCRIPTD_URL", () => {
