@@ -329,3 +329,25 @@ describe("the daemon's check of its Node version", () => {
     for (const [version, range, expected] of cases) assert.equal(satisfies(version, range), expected, `${version} in ${range}`);
   });
 });
+
+describe('npm pack -w javascriptd-client, in the repository as docs/clients.md says', () => {
+  it('leaves a tarball that git does not show', function () {
+    if (spawnSync('git', ['rev-parse', '--is-inside-work-tree'], { cwd: ROOT }).status !== 0) this.skip();
+    const packed = spawnSync(process.execPath, [fallbackNpm, 'pack', '-w', 'javascriptd-client', '--ignore-scripts', '--json'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60000,
+    });
+    assert.equal(packed.status, 0, packed.stderr);
+    const [{ filename }] = JSON.parse(packed.stdout) as { filename: string }[];
+    const tarball = join(ROOT, filename);
+    try {
+      assert.ok(existsSync(tarball), `npm pack wrote ${tarball}`);
+      const status = spawnSync('git', ['status', '--porcelain', '--untracked-files=all', '--', filename], { cwd: ROOT, encoding: 'utf8' });
+      assert.equal(status.status, 0, status.stderr);
+      assert.equal(status.stdout, '', `git shows the tarball: ${status.stdout}`);
+    } finally {
+      rmSync(tarball, { force: true });
+    }
+  });
+});

@@ -17,7 +17,7 @@ import { mib, RssSampler } from './helpers/rss.js';
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
-/** The defaults this corpus runs against (README, Settings). */
+/** The defaults this corpus runs against (docs/settings.md). */
 const CONSOLE_LIMIT = 262144;
 const RESULT_LIMIT = 1048576;
 const FETCH_MAX_REQUESTS = 20;

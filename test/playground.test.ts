@@ -5,12 +5,13 @@
 // secret is refused in words, and the page asks nothing of any other origin.
 import assert from 'node:assert/strict';
 import type { Page } from 'puppeteer-core';
+import { SETTINGS } from '../src/config/settings.js';
 import { browserMissing, launchBrowser, type RunningBrowser } from './helpers/browser.js';
 import { httpBase, type RunningDaemon, startDaemon } from './helpers/daemon.js';
 import { describeWithEngine } from './helpers/engines.js';
 
 const SECRET = 'playground-secret-🔑';
-/** Set to a file name to save a screenshot of the page after a run (the README's docs/playground.png). */
+/** Set to a file name to save a screenshot of the page after a run (docs/playground.png, in docs/clients.md). */
 const SCREENSHOT = process.env.PLAYGROUND_SCREENSHOT;
 
 /** The little of the DOM these tests read (the project's types have no DOM library). */
@@ -173,6 +174,66 @@ describeWithEngine('the playground in a browser', browserMissing, function () {
       line,
     );
 
+  it("shows the sample script's first line whole, with no horizontal scrollbar, on a desktop and on a phone", async () => {
+    const page = await open();
+    await page.evaluate(() => localStorage.clear());
+    for (const viewport of [
+      { width: 1280, height: 800 },
+      { width: 390, height: 844, isMobile: true },
+    ]) {
+      await page.setViewport(viewport);
+      await page.reload({ waitUntil: 'load' });
+      await page.waitForSelector('#code .cm-content');
+      const seen = await page.$eval('#code .cm-scroller', (scroller) => {
+        const line = scroller.querySelector('.cm-line');
+        const range = scroller.ownerDocument.createRange();
+        if (line !== null) range.selectNodeContents(line);
+        const text = range.getBoundingClientRect();
+        const box = scroller.getBoundingClientRect();
+        // What shows of the scroller: its box less its borders and scrollbars.
+        const left = box.left + scroller.clientLeft;
+        const top = box.top + scroller.clientTop;
+        return {
+          line: line?.textContent ?? '',
+          text: { left: text.left, top: text.top, right: text.right, bottom: text.bottom },
+          shown: { left, top, right: left + scroller.clientWidth, bottom: top + scroller.clientHeight },
+          scrollWidth: scroller.scrollWidth,
+          clientWidth: scroller.clientWidth,
+        };
+      });
+      const at = `at ${viewport.width} px: ${JSON.stringify(seen)}`;
+      assert.match(seen.line, /^\/\/ \S/, `the sample's first line is its comment ${at}`);
+      assert.ok(seen.scrollWidth <= seen.clientWidth, `no horizontal scrolling, so no horizontal scrollbar ${at}`);
+      assert.ok(seen.text.right - seen.text.left > 0 && seen.text.bottom - seen.text.top > 0, `the line has a box ${at}`);
+      assert.ok(
+        seen.text.left >= seen.shown.left &&
+          seen.text.right <= seen.shown.right &&
+          seen.text.top >= seen.shown.top &&
+          seen.text.bottom <= seen.shown.bottom,
+        `the whole first line is within what shows of the editor ${at}`,
+      );
+    }
+    await page.close();
+  });
+
+  it("shows the caller field's default as its placeholder: a script run with the placeholder as its caller gets what one run with the field empty gets", async () => {
+    const page = await open();
+    const placeholder = await page.$eval('#caller', (input) => input.getAttribute('placeholder') ?? '');
+    await type(page, 'function run(...args) { args[args.length - 1]({ args: args.length }); }');
+    await setValue(page, '#call', 'run');
+    const runWith = async (caller: string) => {
+      await setValue(page, '#caller', caller);
+      await page.click('#run');
+      assert.match(await finished(page), /^Done/);
+      return text(page, '#value');
+    };
+    const byDefault = await runWith('');
+    assert.equal(byDefault, JSON.stringify({ args: 1 }, null, 2), 'the default caller calls the function with cb alone');
+    assert.equal(await runWith(placeholder), byDefault, `the placeholder ${placeholder} is the default`);
+    await page.evaluate(() => localStorage.clear()); // the inputs a run keeps, for the next tests' pages
+    await page.close();
+  });
+
   it('runs a typed script on Ctrl+Enter: its value pretty-printed, its console, time and usage', async () => {
     const page = await open();
     await type(page, "console.log('hello', 6 * 7);\n({ answer: 42, list: [1, 2] })");
@@ -305,5 +366,34 @@ describeWithEngine('the playground in a browser', browserMissing, function () {
       violations.filter((violation) => !/^style-src-attr <div class="cm-line(?: cm-activeLine)?">/.test(violation)),
       [],
     );
+  });
+});
+
+describeWithEngine('the playground on a daemon whose key has no secret', browserMissing, function () {
+  this.timeout(60000);
+  let daemon: RunningDaemon;
+  let chromium: RunningBrowser;
+
+  before(async () => {
+    daemon = await startDaemon({ PLAYGROUND: 'true' });
+    chromium = await launchBrowser();
+  });
+  after(async () => {
+    await chromium?.close();
+    await daemon?.stop();
+  });
+
+  it('runs a script for a visitor who gives no secret, as the PLAYGROUND setting says', async () => {
+    const help = SETTINGS.find((s) => s.env === 'PLAYGROUND')?.help ?? '';
+    assert.match(help, /with a key without a secret, what any client can/, help);
+    const page = await chromium.browser.newPage();
+    await page.goto(new URL('/playground', httpBase(daemon)).href, { waitUntil: 'load' });
+    await page.waitForSelector('#code .cm-content');
+    assert.equal(await fieldValue(page, '#secret'), '');
+    await page.click('#run');
+    await page.waitForSelector('#run:not([disabled])');
+    assert.match(await page.$eval('#status', (node) => node.textContent ?? ''), /^Done/);
+    await page.evaluate(() => localStorage.clear());
+    await page.close();
   });
 });

@@ -1,18 +1,30 @@
-// The README's shell examples, run as written (bash, from the repository root)
-// against a daemon started with the README's start command, `npm start`, on a
-// free port (PORT=0) that the examples reach through JAVASCRIPTD_URL. A block is
-// an example when `<!-- example: NAME -->` comes right before it; each one has
-// its expected output, and the number of executions it makes, here.
+// The examples of the README and of docs/*.md, run as written (from the
+// repository root) against a daemon started with the README's start command,
+// `npm start`, on a free port (PORT=0) that they reach through JAVASCRIPTD_URL.
+// Every fenced block is marked right before it: `<!-- example: NAME -->` runs,
+// `<!-- not run: WHY -->` says why it does not; an unmarked block fails the
+// suite. How an example runs follows its language: `sh` in bash and `js` as an
+// ES module in node, each with its expected output (and the executions it
+// makes) here; `text`, a transcript (→ sent, ← received), over a WebSocket,
+// every frame received compared with the one written; `json`, a CONFIG file,
+// validated against config.schema.json.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import Ajv from 'ajv';
+import WebSocket from 'ws';
 import { until } from './helpers/poll.js';
 
 const ROOT = join(__dirname, '..', '..');
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const DOCS = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+];
 
 interface Expected {
   /** Its standard output, with every `"time":…` of a --json reply written `"time":T`. */
@@ -21,7 +33,23 @@ interface Expected {
   executions: number;
 }
 
+const DOUBLE_JS = 'hi\n[\n  2,\n  4,\n  6\n]\n';
 const EXPECTED: Record<string, Expected> = {
+  'first-cli': { stdout: `${DOUBLE_JS}hi\n42\n`, executions: 2 },
+  'first-client': { stdout: "{ total: 20 } [ 'order 7' ]\n", executions: 1 },
+  'first-curl': { stdout: '{"jsonrpc":"2.0","id":1,"result":{"value":42,"console":["hi"],"time":T}}', executions: 1 },
+  client: {
+    stdout: [
+      "{ total: 20 } [ 'order 7' ]",
+      "1000 TypeError: Cannot read properties of null (reading 'x') []",
+      'live: step 1',
+      'live: step 2',
+      'live: step 3',
+      '',
+    ].join('\n'),
+    executions: 3,
+  },
+  'client-cli': { stdout: DOUBLE_JS, executions: 1 },
   shell: {
     stdout: [
       'hi',
@@ -45,21 +73,28 @@ const EXPECTED: Record<string, Expected> = {
 };
 
 interface Block {
-  /** The NAME of `<!-- example: NAME -->`, or undefined for a block that is not run. */
+  file: string;
+  /** The NAME of `<!-- example: NAME -->`. */
   name: string | undefined;
+  /** Why it is not run, from `<!-- not run: WHY -->`. */
+  notRun: string | undefined;
   lang: string;
   code: string;
 }
 
 function blocks(): Block[] {
   const found: Block[] = [];
-  for (const match of README.matchAll(/(?:<!-- example: ([\w-]+) -->\n)?```(\w*)\n([\s\S]*?)\n```/g)) {
-    found.push({ name: match[1], lang: match[2], code: match[3] });
+  for (const file of DOCS) {
+    const text = readFileSync(join(ROOT, file), 'utf8');
+    for (const match of text.matchAll(/(?:<!-- (?:example: ([\w-]+)|not run: ([^\n]+?)) -->\n)?^```(\w*)\n([\s\S]*?)\n```$/gm)) {
+      found.push({ file, name: match[1], notRun: match[2], lang: match[3], code: match[4] });
+    }
   }
   return found;
 }
 
 const EXAMPLES = blocks().filter((block) => block.name !== undefined);
+const RUNNERS = ['sh', 'js', 'text', 'json'];
 
 interface StartedDaemon {
   process: ChildProcess;
@@ -68,10 +103,15 @@ interface StartedDaemon {
   lines: string[];
 }
 
-/** `npm start` on a free port, in its own process group (npm, sh, node), resolved once the daemon listens. */
+/**
+ * `npm start` on a free port, in its own process group (npm, sh, node), resolved
+ * once the daemon listens. Scripts may import lodash (docs/scripts.md's module
+ * transcript), from this repository's node_modules.
+ */
 async function npmStart(): Promise<StartedDaemon> {
   const npm = process.env.npm_execpath;
-  const options = { cwd: ROOT, detached: true, env: { ...process.env, PORT: '0' } };
+  const env = { ...process.env, PORT: '0', MODULES: 'lodash', MODULE_PATH: join(ROOT, 'node_modules'), LOG_FORMAT: 'json' };
+  const options = { cwd: ROOT, detached: true, env };
   const child = npm === undefined ? spawn('npm', ['start'], options) : spawn(process.execPath, [npm, 'start'], options);
   const output: string[] = [];
   const lines: string[] = [];
@@ -92,7 +132,33 @@ function executions(daemon: StartedDaemon): number {
   return daemon.lines.filter((line) => line.includes('"msg":"execution"')).length;
 }
 
-describe('README', function () {
+const timeless = (text: string) => text.replace(/"time":[\d.e+-]+/g, '"time":T');
+
+/** Sends each `→` line over a WebSocket and compares each `←` line with the next frame received, in order. */
+async function runTranscript(url: string, transcript: string): Promise<void> {
+  const ws = new WebSocket(url);
+  const received: string[] = [];
+  ws.on('message', (data: Buffer) => received.push(data.toString()));
+  await once(ws, 'open');
+  try {
+    let next = 0;
+    for (const line of transcript.split('\n')) {
+      const [arrow, frame] = [line.slice(0, 1), line.slice(2)];
+      if (arrow === '→') ws.send(frame);
+      else {
+        assert.equal(arrow, '←', `a transcript line is → or ←: ${line}`);
+        const index = next++;
+        await until(() => received.length > index || ws.readyState !== WebSocket.OPEN, `the frame ${frame}`);
+        assert.equal(timeless(received[index] ?? '(the connection closed)'), timeless(frame));
+      }
+    }
+    assert.equal(received.length, next, `no frame beyond the transcript's: ${received.slice(next).join('\n')}`);
+  } finally {
+    ws.close();
+  }
+}
+
+describe('README and docs/*.md examples', function () {
   this.timeout(120000);
   let daemon: StartedDaemon | undefined;
 
@@ -108,37 +174,93 @@ describe('README', function () {
     await exited;
   });
 
-  it('marks every shell block that runs javascriptd (its CLI, or curl) as an example, and each example has its expected output here', () => {
-    for (const block of blocks()) {
-      if (block.lang === 'sh' && /\bjavascriptd run\b|^curl\b/m.test(block.code)) {
-        assert.ok(block.name !== undefined, `this shell block is not marked <!-- example: NAME -->:\n${block.code}`);
-      }
+  it('marks every block as an example or says why it is not run, and each example has a runner and its expected output', () => {
+    const all = blocks();
+    assert.ok(all.length >= 20, `found ${all.length} blocks`);
+    for (const block of all) {
+      const where = `${block.file}, the ${block.lang} block:\n${block.code.slice(0, 300)}`;
+      assert.ok(
+        block.name !== undefined || block.notRun !== undefined,
+        `not marked <!-- example: NAME --> or <!-- not run: WHY -->: ${where}`,
+      );
+      if (block.name !== undefined) assert.ok(RUNNERS.includes(block.lang), `no runner for ${block.lang}: ${where}`);
     }
-    for (const block of EXAMPLES) assert.equal(block.lang, 'sh', `the example ${block.name} is a shell block`);
-    assert.deepEqual(EXAMPLES.map((block) => block.name).sort(), Object.keys(EXPECTED).sort());
+    const names = EXAMPLES.map((block) => block.name!);
+    assert.equal(new Set(names).size, names.length, `example names are unique: ${names.join(', ')}`);
+    const withOutput = EXAMPLES.filter((block) => block.lang === 'sh' || block.lang === 'js').map((block) => block.name);
+    assert.deepEqual(withOutput.sort(), Object.keys(EXPECTED).sort());
   });
 
   it('names only files of examples/ that exist', () => {
-    const named = new Set(README.match(/\bexamples\/[\w./-]*\w/g) ?? []);
-    assert.ok(named.size > 0);
-    for (const path of named) assert.ok(existsSync(join(ROOT, path)), `the README names ${path}, which does not exist`);
+    for (const file of DOCS) {
+      const named = new Set(readFileSync(join(ROOT, file), 'utf8').match(/\bexamples\/[\w./-]*\w/g) ?? []);
+      for (const path of named) assert.ok(existsSync(join(ROOT, path)), `${file} names ${path}, which does not exist`);
+    }
   });
 
-  for (const { name, code } of EXAMPLES) {
-    it(`runs its "${name}" example as written, against a daemon started with \`npm start\``, async () => {
-      const expected = EXPECTED[name!];
-      assert.ok(expected, `no expected output for the example ${name}`);
-      const env: NodeJS.ProcessEnv = { ...process.env, JAVASCRIPTD_URL: daemon!.url };
-      delete env.JAVASCRIPTD_SECRET;
-      delete env.GITHUB_EVENT_PATH;
-      const before = executions(daemon!);
-      const result = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', code], { cwd: ROOT, env, encoding: 'utf8', timeout: 60000 });
-      assert.equal(result.status, 0, `${name} exited ${result.status ?? result.signal}:\n${result.stdout}\n${result.stderr}`);
-      assert.equal(result.stdout.replace(/"time":[\d.e+-]+/g, '"time":T'), expected.stdout, result.stderr);
-      // It ran on this daemon (not on one a developer left on the default port). A
-      // reply can overtake its log line, so wait for the lines a moment.
-      await until(() => executions(daemon!) - before >= expected.executions, `the executions of ${name} logged`);
-      assert.equal(executions(daemon!) - before, expected.executions, `executions logged by the test's daemon for ${name}`);
-    });
+  it('links only to files that exist, and to headings they have', () => {
+    /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens. */
+    const slug = (heading: string) =>
+      heading
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N} _-]/gu, '')
+        .replace(/ /g, '-');
+    const anchors = (file: string) => new Set([...readFileSync(file, 'utf8').matchAll(/^#+ (.+)$/gm)].map((match) => slug(match[1])));
+    let checked = 0;
+    for (const file of DOCS) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target)) continue;
+        const [path, anchor] = target.split('#');
+        const linked = path === '' ? join(ROOT, file) : join(ROOT, dirname(file), path);
+        assert.ok(existsSync(linked), `${file} links to ${target}, which does not exist`);
+        if (anchor !== undefined) assert.ok(anchors(linked).has(anchor), `${file} links to ${target}: no such heading`);
+        checked++;
+      }
+    }
+    assert.ok(checked > 20, `${checked} links checked`);
+  });
+
+  it("the README's client example prints the first call's value, and finds the daemon at JAVASCRIPTD_URL", () => {
+    const code = EXAMPLES.find((block) => block.name === 'first-client')?.code ?? '';
+    assert.match(code, /process\.env\.JAVASCRIPTD_URL/);
+    assert.equal(EXPECTED['first-client'].stdout, "{ total: 20 } [ 'order 7' ]\n");
+  });
+
+  for (const { file, name, lang, code } of EXAMPLES) {
+    if (lang === 'text') {
+      it(`runs the "${name}" transcript of ${file} over a WebSocket, frame by frame`, async () => {
+        await runTranscript(daemon!.url, code);
+      });
+    } else if (lang === 'json') {
+      it(`validates the "${name}" CONFIG file of ${file} against config.schema.json`, () => {
+        const validate = new Ajv().compile(JSON.parse(readFileSync(join(ROOT, 'config.schema.json'), 'utf8')) as object);
+        assert.ok(validate(JSON.parse(code)), JSON.stringify(validate.errors));
+      });
+    } else {
+      it(`runs the "${name}" example of ${file} as written, against a daemon started with \`npm start\``, async () => {
+        const expected = EXPECTED[name!];
+        assert.ok(expected, `no expected output for the example ${name}`);
+        const env: NodeJS.ProcessEnv = { ...process.env, JAVASCRIPTD_URL: daemon!.url };
+        delete env.JAVASCRIPTD_SECRET;
+        delete env.GITHUB_EVENT_PATH;
+        const before = executions(daemon!);
+        const [command, args] =
+          lang === 'js' ? [process.execPath, ['--input-type=module']] : ['bash', ['-e', '-o', 'pipefail', '-c', code]];
+        const result = spawnSync(command, args, {
+          cwd: ROOT,
+          env,
+          input: lang === 'js' ? code : undefined,
+          encoding: 'utf8',
+          timeout: 60000,
+        });
+        assert.equal(result.status, 0, `${name} exited ${result.status ?? result.signal}:\n${result.stdout}\n${result.stderr}`);
+        assert.equal(timeless(result.stdout), expected.stdout, result.stderr);
+        // It ran on this daemon (not on one a developer left on the default port). A
+        // reply can overtake its log line, so wait for the lines a moment.
+        await until(() => executions(daemon!) - before >= expected.executions, `the executions of ${name} logged`);
+        assert.equal(executions(daemon!) - before, expected.executions, `executions logged by the test's daemon for ${name}`);
+      });
+    }
   }
 });

@@ -8,6 +8,7 @@ import { get as httpsGet } from 'node:https';
 import { CONFIG_FILE_SCHEMA } from '../config/config-file-schema.js';
 import { BOOLEAN_WORDS } from '../config/problem-text.js';
 import { SETTINGS } from '../config/settings.js';
+import { defaultOf } from '../config/settings-doc.js';
 import { type Command, UsageError } from './command.js';
 import { EXIT } from './run-command.js';
 
@@ -21,8 +22,8 @@ export const DAEMON_EXIT = { ok: 0, failed: 1, invalidSettings: 2, usage: EXIT.u
 function settingsHelp(): string[] {
   const settings = (scope: 'server' | 'key') =>
     SETTINGS.filter((s) => s.scope === scope).map((s) => {
-      const fallback = (s.schema as { default?: unknown }).default;
-      return `  ${s.env.padEnd(20)} ${s.help}${fallback === undefined ? '' : ` [${String(fallback)}]`}`;
+      const fallback = defaultOf(s);
+      return `  ${s.env.padEnd(20)} ${s.help}${fallback === undefined ? '' : ` [${fallback}]`}`;
     });
   return [
     '',

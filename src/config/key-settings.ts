@@ -4,7 +4,13 @@ import { int, text } from './schema-shorthands.js';
 import type { Setting } from './types.js';
 
 export const KEY_SETTINGS: readonly Setting[] = [
-  { env: 'SECRET', scope: 'key', field: 'secret', schema: text, help: 'shared secret clients send in the x-runtime-secret header' },
+  {
+    env: 'SECRET',
+    scope: 'key',
+    field: 'secret',
+    schema: text,
+    help: 'secret clients must present: the x-runtime-secret header, Authorization: Bearer, or a javascriptd.secret. subprotocol (see docs/protocol.md); compared in constant time; an upgrade or POST without it gets HTTP 401',
+  },
   {
     env: 'MODULES',
     scope: 'key',
@@ -18,7 +24,7 @@ export const KEY_SETTINGS: readonly Setting[] = [
     scope: 'key',
     field: 'moduleInstances',
     schema: { type: 'string', enum: ['shared', 'per-execution'], default: 'shared' },
-    help: 'how scripts get a module: "shared" (made once per isolate, frozen, in a realm of its own; see the README) or "per-execution" (a fresh, mutable instance in each execution, made in its own context)',
+    help: 'how scripts get a module: "shared" (made once per isolate, frozen, in a realm of its own; see docs/scripts.md) or "per-execution" (a fresh, mutable instance in each execution, made in its own context)',
   },
   {
     env: 'FETCH_ALLOW',
@@ -71,7 +77,8 @@ export const KEY_SETTINGS: readonly Setting[] = [
     scope: 'key',
     field: 'poolSize',
     schema: { ...int(1), maximum: 256 },
-    help: 'sandbox processes, each running many executions side by side, each in an isolate of its own (default: number of cores)',
+    help: 'sandbox processes, each running many executions side by side, each in an isolate of its own',
+    defaultText: 'number of cores',
   },
   {
     env: 'MAX_CONCURRENT',
@@ -127,7 +134,9 @@ export const KEY_SETTINGS: readonly Setting[] = [
     scope: 'key',
     field: 'sandboxMemoryMb',
     schema: int(32),
-    help: "memory budget of one sandbox, MB: past three quarters of it a sandbox takes no new execution; one holding half of it after 5 s idle is replaced; past all of it, it is killed (its executions get 1003 or run again); a container's memory limit (default: (executions a sandbox computes at once + 1) x MEMORY_LIMIT + 128, at least 384; with the default POOL_SIZE, 4 x MEMORY_LIMIT + 128)",
+    help: "memory budget of one sandbox, MB: short of it (90 %) the execution holding the most heap gets 1003; past three quarters of it a sandbox takes no new execution (they wait); one holding half of it after 5 s idle is replaced; past all of it on two readings 50 ms apart (or a quarter past it on one), it is killed (its executions get 1003, 1008, or run again on its replacement); a container's memory limit",
+    defaultText:
+      '(executions a sandbox computes at once + 1) x MEMORY_LIMIT + 128, at least 384 (4 x MEMORY_LIMIT + 128 with the default POOL_SIZE)',
   },
   {
     env: 'SANDBOX_CPUS',

@@ -13,7 +13,8 @@ export const SERVER_SETTINGS: readonly Setting[] = [
     scope: 'server',
     field: 'host',
     schema: text,
-    help: 'interface to listen on; default 127.0.0.1 while any key has no secret, else all interfaces',
+    help: 'interface to listen on',
+    defaultText: '127.0.0.1 while any key has no secret, else all interfaces',
   },
   { env: 'TLS_CERT', scope: 'server', field: 'tlsCert', schema: text, help: 'PEM certificate file: serve wss:// (needs TLS_KEY)' },
   { env: 'TLS_KEY', scope: 'server', field: 'tlsKey', schema: text, help: 'PEM private key file (needs TLS_CERT)' },
@@ -143,7 +144,7 @@ export const SERVER_SETTINGS: readonly Setting[] = [
     field: 'allowedOrigins',
     list: true,
     schema: text,
-    help: "origins (scheme://host[:port]) of web pages that may open a WebSocket or POST JSON-RPC besides the daemon's own, comma-separated, or * for any; a page on any other gets 403, secret or not",
+    help: "origins (scheme://host[:port]) of web pages that may open a WebSocket or POST JSON-RPC besides the daemon's own, comma-separated, or * for any; an upgrade, POST or CORS preflight from a page on any other gets 403, secret or not",
   },
   {
     env: 'ALLOWED_HOSTS',
@@ -158,14 +159,15 @@ export const SERVER_SETTINGS: readonly Setting[] = [
     scope: 'server',
     field: 'playground',
     schema: { type: 'boolean', default: false },
-    help: "true: serve a page at /playground to try scripts from a browser (it runs nothing without a key's secret)",
+    help: "true: serve the playground at /playground, static pages (no state, no secret) where a browser runs scripts over this daemon's WebSocket with the secret its visitor types: a visitor can do what any client with that secret can (with a key without a secret, what any client can); false: /playground is a 404",
   },
   {
     env: 'MODULE_PATH',
     scope: 'server',
     field: 'modulePath',
     schema: text,
-    help: 'node_modules folder allowlisted modules are taken from (default: the global one, npm root -g)',
+    help: 'node_modules folder allowlisted modules are taken from',
+    defaultText: 'the global one, npm root -g',
   },
   {
     env: 'MODULE_CACHE',
@@ -173,5 +175,6 @@ export const SERVER_SETTINGS: readonly Setting[] = [
     field: 'moduleCache',
     schema: { ...text, default: join(tmpdir(), 'javascriptd-modules') },
     help: 'folder for bundled modules and their V8 code cache, written at start-up where missing',
+    defaultText: '$TMPDIR/javascriptd-modules',
   },
 ];

@@ -80,4 +80,6 @@ export interface Setting {
   /** A comma-separated list in the environment, an array in the CONFIG file. */
   list?: boolean;
   help: string;
+  /** The default in words, where the schema has none or it depends on the machine (--help and docs/settings.md show it). */
+  defaultText?: string;
 }

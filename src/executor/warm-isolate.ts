@@ -2,7 +2,7 @@
 // time: the prelude compiled, scripts compiled before (script-cache.ts), and
 // the next execution's context made ahead, with the prelude run in it. Each
 // execution gets a context of its own and releases it; what the isolate keeps
-// between them is reset or out of reach (see README's engine section).
+// between them is reset or out of reach (see docs/engine.md).
 import ivm from 'isolated-vm';
 import type { Logger } from '../log.js';
 import type { SandboxLimits } from '../shared/contract.js';

@@ -29,13 +29,18 @@ function styleNonce(): string {
   return (document.getElementById('style') as HTMLLinkElement | null)?.nonce ?? '';
 }
 
-/** What both editors share: the basic setup, a label for screen readers, a change listener. */
+/**
+ * What both editors share: the basic setup, long lines wrapped (a horizontal
+ * scrollbar would hide the end of a line, and on a short editor the line under
+ * it), a label for screen readers, a change listener.
+ */
 function editor(parent: HTMLElement, doc: string, labelId: string, onChange: () => void, extensions: Extension[]): EditorView {
   return new EditorView({
     parent,
     doc,
     extensions: [
       basicSetup,
+      EditorView.lineWrapping,
       EditorView.cspNonce.of(styleNonce()),
       EditorView.contentAttributes.of({ 'aria-labelledby': labelId }),
       EditorView.updateListener.of((update) => {

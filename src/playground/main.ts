@@ -22,7 +22,7 @@ interface Inputs {
 }
 
 const EXAMPLE: Inputs = {
-  code: "// Runs on the daemon that served this page, under your key's modules, fetch rules and limits.\nconst items = [3, 1, 2];\nfor (const n of items) console.log('item', n);\n({ total: items.reduce((a, b) => a + b, 0), sorted: items.toSorted() })\n",
+  code: "// Runs on the daemon that served this page,\n// with your key's modules, fetch rules and limits.\nconst items = [3, 1, 2];\nfor (const n of items) console.log('item', n);\n({ total: items.reduce((a, b) => a + b, 0), sorted: items.toSorted() })\n",
   globals: '{}',
   call: '',
   caller: '',

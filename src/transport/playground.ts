@@ -29,7 +29,7 @@ const PLAIN_HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 interface Asset {
   type: string;
   body: Buffer;
-  /** The body compressed once, at start-up, not on every request (sizes: the README's playground section). */
+  /** The body compressed once, at start-up, not on every request (sizes: docs/clients.md, the playground). */
   gzipped: Buffer;
 }
 

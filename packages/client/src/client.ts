@@ -29,7 +29,7 @@ export interface ConnectOptions {
   resendUnanswered?: boolean;
 }
 
-/** What runtime.execute runs: see the README's SCRIPT. */
+/** What runtime.execute runs: see SCRIPT in the javascriptd docs/protocol.md. */
 export interface Script {
   code: string;
   call?: string;
@@ -59,7 +59,7 @@ export interface ExecuteOptions {
   onConsole?: (line: string) => void;
 }
 
-/** What a run cost, when the script asked for `usage`: see the javascriptd README's "Following a run" for how each is measured. */
+/** What a run cost, when the script asked for `usage`: see "Following a run" in the javascriptd docs/protocol.md for how each is measured. */
 export type Usage = {
   /** CPU time the isolate spent in this execution's calls, ms. */
   cpuMs: number;

@@ -136,7 +136,7 @@ function printResult(result: ExecutionResult, json: boolean, printed: number): v
 
 /**
  * `text` with the name the daemon gives the code it ran (script.js, module.ts…:
- * README, "Errors point at the source sent") replaced, in its positions, by the
+ * docs/scripts.md, "Errors point at the source sent") replaced, in its positions, by the
  * file's own.
  */
 function withFileName(text: string, script: Script, file: string): string {
