@@ -23,7 +23,7 @@ export class TimeLimit {
 
   constructor(private readonly options: TimeLimitOptions) {
     this.cpuAtStart = options.cpuTimeUs();
-    this.timer = setTimeout(() => this.check(), options.limitMs);
+    this.timer = setTimeout(() => this.onTimer(), options.limitMs);
   }
 
   /** Wall time left to the backstop, in whole ms, at least 1 (isolated-vm reads 0 as "no timeout"): every call's own timeout. */
@@ -54,8 +54,20 @@ export class TimeLimit {
       return;
     }
     // CPU time grows no faster than wall time: nothing to look at before `cpuLeftMs` has passed.
+    this.arm(Math.min(cpuLeftMs, backstopLeftMs));
+  }
+
+  private arm(ms: number): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.check(), Math.ceil(Math.min(cpuLeftMs, backstopLeftMs)));
+    this.timer = setTimeout(() => this.onTimer(), Math.max(1, Math.ceil(ms)));
+  }
+
+  private onTimer(): void {
+    const early = this.options.limitMs - (performance.now() - this.startedAt);
+    // A timer can fire a fraction of a millisecond before performance.now() says it is due (libuv's clock is
+    // coarser): look again then, or a script computing past its limit would never be looked at again.
+    if (early > 0) this.arm(early);
+    else this.check();
   }
 
   cancel(): void {
