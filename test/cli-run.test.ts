@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type Command, run } from 'javascriptd-client/cli';
 import { health, images, prepare, schema, serve } from '../src/cli/daemon-commands.js';
-import { CLI, freePort, type RunningDaemon, runCli, startDaemon } from './helpers/daemon.js';
+import { CLI, executionLines, freePort, type RunningDaemon, runCli, startDaemon } from './helpers/daemon.js';
 import { Gates, startHttpServer, type TestServer } from './helpers/http-server.js';
 import { loadedBy } from './helpers/loaded.js';
 import { until } from './helpers/poll.js';
@@ -150,18 +150,15 @@ for (const { program, node } of CLIS)
     });
 
     it('Ctrl-C cancels the execution in the daemon, then exits 130', async () => {
-      const script = file('spin.js', 'function h(cb) { console.log("spinning"); for (;;) {} }');
-      const before = daemon.logs().length;
+      const code = 'function h(cb) { console.log("spinning"); for (;;) {} }';
+      const script = file('spin.js', code);
       const { status, stderr } = await runLive([script, '--call', 'h', '--timeout', '5000'], (line, child) => {
         if (line === 'spinning') child.kill('SIGINT');
       });
       assert.equal(status, 130, stderr());
       assert.match(stderr(), /cancelled/);
-      const execution = () =>
-        daemon
-          .logs()
-          .slice(before)
-          .find((l) => l.msg === 'execution');
+      // Its own line, by its code's hash: the daemon's lines are buffered, so an earlier test's may come after this one started.
+      const execution = () => executionLines(daemon, code)[0];
       await until(() => execution() !== undefined, 'the execution logged');
       assert.equal(execution()?.code, 1007, 'the daemon cancelled it, well before its 5 s time limit');
     });

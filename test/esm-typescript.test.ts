@@ -296,7 +296,7 @@ describe('ES module and TypeScript scripts', function () {
       assert.equal(flagged.stdout, '"flagged"\n');
       const thrown = run('throws.ts', 'const s: string = "a";\n\n  throw new Error(s);');
       assert.equal(thrown.status, 1);
-      assert.match(thrown.stderr, /at script\.ts:3:9/);
+      assert.match(thrown.stderr, /at \S*throws\.ts:3:9/);
     });
   });
 });
