@@ -5,27 +5,15 @@
 // settings: …) and exits 2 as it does; the daemon checks them again, with the
 // rest (modules, fetch rules), and logs the warnings.
 
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { build } from 'esbuild';
+import { loadSource, root } from './load-source.mjs';
 
-const root = join(import.meta.dirname, '..');
-const { outputFiles } = await build({
+const { readConfig, ConfigError } = await loadSource({
   stdin: {
     contents: "export { readConfig } from './src/config/read-config.ts'; export { ConfigError } from './src/config/config-error.ts';",
     resolveDir: root,
     loader: 'ts',
   },
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  packages: 'external',
-  write: false,
-  logLevel: 'silent',
 });
-const module = { exports: {} };
-new Function('module', 'exports', 'require', outputFiles[0].text)(module, module.exports, createRequire(join(root, 'package.json')));
-const { readConfig, ConfigError } = module.exports;
 const { problems, warnings } = readConfig(process.env);
 if (problems.length > 0) {
   process.stderr.write(`javascriptd: ${new ConfigError(problems, warnings).message}\n`);
