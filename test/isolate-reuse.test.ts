@@ -5,7 +5,7 @@
 // execution lost (out of memory, a loop past its limit) is not reused.
 import assert from 'node:assert/strict';
 import { TestClient } from './helpers/client.js';
-import { useDaemon } from './helpers/daemon.js';
+import { isolatesUsed, useDaemon } from './helpers/daemon.js';
 import { found } from './helpers/poll.js';
 
 describe('an isolate reused by the next execution', () => {
@@ -19,8 +19,7 @@ describe('an isolate reused by the next execution', () => {
     await client?.close();
   });
 
-  /** The isolate each execution ran in, in the order they started. */
-  const isolates = () => daemon.logs().flatMap((line) => (line.msg === 'execution in isolate' ? [line.isolate as number] : []));
+  const isolates = () => isolatesUsed(daemon);
   /** The isolates of the two executions started after the first `since`, once both are logged. */
   const lastTwo = (since: number) =>
     found(() => (isolates().length >= since + 2 ? isolates().slice(since, since + 2) : undefined), 'both executions logged');

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestClient } from './helpers/client.js';
-import { useDaemon } from './helpers/daemon.js';
+import { isolatesUsed, useDaemon } from './helpers/daemon.js';
 import { found } from './helpers/poll.js';
 
 /** lodash, and a package whose initialisation throws. */
@@ -83,7 +83,7 @@ describe('shared module instances', () => {
     await client?.close();
   });
 
-  const isolates = () => daemon.logs().flatMap((line) => (line.msg === 'execution in isolate' ? [line.isolate as number] : []));
+  const isolates = () => isolatesUsed(daemon);
   /** The isolates of the `count` executions started after the first `since`, once all are logged. */
   const last = (since: number, count: number) =>
     found(() => (isolates().length >= since + count ? isolates().slice(since, since + count) : undefined), 'executions logged');

@@ -94,6 +94,11 @@ export function errorLogs(daemon: RunningDaemon): LogLine[] {
   return daemon.logs().filter((line) => (line.level ?? 0) >= LOG_LEVEL_ERROR);
 }
 
+/** The isolate each execution ran in, in the order they started (a sandbox logs it at debug level: LOG_LEVEL=debug). */
+export function isolatesUsed(daemon: RunningDaemon): number[] {
+  return daemon.logs().flatMap((line) => (line.msg === 'execution in isolate' ? [line.isolate as number] : []));
+}
+
 /** The daemon's 'execution' log lines for the script `code`, found by its code's hash (the daemon logs 16 hex digits of its SHA-256). */
 export function executionLines(daemon: RunningDaemon, code: string): LogLine[] {
   const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
