@@ -10,7 +10,6 @@ import { type PreludeSource, readCodeCache } from '../shared/prelude-source.js';
 import type { CpuShares } from './cpu-shares.js';
 import type { Execution } from './execution.js';
 import { MAX_PENDING_TIMERS } from './execution.js';
-import { asAsk } from './host-ops.js';
 import { LibraryRealm } from './library-realm.js';
 import { ScriptCache } from './script-cache.js';
 import { ERROR_TEXT } from './thrown.js';
@@ -213,8 +212,7 @@ class HostLink {
   readonly async = new ivm.Callback((op: unknown, ...args: unknown[]) => this.execution?.receive(op, args), { ignored: true });
   readonly sync = new ivm.Callback((op: unknown, ...args: unknown[]) => {
     if (this.execution === undefined) throw new TypeError('unsupported request');
-    const ask = asAsk(op, args);
-    if (ask?.op === 'library' && this.library !== undefined) return this.library.make();
+    if (op === 'library' && this.library !== undefined) return this.library.make();
     return this.execution.answer(op, args);
   });
 }

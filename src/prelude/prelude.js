@@ -17,7 +17,7 @@ import { makeFetchGate } from './fetch-gate.js';
 import { hostLink } from './host.js';
 import { confine } from './leftovers.js';
 import { sharedRequire } from './shared-modules.js';
-import { clip, utf8Length } from './text.js';
+import { clip, text, utf8Length } from './text.js';
 
 const ReflectApply = Reflect.apply;
 const ReflectDefineProperty = Reflect.defineProperty;
@@ -26,7 +26,6 @@ const ReflectOwnKeys = Reflect.ownKeys;
 const JSONParse = JSON.parse;
 const JSONStringify = JSON.stringify;
 const { isError } = Error;
-const StringCtor = String;
 const ArrayIsArray = Array.isArray;
 const RangeErrorCtor = RangeError;
 const MathMin = Math.min;
@@ -72,14 +71,6 @@ function then(promise, onValue, onError) {
 
 function isThenable(value) {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof value.then === 'function';
-}
-
-function text(value, fallback) {
-  try {
-    return value === undefined ? fallback : StringCtor(value);
-  } catch {
-    return fallback;
-  }
 }
 
 /**

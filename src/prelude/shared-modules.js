@@ -5,21 +5,14 @@
 // ivm.Reference, taken apart here at once: neither the Reference nor the
 // table of modules is ever reachable from anything the script can touch.
 
+import { text } from './text.js';
+
 const ErrorCtor = Error;
-const StringCtor = String;
 const ObjectHasOwn = Object.hasOwn;
 const MapCtor = Map;
 const MapPrototypeGet = Map.prototype.get;
 const MapPrototypeSet = Map.prototype.set;
 const ReflectApply = Reflect.apply;
-
-function moduleName(name) {
-  try {
-    return StringCtor(name);
-  } catch {
-    return '';
-  }
-}
 
 /**
  * @param {{ deref(): object } | undefined} library the realm's modules, if the isolate has made them; else asked for on first require
@@ -33,7 +26,7 @@ export function sharedRequire(library, hostSync, names, onLoad) {
   for (let i = 0; i < names.length; i++) allowed[names[i]] = true;
   const reported = new MapCtor();
   return function require(name) {
-    const key = moduleName(name);
+    const key = text(name, '');
     if (!ObjectHasOwn(allowed, key)) throw new ErrorCtor(`module '${key}' is not allowed`);
     if (ReflectApply(MapPrototypeGet, reported, [key]) === undefined) {
       ReflectApply(MapPrototypeSet, reported, [key, true]);

@@ -4,6 +4,16 @@
 const ReflectApply = Reflect.apply;
 const StringPrototypeCharCodeAt = String.prototype.charCodeAt;
 const StringPrototypeSlice = String.prototype.slice;
+const StringCtor = String;
+
+/** `value` as a string, or `fallback` if it is undefined or will not become one (a hostile toString). */
+export function text(value, fallback) {
+  try {
+    return value === undefined ? fallback : StringCtor(value);
+  } catch {
+    return fallback;
+  }
+}
 
 /** The UTF-8 size of `text` in bytes (a lone surrogate counts as the 3 bytes of U+FFFD). */
 export function utf8Length(text) {
