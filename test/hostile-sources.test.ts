@@ -150,12 +150,14 @@ describe('hostile TypeScript and module sources', function () {
       process.kill(hung.pid, 'SIGSTOP');
       const reply = await client.execute({ code: 'const late: number = 1;\nlate', typescript: true });
       assert.equal(reply.payload?.value, 1, JSON.stringify(reply.error));
-      assert.ok(
-        daemon
-          .logs()
-          .some(
-            (line) => line.msg === 'esbuild service failed; it is replaced' && /TRANSFORM_TIMEOUT \(2000 ms\)/.test(String(line.reason)),
-          ),
+      // The daemon's log lines are buffered: the reply can come before the line.
+      await until(
+        () =>
+          daemon
+            .logs()
+            .some(
+              (line) => line.msg === 'esbuild service failed; it is replaced' && /TRANSFORM_TIMEOUT \(2000 ms\)/.test(String(line.reason)),
+            ),
         'the hung service was replaced for its timeout',
       );
       // Killed by the daemon: a stopped process would not heed a SIGTERM.

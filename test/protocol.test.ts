@@ -118,7 +118,7 @@ describe('wire protocol', () => {
       }
       assert.equal(await client.silentFor(300), true);
       assert.equal((await client.execute({ code: '"still here"' })).payload?.value, 'still here');
-      assert.ok(daemon.logs().some((line) => line.msg === 'dropped a frame that cannot be answered'));
+      await until(() => daemon.logs().some((line) => line.msg === 'dropped a frame that cannot be answered'), 'the dropped frame logged');
     });
 
     it('closes only the connection that sends a frame over MAX_FRAME', async () => {
